@@ -1,0 +1,43 @@
+# The two commands of the README, and the steps under them. Every target installs what it needs
+# first (scripts/install-deps.sh skips what is present).
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build demo test test-unit test-integration bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh build
+
+deps-test:
+	@bash scripts/install-deps.sh test
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS)
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+demo: build
+	$(BUILD_DIR)/tollgate demo
+
+# Everything: unit tests, integration tests against the real binary, end-to-end tests with the
+# official SDKs. Ends with ctest's summary line.
+test: deps-test $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	cd $(BUILD_DIR) && ctest --output-on-failure -j 2 --timeout 600
+
+test-unit: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L unit
+
+test-integration: deps-test build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L 'integration|e2e'
+
+bench: build
+	@bash scripts/install-deps.sh bench
+	bash bench/load/run.sh
+
+clean:
+	rm -rf $(BUILD_DIR)

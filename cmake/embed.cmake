@@ -1,0 +1,16 @@
+# Writes OUT: a C++ source defining tollgate::cli::embeddedDemoConfigs() from the YAML files in
+# FILES (a ';'-list), each embedded as a raw string literal.
+set(content "// Generated from examples/demo by cmake/embed.cmake. Do not edit.\n")
+string(APPEND content "#include \"main/commands.h\"\n\nnamespace tollgate::cli {\n\n")
+string(APPEND content "const std::vector<std::pair<std::string, std::string>>& embeddedDemoConfigs() {\n")
+string(APPEND content "  static const std::vector<std::pair<std::string, std::string>> kConfigs = {\n")
+string(REPLACE " " ";" FILES "${FILES}")
+list(SORT FILES)
+foreach(f IN LISTS FILES)
+  file(READ "${f}" text)
+  get_filename_component(name "${f}" NAME)
+  string(APPEND content "    {\"${name}\", R\"tollgate_yaml(${text})tollgate_yaml\"},\n")
+endforeach()
+string(APPEND content "  };\n  return kConfigs;\n}\n\n}  // namespace tollgate::cli\n")
+file(WRITE "${OUT}.tmp" "${content}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")
