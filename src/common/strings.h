@@ -1,0 +1,27 @@
+// Small string helpers used across modules.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tollgate {
+
+bool iequals(std::string_view a, std::string_view b);
+std::string toLower(std::string_view s);
+// Parses "HOST:PORT", "[::1]:PORT" (brackets removed from host). nullopt when malformed.
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+std::optional<HostPort> parseHostPort(std::string_view s);
+std::string formatHostPort(std::string_view host, uint16_t port);
+// Appends s to out as a JSON string literal (with quotes), escaping as RFC 8259 requires.
+void appendJsonString(std::string& out, std::string_view s);
+// True when s has a byte that must never reach a header value (CR, LF, NUL).
+bool hasHeaderBreakingChars(std::string_view s);
+// A random 128-bit id as 32 lower-case hex characters (request ids).
+std::string randomHexId();
+
+}  // namespace tollgate
