@@ -1,0 +1,83 @@
+#include "api/request.h"
+
+#include <gtest/gtest.h>
+
+namespace tollgate::api {
+namespace {
+
+TEST(ApiFromTarget, MapsPathsAndIgnoresQuery) {
+  EXPECT_EQ(apiFromTarget("/v1/chat/completions"), ApiKind::kChatCompletions);
+  EXPECT_EQ(apiFromTarget("/v1/chat/completions?x=1"), ApiKind::kChatCompletions);
+  EXPECT_EQ(apiFromTarget("/v1/completions"), ApiKind::kCompletions);
+  EXPECT_EQ(apiFromTarget("/v1/embeddings"), ApiKind::kEmbeddings);
+  EXPECT_EQ(apiFromTarget("/v1/models"), ApiKind::kModels);
+  EXPECT_EQ(apiFromTarget("/anthropic/v1/messages"), ApiKind::kAnthropicMessages);
+  EXPECT_EQ(apiFromTarget("/v1/chat/completions/"), ApiKind::kUnknown);
+  EXPECT_TRUE(isAnthropicTarget("/anthropic/v1/whatever"));
+}
+
+TEST(ParseRequest, ExtractsFieldsAndOffsets) {
+  std::string body =
+      R"({"messages":[{"role":"user","content":"hi \"model\":\"x\""}], "model" : "Qwen/Qwen3-1.7B",)"
+      R"("stream":true,"stream_options":{"include_usage":false},"max_tokens":50}  )";
+  auto r = parseRequest(ApiKind::kChatCompletions, body);
+  ASSERT_TRUE(r.ok()) << r.error().public_message;
+  EXPECT_EQ(r->model, "Qwen/Qwen3-1.7B");
+  EXPECT_TRUE(r->stream);
+  EXPECT_FALSE(r->include_usage);
+  EXPECT_EQ(r->max_tokens, 50);
+  EXPECT_EQ(body.substr(r->model_span.begin, r->model_span.end - r->model_span.begin),
+            "\"Qwen/Qwen3-1.7B\"");
+  ASSERT_TRUE(r->stream_options);
+  EXPECT_EQ(body.substr(r->stream_options->begin, r->stream_options->end - r->stream_options->begin),
+            R"({"include_usage":false})");
+  EXPECT_EQ(body[r->object_end], '}');
+}
+
+TEST(ParseRequest, MaxCompletionTokensAndDefaults) {
+  auto r = parseRequest(ApiKind::kChatCompletions, R"({"model":"m","max_completion_tokens":7})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->stream);
+  EXPECT_EQ(r->max_tokens, 7);
+  EXPECT_FALSE(r->stream_options);
+}
+
+TEST(ParseRequest, RejectsBadBodiesWithTheFieldAtFault) {
+  struct Case {
+    const char* body;
+    const char* param;
+  } cases[] = {
+      {"{", ""},
+      {"[]", ""},
+      {R"({"messages":[]})", "model"},
+      {R"({"model":1})", "model"},
+      {R"({"model":""})", "model"},
+      {R"({"model":"m","stream":"yes"})", "stream"},
+      {"{\"model\":\"m\xff\"}", ""},
+  };
+  for (const auto& c : cases) {
+    auto r = parseRequest(ApiKind::kChatCompletions, c.body);
+    ASSERT_FALSE(r.ok()) << c.body;
+    EXPECT_EQ(r.error().code, ErrorCode::kBadRequest);
+    EXPECT_EQ(r.error().param, c.param) << c.body;
+  }
+  auto e = parseRequest(ApiKind::kEmbeddings, R"({"model":"m","stream":true})");
+  EXPECT_FALSE(e.ok());
+}
+
+TEST(ParseRequest, DeepNestingIsABadRequestNotACrash) {
+  std::string deep = R"({"model":"m","x":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  auto r = parseRequest(ApiKind::kChatCompletions, deep);
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(FindMemberValue, TopLevelOnly) {
+  std::string_view j = R"({"a":{"model":"inner"},"b":[1,{"model":2}],"model":"outer"})";
+  auto s = findMemberValue(j, "model");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(j.substr(s->begin, s->end - s->begin), "\"outer\"");
+  EXPECT_FALSE(findMemberValue(j, "missing"));
+}
+
+}  // namespace
+}  // namespace tollgate::api
