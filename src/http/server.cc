@@ -1,0 +1,342 @@
+#include "http/server.h"
+
+#include <array>
+#include <charconv>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+
+#include "common/log.h"
+
+namespace tollgate::http {
+
+namespace {
+
+thread_local int g_loop_index = -1;
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+
+std::string_view reasonPhrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+  }
+}
+
+bool iequalsContinue(std::string_view v) {
+  static constexpr std::string_view k = "100-continue";
+  if (v.size() != k.size()) return false;
+  for (size_t i = 0; i < k.size(); ++i)
+    if ((v[i] | 0x20) != k[i]) return false;
+  return true;
+}
+
+void appendNumber(std::string& out, uint64_t v) {
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;
+  out.append(buf, p);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// EventLoops
+
+EventLoops::EventLoops(unsigned n) {
+  if (n == 0) n = 1;
+  for (unsigned i = 0; i < n; ++i) {
+    // concurrency hint 1: each context is run by exactly one thread, so Asio may skip locking.
+    loops_.push_back(std::make_unique<asio::io_context>(1));
+    work_.push_back(std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
+        loops_.back()->get_executor()));
+  }
+}
+
+EventLoops::~EventLoops() {
+  stop();
+  join();
+}
+
+void EventLoops::start(const std::function<void(unsigned)>& init) {
+  for (unsigned i = 0; i < loops_.size(); ++i) {
+    threads_.emplace_back([this, i, init] {
+      g_loop_index = static_cast<int>(i);
+      if (init) init(i);
+      loops_[i]->run();
+    });
+  }
+}
+
+void EventLoops::stop() {
+  work_.clear();
+  for (auto& l : loops_) l->stop();
+}
+
+void EventLoops::join() {
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+}
+
+int EventLoops::currentIndex() { return g_loop_index; }
+
+// ---------------------------------------------------------------------------------------------
+// ResponseWriter
+
+void ResponseWriter::appendHead(const ResponseHead& head, bool chunked, size_t content_length) {
+  scratch_.clear();
+  scratch_ += "HTTP/1.1 ";
+  appendNumber(scratch_, static_cast<uint64_t>(head.status));
+  scratch_ += ' ';
+  scratch_ += reasonPhrase(head.status);
+  scratch_ += "\r\n";
+  for (const auto& [name, value] : head.headers) {
+    scratch_ += name;
+    scratch_ += ": ";
+    scratch_ += value;
+    scratch_ += "\r\n";
+  }
+  if (chunked) {
+    scratch_ += "transfer-encoding: chunked\r\n";
+  } else {
+    scratch_ += "content-length: ";
+    appendNumber(scratch_, content_length);
+    scratch_ += "\r\n";
+  }
+  if (!keep_alive_) scratch_ += "connection: close\r\n";
+  scratch_ += "\r\n";
+}
+
+asio::awaitable<bool> ResponseWriter::writeBuffers(std::string_view a, std::string_view b,
+                                                   std::string_view c) {
+  if (client_gone_) co_return false;
+  std::array<asio::const_buffer, 3> bufs{asio::buffer(a.data(), a.size()),
+                                         asio::buffer(b.data(), b.size()),
+                                         asio::buffer(c.data(), c.size())};
+  stream_.expires_after(write_timeout_);
+  auto [ec, n] = co_await asio::async_write(stream_, bufs, kUseTuple);
+  (void)n;
+  if (ec) {
+    client_gone_ = true;
+    keep_alive_ = false;
+    co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> ResponseWriter::send(const ResponseHead& head, std::string_view body) {
+  appendHead(head, false, body.size());
+  started_ = true;
+  bool ok = co_await writeBuffers(scratch_, body, {});
+  complete_ = ok;
+  co_return ok;
+}
+
+asio::awaitable<bool> ResponseWriter::begin(const ResponseHead& head) {
+  appendHead(head, true, 0);
+  started_ = true;
+  co_return co_await writeBuffers(scratch_, {}, {});
+}
+
+asio::awaitable<bool> ResponseWriter::writeChunk(std::string_view data) {
+  if (data.empty()) co_return !client_gone_;  // an empty chunk would end the body
+  char size_line[24];
+  auto [p, ec] = std::to_chars(size_line, size_line + 16, data.size(), 16);
+  (void)ec;
+  *p++ = '\r';
+  *p++ = '\n';
+  co_return co_await writeBuffers(std::string_view(size_line, p - size_line), data, "\r\n");
+}
+
+asio::awaitable<bool> ResponseWriter::finish() {
+  bool ok = co_await writeBuffers("0\r\n\r\n", {}, {});
+  complete_ = ok;
+  co_return ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+Server::Server(EventLoops& loops, Handler& handler, ServerOptions opts)
+    : loops_(loops), handler_(handler), opts_(opts) {}
+
+Server::~Server() { stopAccepting(); }
+
+std::string Server::listen(const std::string& host, uint16_t port, tcp::endpoint* bound) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) return "invalid listen address '" + host + "': " + ec.message();
+  tcp::endpoint ep(addr, port);
+  for (unsigned i = 0; i < loops_.size(); ++i) {
+    auto acc = std::make_unique<tcp::acceptor>(loops_.at(i));
+    acc->open(ep.protocol(), ec);
+    if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) {
+      // SO_REUSEPORT: every loop has its own accept queue; the kernel spreads connections.
+      int one = 1;
+      if (::setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+        ec.assign(errno, boost::system::system_category());
+    }
+    if (!ec) acc->bind(ep, ec);
+    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      acceptors_.clear();
+      return "cannot listen on " + host + ":" + std::to_string(ep.port()) + ": " + ec.message();
+    }
+    // Port 0: the first bind picks the port, the other loops join it.
+    if (i == 0) ep.port(acc->local_endpoint().port());
+    acceptors_.push_back(std::move(acc));
+  }
+  if (bound) *bound = ep;
+  for (unsigned i = 0; i < acceptors_.size(); ++i) {
+    asio::co_spawn(loops_.at(i), acceptLoop(*acceptors_[i]), asio::detached);
+  }
+  return {};
+}
+
+void Server::stopAccepting() {
+  for (auto& acc : acceptors_) {
+    asio::post(acc->get_executor(), [a = acc.get()] {
+      boost::system::error_code ec;
+      a->close(ec);
+    });
+  }
+}
+
+asio::awaitable<void> Server::acceptLoop(tcp::acceptor& acceptor) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      // EMFILE and friends: log once per burst and keep accepting.
+      spdlog::warn("accept failed: {}", ec.message());
+      continue;
+    }
+    stats_.accepted.fetch_add(1, std::memory_order_relaxed);
+    asio::co_spawn(acceptor.get_executor(), session(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> Server::session(tcp::socket socket) {
+  stats_.active_connections.fetch_add(1, std::memory_order_relaxed);
+  struct Guard {
+    ServerStats& s;
+    ~Guard() { s.active_connections.fetch_sub(1, std::memory_order_relaxed); }
+  } guard{stats_};
+
+  boost::system::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  std::string scratch;  // response heads, reused for every response on this connection
+  scratch.reserve(512);
+
+  auto sendError = [&](std::string_view target, const Error& err) -> asio::awaitable<void> {
+    ResponseHead head;
+    std::string body = handler_.renderError(target, err, head);
+    ResponseWriter w(stream, scratch, false, opts_.write_timeout);
+    co_await w.send(head, body);
+  };
+
+  for (;;) {
+    beast::http::request_parser<beast::http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(opts_.max_header_bytes));
+    parser.body_limit(opts_.max_body_bytes);
+
+    // Waiting for a new request is "idle"; once bytes are buffered it is a header read.
+    stream.expires_after(buffer.size() == 0 ? opts_.idle_timeout : opts_.header_timeout);
+    auto [rec, rn] = co_await beast::http::async_read_header(stream, buffer, parser, kUseTuple);
+    (void)rn;
+    if (rec) {
+      if (rec == beast::http::error::end_of_stream || rec == asio::error::eof ||
+          rec == asio::error::connection_reset || rec == beast::error::timeout ||
+          rec == asio::error::operation_aborted) {
+        break;  // closed or idle: nothing to answer
+      }
+      if (rec == beast::http::error::header_limit) {
+        co_await sendError("", Error::client(ErrorCode::kHeadersTooLarge,
+                                             "request headers too large"));
+      } else {
+        co_await sendError("", Error::client(ErrorCode::kBadRequest,
+                                             "malformed HTTP request: " + rec.message()));
+      }
+      break;
+    }
+
+    auto& hdr = parser.get();
+    std::string target(hdr.target());
+    if (auto cl = parser.content_length(); cl && *cl > opts_.max_body_bytes) {
+      // Refuse before reading a byte of the body: never buffer an oversized body.
+      co_await sendError(target, Error::client(ErrorCode::kPayloadTooLarge,
+                                               "request body exceeds the limit of " +
+                                                   std::to_string(opts_.max_body_bytes) +
+                                                   " bytes"));
+      break;
+    }
+    auto expect = hdr[beast::http::field::expect];
+    if (!parser.is_done() && iequalsContinue(expect)) {
+      stream.expires_after(opts_.write_timeout);
+      static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
+      auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(k100.data(), k100.size()),
+                                                  kUseTuple);
+      (void)wn;
+      if (wec) break;
+    }
+    if (!parser.is_done()) {
+      stream.expires_after(opts_.body_timeout);
+      auto [bec, bn] = co_await beast::http::async_read(stream, buffer, parser, kUseTuple);
+      (void)bn;
+      if (bec) {
+        if (bec == beast::http::error::body_limit) {
+          co_await sendError(target, Error::client(ErrorCode::kPayloadTooLarge,
+                                                   "request body exceeds the limit of " +
+                                                       std::to_string(opts_.max_body_bytes) +
+                                                       " bytes"));
+        } else if (bec == beast::error::timeout) {
+          co_await sendError(target, Error::client(ErrorCode::kRequestTimeout,
+                                                   "request body not received in time"));
+        } else if (bec != asio::error::eof && bec != asio::error::connection_reset &&
+                   bec != beast::http::error::partial_message) {
+          co_await sendError(target, Error::client(ErrorCode::kBadRequest,
+                                                   "malformed request body: " + bec.message()));
+        }
+        break;
+      }
+    }
+
+    stats_.requests.fetch_add(1, std::memory_order_relaxed);
+    Request req = parser.release();
+    stream.expires_never();  // the handler sets its own deadlines
+    ResponseWriter writer(stream, scratch, req.keep_alive(), opts_.write_timeout);
+    co_await handler_.handle(req, writer);
+    if (!writer.complete() || !writer.keepAlive()) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.close();
+}
+
+}  // namespace tollgate::http

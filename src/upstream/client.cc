@@ -1,0 +1,269 @@
+#include "upstream/client.h"
+
+#include <algorithm>
+#include <array>
+#include <limits>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+
+#include "common/strings.h"
+
+namespace tollgate::upstream {
+
+namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kBodyBufferSize = 32 * 1024;
+thread_local Pool* g_pool = nullptr;
+
+bool isHopByHop(std::string_view name) {
+  static constexpr std::string_view kNames[] = {
+      "connection", "keep-alive", "transfer-encoding", "content-length", "te", "trailer",
+      "upgrade", "proxy-connection", "proxy-authenticate", "proxy-authorization"};
+  for (auto n : kNames)
+    if (iequals(name, n)) return true;
+  return false;
+}
+
+Error connectError(const std::string& what, const UpstreamTarget& t,
+                   const boost::system::error_code& ec) {
+  return Error::upstream(ErrorCode::kUpstreamConnect, "upstream connect error",
+                         what + " " + t.key() + ": " + ec.message(), true);
+}
+
+}  // namespace
+
+std::string UpstreamTarget::key() const { return formatHostPort(host, port); }
+
+Pool::Pool(asio::io_context& io, PoolOptions opts) : io_(io), opts_(opts) {}
+Pool::~Pool() = default;
+
+Pool* Pool::forThisThread() { return g_pool; }
+void Pool::setForThisThread(Pool* pool) { g_pool = pool; }
+
+size_t Pool::idleCount() const {
+  size_t n = 0;
+  for (auto& [k, v] : idle_) n += v.size();
+  return n;
+}
+
+asio::awaitable<Result<std::vector<tcp::endpoint>>> Pool::resolve(const UpstreamTarget& target) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(target.host, ec);
+  if (!ec) co_return std::vector<tcp::endpoint>{tcp::endpoint(addr, target.port)};
+
+  auto now = std::chrono::steady_clock::now();
+  auto key = target.key();
+  if (auto it = dns_.find(key); it != dns_.end() && it->second.expires > now) {
+    // Rotate so consecutive connections spread over all addresses.
+    auto eps = it->second.endpoints;
+    size_t shift = it->second.next++ % eps.size();
+    std::rotate(eps.begin(), eps.begin() + static_cast<long>(shift), eps.end());
+    co_return eps;
+  }
+  ++stats_.dns_lookups;
+  tcp::resolver resolver(io_);
+  auto [rec, results] =
+      co_await resolver.async_resolve(target.host, std::to_string(target.port), kUseTuple);
+  if (rec || results.empty()) {
+    ++stats_.connect_errors;
+    co_return Error::upstream(ErrorCode::kUpstreamConnect, "upstream connect error",
+                              "DNS lookup of " + target.host + " failed: " +
+                                  (rec ? rec.message() : std::string("no addresses")),
+                              true);
+  }
+  DnsEntry entry;
+  for (auto& r : results) entry.endpoints.push_back(r.endpoint());
+  entry.expires = now + opts_.dns_ttl;
+  dns_[key] = entry;
+  co_return entry.endpoints;
+}
+
+asio::awaitable<Result<std::unique_ptr<Connection>>> Pool::acquire(const UpstreamTarget& target) {
+  if (target.tls) {
+    co_return Error::internal("TLS to upstream " + target.key() +
+                              " is not supported by this build yet");
+  }
+  auto key = target.key();
+  if (auto it = idle_.find(key); it != idle_.end()) {
+    auto now = std::chrono::steady_clock::now();
+    while (!it->second.empty()) {
+      Idle idle = std::move(it->second.back());
+      it->second.pop_back();
+      // A connection the upstream closed while idle shows up as readable (EOF): skip it.
+      boost::system::error_code ec;
+      if (now - idle.since > opts_.idle_timeout ||
+          idle.conn->stream.socket().available(ec) > 0 || ec) {
+        continue;
+      }
+      ++stats_.reuses;
+      co_return std::move(idle.conn);
+    }
+  }
+
+  auto eps = co_await resolve(target);
+  if (!eps) co_return eps.error();
+  auto conn = std::make_unique<Connection>(io_.get_executor());
+  conn->key = key;
+  conn->stream.expires_after(opts_.connect_timeout);
+  auto [ec, ep] = co_await conn->stream.async_connect(eps.value(), kUseTuple);
+  (void)ep;
+  if (ec) {
+    ++stats_.connect_errors;
+    co_return connectError(ec == beast::error::timeout ? "connect timeout to" : "connect to",
+                           target, ec);
+  }
+  ++stats_.connects;
+  boost::system::error_code ignored;
+  conn->stream.socket().set_option(tcp::no_delay(true), ignored);
+  co_return conn;
+}
+
+void Pool::release(std::unique_ptr<Connection> conn) {
+  auto& list = idle_[conn->key];
+  if (list.size() >= opts_.max_idle_per_endpoint) return;  // closes it
+  conn->stream.expires_never();
+  list.push_back(Idle{std::move(conn), std::chrono::steady_clock::now()});
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Exchange::~Exchange() = default;
+
+asio::awaitable<Result<int>> Exchange::start(const UpstreamTarget& target,
+                                             const OutgoingRequest& req,
+                                             std::chrono::steady_clock::time_point deadline) {
+  std::string head;
+  head.reserve(256 + req.target.size());
+  head += req.method;
+  head += ' ';
+  head += req.target;
+  head += " HTTP/1.1\r\nhost: ";
+  head += target.key();
+  head += "\r\n";
+  for (const auto& [n, v] : req.headers) {
+    head += n;
+    head += ": ";
+    head += v;
+    head += "\r\n";
+  }
+  if (!req.body.empty() || req.method == "POST" || req.method == "PUT") {
+    head += "content-length: ";
+    head += std::to_string(req.body.size());
+    head += "\r\n";
+  }
+  head += "\r\n";
+
+  // A pooled connection may have been closed by the upstream a moment ago; when such a reused
+  // connection fails before a single response byte arrives, try once more on a fresh one.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto acquired = co_await pool_.acquire(target);
+    if (!acquired) co_return acquired.error();
+    conn_ = std::move(acquired.value());
+    bool reused = conn_->uses++ > 0;
+
+    conn_->stream.expires_at(deadline);
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(req.body.data(),
+                                                                            req.body.size())};
+    auto [wec, wn] = co_await asio::async_write(conn_->stream, bufs, kUseTuple);
+    (void)wn;
+    if (wec) {
+      conn_.reset();
+      if (wec == beast::error::timeout)
+        co_return Error::upstream(ErrorCode::kUpstreamTimeout, "upstream request timeout",
+                                  "writing to " + target.key() + " timed out", true);
+      if (reused) continue;
+      co_return connectError("write to", target, wec);
+    }
+
+    parser_.emplace();
+    parser_->header_limit(64 * 1024);
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    auto [rec, rn] =
+        co_await beast::http::async_read_header(conn_->stream, conn_->buffer, *parser_, kUseTuple);
+    (void)rn;
+    if (rec) {
+      bool nothing_received = rec == beast::http::error::end_of_stream ||
+                              rec == asio::error::eof || rec == asio::error::connection_reset;
+      conn_.reset();
+      parser_.reset();
+      if (rec == beast::error::timeout)
+        co_return Error::upstream(ErrorCode::kUpstreamTimeout, "upstream request timeout",
+                                  "no response head from " + target.key() + " in time", true);
+      if (nothing_received && reused) continue;
+      if (nothing_received) co_return connectError("connection closed by", target, rec);
+      co_return Error::upstream(ErrorCode::kUpstreamBadResponse, "upstream sent an invalid response",
+                                "bad response head from " + target.key() + ": " + rec.message(),
+                                false);
+    }
+    body_buf_ = std::make_unique<char[]>(kBodyBufferSize);
+    co_return static_cast<int>(parser_->get().result_int());
+  }
+  co_return connectError("connection closed by", target,
+                         make_error_code(asio::error::connection_reset));
+}
+
+int Exchange::status() const { return parser_ ? static_cast<int>(parser_->get().result_int()) : 0; }
+
+std::string_view Exchange::header(std::string_view name) const {
+  if (!parser_) return {};
+  for (const auto& f : parser_->get()) {
+    if (iequals(f.name_string(), name)) return f.value();
+  }
+  return {};
+}
+
+std::vector<std::pair<std::string, std::string>> Exchange::endToEndHeaders() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!parser_) return out;
+  for (const auto& f : parser_->get()) {
+    if (isHopByHop(f.name_string())) continue;
+    out.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  }
+  return out;
+}
+
+bool Exchange::chunked() const { return parser_ && parser_->chunked(); }
+
+bool Exchange::done() const { return parser_ && parser_->is_done(); }
+
+asio::awaitable<Result<std::string_view>> Exchange::readSome(
+    std::chrono::steady_clock::time_point deadline) {
+  if (!parser_ || !conn_) co_return Error::internal("readSome without an exchange");
+  while (!parser_->is_done()) {
+    auto& body = parser_->get().body();
+    body.data = body_buf_.get();
+    body.size = kBodyBufferSize;
+    conn_->stream.expires_at(deadline);
+    auto [ec, n] =
+        co_await beast::http::async_read_some(conn_->stream, conn_->buffer, *parser_, kUseTuple);
+    (void)n;
+    if (ec == beast::http::error::need_buffer) ec = {};
+    size_t got = kBodyBufferSize - body.size;
+    if (ec) {
+      failed_ = true;
+      if (ec == beast::error::timeout)
+        co_return Error::upstream(ErrorCode::kUpstreamTimeout, "upstream response timeout",
+                                  "upstream body read timed out", false);
+      co_return Error::upstream(ErrorCode::kUpstreamBadResponse,
+                                "upstream response was cut short",
+                                "upstream body read failed: " + ec.message(), false);
+    }
+    if (got > 0) co_return std::string_view(body_buf_.get(), got);
+  }
+  co_return std::string_view{};
+}
+
+void Exchange::finish() {
+  if (conn_ && parser_ && parser_->is_done() && !failed_ && parser_->keep_alive()) {
+    pool_.release(std::move(conn_));
+  }
+  conn_.reset();
+}
+
+}  // namespace tollgate::upstream

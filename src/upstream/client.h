@@ -1,0 +1,139 @@
+// Client side: per-thread connection pools to upstream endpoints and one HTTP/1.1 exchange at a
+// time on a pooled connection. Pools are owned by one event loop thread and never locked: a
+// request only ever uses the pool of the loop it runs on (Pool::forThisThread()).
+//
+// TLS: UpstreamTarget.tls is the seam for the Bedrock work; until it lands a TLS target fails
+// with a clear internal error instead of sending plain text to a TLS port.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include "common/error.h"
+
+namespace tollgate::upstream {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+struct UpstreamTarget {
+  std::string host;  // fqdn or IP literal
+  uint16_t port = 0;
+  bool tls = false;
+  std::string key() const;  // "host:port" (pool key)
+};
+
+struct Connection {
+  explicit Connection(asio::any_io_executor ex) : stream(ex) {}
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;  // bytes read past the previous response stay here
+  std::string key;
+  uint32_t uses = 0;
+};
+
+struct PoolOptions {
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds dns_ttl{30000};
+  size_t max_idle_per_endpoint = 128;
+  std::chrono::milliseconds idle_timeout{60000};  // pooled connections older than this are closed
+};
+
+struct PoolStats {
+  uint64_t connects = 0;
+  uint64_t connect_errors = 0;
+  uint64_t reuses = 0;
+  uint64_t dns_lookups = 0;
+};
+
+class Pool {
+ public:
+  Pool(asio::io_context& io, PoolOptions opts);
+  ~Pool();
+  // A connected socket to the target: an idle pooled one when there is one, else a new one.
+  asio::awaitable<Result<std::unique_ptr<Connection>>> acquire(const UpstreamTarget& target);
+  // Gives a connection back for reuse (only after a complete, keep-alive exchange).
+  void release(std::unique_ptr<Connection> conn);
+  const PoolStats& stats() const { return stats_; }
+  size_t idleCount() const;
+
+  // The pool of the event loop running on this thread (installed by main/the tests).
+  static Pool* forThisThread();
+  static void setForThisThread(Pool* pool);
+
+ private:
+  struct Idle {
+    std::unique_ptr<Connection> conn;
+    std::chrono::steady_clock::time_point since;
+  };
+  struct DnsEntry {
+    std::vector<tcp::endpoint> endpoints;
+    std::chrono::steady_clock::time_point expires;
+    size_t next = 0;  // round robin over the addresses
+  };
+  asio::awaitable<Result<std::vector<tcp::endpoint>>> resolve(const UpstreamTarget& target);
+
+  asio::io_context& io_;
+  PoolOptions opts_;
+  PoolStats stats_;
+  std::unordered_map<std::string, std::vector<Idle>> idle_;
+  std::unordered_map<std::string, DnsEntry> dns_;
+};
+
+struct OutgoingRequest {
+  std::string method = "POST";
+  std::string target;  // path and query
+  std::vector<std::pair<std::string, std::string>> headers;  // end-to-end; Host is added
+  std::string_view body;
+};
+
+// One request/response on a pooled connection. Not thread-safe; lives in one coroutine.
+class Exchange {
+ public:
+  explicit Exchange(Pool& pool) : pool_(pool) {}
+  ~Exchange();
+
+  // Connects (or reuses), writes the request and reads the response head. Fails with a retryable
+  // kUpstreamConnect when nothing was received (connect refused, reset, stale pooled connection
+  // that could not be replaced), kUpstreamTimeout when the head does not arrive in time.
+  asio::awaitable<Result<int>> start(const UpstreamTarget& target, const OutgoingRequest& req,
+                                     std::chrono::steady_clock::time_point deadline);
+
+  int status() const;
+  // Response header value (case-insensitive name), empty when absent.
+  std::string_view header(std::string_view name) const;
+  // Iterates end-to-end response headers (framing and hop-by-hop ones are skipped).
+  std::vector<std::pair<std::string, std::string>> endToEndHeaders() const;
+  bool chunked() const;
+
+  // The next piece of the body; an empty view with ok() at the end of the body. `deadline` bounds
+  // this one read (streams pass "now + idle timeout").
+  asio::awaitable<Result<std::string_view>> readSome(std::chrono::steady_clock::time_point deadline);
+  bool done() const;
+  // Returns the connection to the pool when the exchange completed cleanly, else closes it.
+  void finish();
+
+ private:
+  Pool& pool_;
+  std::unique_ptr<Connection> conn_;
+  std::optional<beast::http::response_parser<beast::http::buffer_body>> parser_;
+  std::unique_ptr<char[]> body_buf_;
+  bool failed_ = false;
+};
+
+}  // namespace tollgate::upstream
