@@ -1,0 +1,143 @@
+#include "providers/openai/openai_translator.h"
+
+#include <algorithm>
+
+#include "common/strings.h"
+
+namespace tollgate::providers::openai {
+
+namespace {
+
+std::string_view pathSuffix(api::ApiKind api) {
+  switch (api) {
+    case api::ApiKind::kChatCompletions: return "/chat/completions";
+    case api::ApiKind::kCompletions: return "/completions";
+    case api::ApiKind::kEmbeddings: return "/embeddings";
+    default: return "";
+  }
+}
+
+// Removes the `"usage":null` member OpenAI adds to every chunk when include_usage is on.
+void eraseNullUsage(std::string& s) {
+  static constexpr std::string_view kWithComma = ",\"usage\":null";
+  static constexpr std::string_view kLeading = "\"usage\":null,";
+  auto p = s.find(kWithComma);
+  if (p != std::string::npos) {
+    s.erase(p, kWithComma.size());
+    return;
+  }
+  p = s.find(kLeading);
+  if (p != std::string::npos) s.erase(p, kLeading.size());
+}
+
+}  // namespace
+
+PassthroughTranslator::PassthroughTranslator(api::ApiKind api, std::string version)
+    : api_(api), version_(version.empty() ? "v1" : std::move(version)) {}
+
+Result<UpstreamRequest> PassthroughTranslator::translateRequest(
+    const api::ApiRequest& req, std::string_view client_body, const std::string& model_override) {
+  UpstreamRequest out;
+  out.path.reserve(32);
+  out.path += '/';
+  out.path += version_;
+  out.path += pathSuffix(api_);
+  stream_ = req.stream;
+  usage_injected_ = req.stream && !req.include_usage && api_ != api::ApiKind::kEmbeddings;
+  if (model_override.empty() && !usage_injected_) return out;  // bytes go as they are
+
+  // Splices, applied back to front so earlier offsets stay valid.
+  std::string body;
+  body.reserve(client_body.size() + model_override.size() + 48);
+  struct Edit {
+    size_t begin, end;
+    std::string text;
+  };
+  std::vector<Edit> edits;
+  if (!model_override.empty()) {
+    std::string quoted;
+    appendJsonString(quoted, model_override);
+    edits.push_back({req.model_span.begin, req.model_span.end, std::move(quoted)});
+  }
+  if (usage_injected_) {
+    if (req.stream_options) {
+      // stream_options exists without include_usage:true; set it inside the object.
+      std::string_view so = client_body.substr(req.stream_options->begin,
+                                               req.stream_options->end - req.stream_options->begin);
+      if (auto iu = api::findMemberValue(so, "include_usage")) {
+        edits.push_back({req.stream_options->begin + iu->begin,
+                         req.stream_options->begin + iu->end, "true"});
+      } else {
+        bool empty_obj = so.find_first_not_of(" \t\r\n", 1) == so.size() - 1;
+        edits.push_back({req.stream_options->begin + 1, req.stream_options->begin + 1,
+                         empty_obj ? "\"include_usage\":true" : "\"include_usage\":true,"});
+      }
+    } else {
+      edits.push_back({req.object_end, req.object_end, ",\"stream_options\":{\"include_usage\":true}"});
+    }
+  }
+  std::sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
+  size_t pos = 0;
+  for (const auto& e : edits) {
+    body.append(client_body.substr(pos, e.begin - pos));
+    body += e.text;
+    pos = e.end;
+  }
+  body.append(client_body.substr(pos));
+  out.body_unchanged = false;
+  out.body = std::move(body);
+  return out;
+}
+
+void PassthroughTranslator::onResponseHead(int status, std::string_view content_type) {
+  status_ = status;
+  event_stream_ = content_type.find("text/event-stream") != std::string_view::npos;
+}
+
+void PassthroughTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
+                                           std::string& out) {
+  if (!event_stream_) {
+    // Non-stream: the whole body arrives at once; usage is read from it and it passes unchanged.
+    out.append(piece);
+    if (end_of_stream && status_ >= 200 && status_ < 300)
+      api::extractOpenAIUsage(out, usage_, &response_model_);
+    return;
+  }
+  sse_.feed(piece, [&](const api::SseEvent& ev) { onStreamEvent(ev, out); });
+  if (end_of_stream && !sse_.pending().empty()) {
+    // A stream cut mid-event: pass the fragment on, the client sees what the upstream sent.
+    out.append(sse_.pending());
+    sse_.clear();
+  }
+}
+
+void PassthroughTranslator::onStreamEvent(const api::SseEvent& ev, std::string& out) {
+  std::string_view data = ev.data;
+  bool has_usage = data.find("\"usage\":{") != std::string_view::npos ||
+                   data.find("\"usage\": {") != std::string_view::npos;
+  if (has_usage) {
+    api::extractOpenAIUsage(data, usage_, &response_model_);
+    // The usage-only chunk (choices: []) exists because we asked for it: drop it.
+    if (usage_injected_ && (data.find("\"choices\":[]") != std::string_view::npos ||
+                            data.find("\"choices\": []") != std::string_view::npos)) {
+      return;
+    }
+  } else if (response_model_.empty() && data.starts_with("{")) {
+    // Cheap: the model is near the start of the first chunk.
+    auto m = data.find("\"model\":\"");
+    if (m != std::string_view::npos) {
+      auto start = m + 9;
+      auto end = data.find('"', start);
+      if (end != std::string_view::npos) response_model_ = std::string(data.substr(start, end - start));
+    }
+  }
+  if (usage_injected_ && data.find("\"usage\":null") != std::string_view::npos) {
+    scratch_.assign(ev.raw);
+    eraseNullUsage(scratch_);
+    out += scratch_;
+    return;
+  }
+  out.append(ev.raw);
+}
+
+}  // namespace tollgate::providers::openai

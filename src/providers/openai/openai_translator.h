@@ -1,0 +1,45 @@
+// OpenAI client API → OpenAI-compatible backend (vLLM, OpenAI): the body passes through byte for
+// byte, except two splices at offsets the request scan found:
+//  - modelNameOverride replaces the model string;
+//  - a stream without stream_options.include_usage gets it switched on, so usage is always known;
+//    the usage-only chunk this adds (and the "usage":null fields it adds to the other chunks) are
+//    removed again, so the client receives exactly the stream it asked for.
+#pragma once
+
+#include <string>
+
+#include "api/sse.h"
+#include "providers/translator.h"
+
+namespace tollgate::providers::openai {
+
+class PassthroughTranslator final : public Translator {
+ public:
+  // version: the AIServiceBackend schema version; for OpenAI it is the path prefix ("v1" when
+  // empty), as in Envoy AI Gateway.
+  PassthroughTranslator(api::ApiKind api, std::string version);
+
+  Result<UpstreamRequest> translateRequest(const api::ApiRequest& req,
+                                           std::string_view client_body,
+                                           const std::string& model_override) override;
+  void onResponseHead(int status, std::string_view content_type) override;
+  void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) override;
+  const api::TokenUsage& usage() const override { return usage_; }
+  const std::string& responseModel() const override { return response_model_; }
+
+ private:
+  void onStreamEvent(const api::SseEvent& ev, std::string& out);
+
+  api::ApiKind api_;
+  std::string version_;
+  bool stream_ = false;
+  bool usage_injected_ = false;  // we asked for include_usage: strip what it adds
+  int status_ = 0;
+  bool event_stream_ = false;
+  api::SseParser sse_;
+  api::TokenUsage usage_;
+  std::string response_model_;
+  std::string scratch_;
+};
+
+}  // namespace tollgate::providers::openai

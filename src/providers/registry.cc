@@ -1,0 +1,41 @@
+// The explicit list of providers: one line per (client API, backend schema) pair supported.
+#include "providers/openai/openai_translator.h"
+#include "providers/translator.h"
+
+namespace tollgate::providers {
+
+std::unique_ptr<Translator> createTranslator(api::ApiKind client_api, config::Schema schema,
+                                             const config::AIServiceBackend& backend) {
+  using api::ApiKind;
+  using config::Schema;
+  switch (schema) {
+    case Schema::kOpenAI:
+      if (client_api == ApiKind::kChatCompletions || client_api == ApiKind::kCompletions ||
+          client_api == ApiKind::kEmbeddings) {
+        return std::make_unique<openai::PassthroughTranslator>(client_api,
+                                                               backend.schema_version);
+      }
+      return nullptr;
+    case Schema::kAWSAnthropic:
+    case Schema::kAWSBedrock:
+    case Schema::kAnthropic:
+    case Schema::kAzureOpenAI:
+    case Schema::kUnknown:
+      return nullptr;
+  }
+  return nullptr;
+}
+
+std::string_view schemaName(config::Schema s) {
+  switch (s) {
+    case config::Schema::kOpenAI: return "OpenAI";
+    case config::Schema::kAWSAnthropic: return "AWSAnthropic";
+    case config::Schema::kAWSBedrock: return "AWSBedrock";
+    case config::Schema::kAnthropic: return "Anthropic";
+    case config::Schema::kAzureOpenAI: return "AzureOpenAI";
+    case config::Schema::kUnknown: return "Unknown";
+  }
+  return "Unknown";
+}
+
+}  // namespace tollgate::providers

@@ -1,0 +1,71 @@
+// A Translator turns one client request into one upstream request for a given backend schema, and
+// the upstream response back into what the client's API expects, extracting token usage on the
+// way so that metrics and limits never parse a body again.
+//
+// One object per request attempt, owned by that request's coroutine; stateful and not
+// thread-safe. A new provider is a folder here and one line in registry.cc.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "api/request.h"
+#include "api/usage.h"
+#include "common/error.h"
+#include "config/model.h"
+
+namespace tollgate::providers {
+
+struct UpstreamRequest {
+  std::string method = "POST";
+  std::string path;  // path and query sent upstream
+  std::vector<std::pair<std::string, std::string>> headers;  // added by the translator
+  // The body to send. Translators that leave the body as it is keep `body_unchanged` true and the
+  // pipeline sends the client's bytes without a copy.
+  bool body_unchanged = true;
+  std::string body;
+};
+
+class Translator {
+ public:
+  virtual ~Translator() = default;
+
+  // Builds the upstream request. `client_body` is the client's body as received, `req` what was
+  // parsed from it, `model_override` the route's modelNameOverride (empty when none).
+  virtual Result<UpstreamRequest> translateRequest(const api::ApiRequest& req,
+                                                   std::string_view client_body,
+                                                   const std::string& model_override) = 0;
+
+  // Called once the upstream status and headers are known. `stream` is true when the upstream
+  // answers with an event stream the translator will get piece by piece.
+  virtual void onResponseHead(int status, std::string_view content_type) {
+    (void)status;
+    (void)content_type;
+  }
+
+  // Called for each piece of the response body (stream) or once with the whole body
+  // (non-stream, end_of_stream true). Appends what the client must receive to `out`.
+  virtual void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) = 0;
+
+  // The usage known so far (complete once the body ended).
+  virtual const api::TokenUsage& usage() const = 0;
+  // The model the upstream reported, when it did.
+  virtual const std::string& responseModel() const = 0;
+  // The content type the client gets (translators that change the format override it).
+  virtual std::string clientContentType(std::string_view upstream_content_type) const {
+    return std::string(upstream_content_type);
+  }
+};
+
+// Creates the translator for a client API and backend schema; nullptr when the pair is not
+// supported (the pipeline answers 501 naming both).
+std::unique_ptr<Translator> createTranslator(api::ApiKind client_api, config::Schema schema,
+                                             const config::AIServiceBackend& backend);
+
+std::string_view schemaName(config::Schema s);
+
+}  // namespace tollgate::providers
