@@ -1,0 +1,459 @@
+#include "gateway/gateway.h"
+
+#include <random>
+
+#include <boost/asio/this_coro.hpp>
+
+#include "api/errors.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "gateway/error_response.h"
+#include "providers/translator.h"
+#include "upstream/client.h"
+
+namespace tollgate::gateway {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+
+namespace {
+
+class RequestHeaders final : public router::HeaderSource {
+ public:
+  RequestHeaders(const http::Request& req, std::string_view model) : req_(req), model_(model) {}
+  std::optional<std::string_view> get(std::string_view name) const override {
+    // The body's model is the routing header (Envoy AI Gateway copies it to x-ai-eg-model); a
+    // client-sent x-ai-eg-model never overrides the body.
+    if (name == "x-ai-eg-model") return model_;
+    auto it = req_.find(name);
+    if (it == req_.end()) return std::nullopt;
+    return std::string_view(it->value());
+  }
+
+ private:
+  const http::Request& req_;
+  std::string_view model_;
+};
+
+bool isNotForwarded(std::string_view name) {
+  static constexpr std::string_view kNames[] = {
+      "host", "connection", "keep-alive", "transfer-encoding", "content-length", "te", "trailer",
+      "upgrade", "proxy-connection", "proxy-authorization", "expect", "x-ai-eg-model",
+      "x-request-id"};
+  for (auto n : kNames)
+    if (iequals(name, n)) return true;
+  return false;
+}
+
+uint64_t requestRandom() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng();
+}
+
+// Repeated problems (a route to an undefined backend hit by every request) are logged at most
+// once per second per thread, so a storm does not drown the log.
+bool shouldLogNow() {
+  thread_local Clock::time_point last{};
+  auto now = Clock::now();
+  if (now - last < std::chrono::seconds(1)) return false;
+  last = now;
+  return true;
+}
+
+std::string_view pathOnly(std::string_view target) {
+  auto q = target.find('?');
+  return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+}  // namespace
+
+Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg)
+    : config(cfg), routes(cfg),
+      loaded_unix(std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count()) {}
+
+void SnapshotHolder::publish(std::shared_ptr<const Snapshot> s) {
+  std::lock_guard lock(mu_);
+  snap_ = std::move(s);
+  generation_.fetch_add(1, std::memory_order_release);
+}
+
+std::shared_ptr<const Snapshot> SnapshotHolder::current() const {
+  std::lock_guard lock(mu_);
+  return snap_;
+}
+
+const Snapshot& SnapshotHolder::forThisThread() const {
+  thread_local const SnapshotHolder* owner = nullptr;
+  thread_local uint64_t seen = ~0ull;
+  thread_local std::shared_ptr<const Snapshot> cached;
+  uint64_t gen = generation_.load(std::memory_order_acquire);
+  if (owner != this || gen != seen) {
+    cached = current();
+    seen = gen;
+    owner = this;
+  }
+  return *cached;
+}
+
+Gateway::Gateway(SnapshotHolder& snapshots, GatewayOptions opts, const AccessLog& access_log)
+    : snapshots_(snapshots), opts_(opts), access_log_(access_log) {}
+
+std::string Gateway::renderError(std::string_view target, const Error& err,
+                                 http::ResponseHead& head) {
+  return renderErrorResponse(api::isAnthropicTarget(target), err, head);
+}
+
+asio::awaitable<void> Gateway::sendError(http::ResponseWriter& w, RequestContext& ctx,
+                                         const Error& err) {
+  if (!err.detail.empty()) {
+    if (err.source == ErrorSource::kClient) {
+      spdlog::debug("request {} {}: {}", ctx.request_id, err.name(), err.detail);
+    } else if (shouldLogNow()) {
+      spdlog::warn("request {} model={} route={} backend={}: {}: {}", ctx.request_id,
+                   ctx.parsed.model, ctx.route, ctx.backend, err.name(), err.detail);
+    }
+  }
+  ctx.status = err.httpStatus();
+  ctx.error_type = std::string(err.name());
+  http::ResponseHead head;
+  std::string body = renderErrorResponse(api::isAnthropicApi(ctx.api) ||
+                                             api::isAnthropicTarget(ctx.path),
+                                         err, head);
+  head.headers.emplace_back("x-request-id", ctx.request_id);
+  co_await w.send(head, body);
+  ctx.first_byte = Clock::now();
+}
+
+asio::awaitable<void> Gateway::listModels(http::ResponseWriter& w, RequestContext& ctx,
+                                          const Snapshot& snap) {
+  std::string body = R"({"object":"list","data":[)";
+  bool first = true;
+  for (const auto& m : snap.routes.models()) {
+    if (!first) body += ',';
+    first = false;
+    body += R"({"id":)";
+    appendJsonString(body, m);
+    body += R"(,"object":"model","created":)";
+    body += std::to_string(snap.loaded_unix);
+    body += R"(,"owned_by":"tollgate"})";
+  }
+  body += "]}";
+  http::ResponseHead head;
+  head.headers.emplace_back("content-type", "application/json");
+  head.headers.emplace_back("x-request-id", ctx.request_id);
+  ctx.status = 200;
+  co_await w.send(head, body);
+  ctx.first_byte = Clock::now();
+}
+
+asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& w) {
+  RequestContext ctx;
+  ctx.method = std::string(req.method_string());
+  ctx.path = std::string(pathOnly(req.target()));
+  if (auto it = req.find("x-request-id");
+      it != req.end() && !it->value().empty() && it->value().size() <= 128 &&
+      !hasHeaderBreakingChars(it->value())) {
+    ctx.request_id = std::string(it->value());
+  } else {
+    ctx.request_id = randomHexId();
+  }
+  if (auto it = req.find("x-user-id"); it != req.end()) ctx.user = std::string(it->value());
+  std::optional<Error> failure;
+  try {
+    co_await process(req, w, ctx);
+  } catch (const std::exception& e) {
+    // A bug, not a client problem: the client gets a 500 when nothing was sent yet.
+    spdlog::error("request {} failed with an exception: {}", ctx.request_id, e.what());
+    failure = Error::internal(e.what());
+  }
+  if (failure) {
+    if (!w.started()) {
+      co_await sendError(w, ctx, *failure);
+    } else {
+      w.forceClose();
+    }
+  }
+  ctx.client_gone = ctx.client_gone || w.clientGone();
+  access_log_.write(ctx);
+}
+
+asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter& w,
+                                       RequestContext& ctx) {
+  const Snapshot& snap = snapshots_.forThisThread();
+  ctx.api = api::apiFromTarget(ctx.path);
+  if (ctx.api == api::ApiKind::kUnknown) {
+    co_await sendError(w, ctx, Error::client(ErrorCode::kNotFound,
+                                             "no such endpoint: " + ctx.path));
+    co_return;
+  }
+  if (ctx.api == api::ApiKind::kModels) {
+    if (req.method() != beast::http::verb::get) {
+      co_await sendError(w, ctx, Error::client(ErrorCode::kMethodNotAllowed,
+                                               "use GET for " + ctx.path));
+      co_return;
+    }
+    co_await listModels(w, ctx, snap);
+    co_return;
+  }
+  if (req.method() != beast::http::verb::post) {
+    co_await sendError(w, ctx, Error::client(ErrorCode::kMethodNotAllowed,
+                                             "use POST for " + ctx.path));
+    co_return;
+  }
+
+  // Parse: model, stream, usage option, offsets for splicing.
+  auto parsed = api::parseRequest(ctx.api, req.body());
+  if (!parsed) {
+    co_await sendError(w, ctx, parsed.error());
+    co_return;
+  }
+  ctx.parsed = std::move(parsed.value());
+  ctx.stream = ctx.parsed.stream;
+  if (hasHeaderBreakingChars(ctx.parsed.model)) {
+    // The model travels upstream as the x-ai-eg-model header: never let it split a header.
+    co_await sendError(w, ctx, Error::client(ErrorCode::kBadRequest,
+                                             "'model' must not contain control characters",
+                                             "model"));
+    co_return;
+  }
+
+  // Route.
+  RequestHeaders headers(req, ctx.parsed.model);
+  const router::CompiledRule* rule = snap.routes.match(headers);
+  if (!rule) {
+    co_await sendError(w, ctx, Error::client(ErrorCode::kModelNotFound,
+                                             "model '" + ctx.parsed.model +
+                                                 "' is not served by this gateway",
+                                             "model"));
+    co_return;
+  }
+  ctx.route = rule->route + "#" + std::to_string(rule->rule_index);
+  std::vector<const router::Candidate*> order;
+  router::RouteTable::attemptOrder(*rule, requestRandom(), order);
+  const auto deadline = ctx.start + rule->timeout;
+
+  upstream::Pool* pool = upstream::Pool::forThisThread();
+  if (!pool) {
+    co_await sendError(w, ctx, Error::internal("no upstream pool on this thread"));
+    co_return;
+  }
+
+  std::optional<Error> last_error;
+  for (size_t i = 0; i < order.size(); ++i) {
+    const router::Candidate& cand = *order[i];
+    if (ctx.attempts >= opts_.max_attempts) break;
+    if (Clock::now() >= deadline) {
+      last_error = Error::upstream(ErrorCode::kUpstreamTimeout, "upstream request timeout",
+                                   "route timeout reached before attempt", false);
+      break;
+    }
+    if (!cand.usable()) {
+      std::string why = !cand.ai_backend ? "AIServiceBackend '" + cand.ref_name + "' is not defined"
+                        : !cand.backend  ? "Backend '" + cand.ai_backend->backend_ref +
+                                              "' of AIServiceBackend '" + cand.ref_name +
+                                              "' is not defined"
+                                         : "Backend of '" + cand.ref_name + "' has no endpoints";
+      last_error = Error::upstream(ErrorCode::kNoBackend,
+                                   "no backend available for model '" + ctx.parsed.model + "'",
+                                   "route " + rule->route + ": " + why, true);
+      continue;
+    }
+    auto translator = providers::createTranslator(ctx.api, cand.ai_backend->schema,
+                                                  *cand.ai_backend);
+    if (!translator) {
+      last_error = Error::client(
+          ErrorCode::kNotImplemented,
+          "model '" + ctx.parsed.model + "' is served by a " +
+              std::string(providers::schemaName(cand.ai_backend->schema)) +
+              " backend, which this gateway cannot reach through " + ctx.path + " yet");
+      last_error->detail = "no translator for " + ctx.path + " -> " +
+                           std::string(providers::schemaName(cand.ai_backend->schema));
+      continue;
+    }
+    auto up = translator->translateRequest(ctx.parsed, req.body(), cand.model_override);
+    if (!up) {
+      last_error = up.error();
+      break;
+    }
+
+    // Upstream request: the client's end-to-end headers, the routing header, the request id,
+    // then what the translator and the security policy add.
+    upstream::OutgoingRequest out;
+    out.method = up->method;
+    out.target = up->path;
+    const bool replaces_auth = cand.security && !cand.security->api_key.empty();
+    for (const auto& f : req) {
+      auto name = f.name_string();
+      if (isNotForwarded(name)) continue;
+      if (replaces_auth && (iequals(name, "authorization") || iequals(name, "x-api-key") ||
+                            iequals(name, "api-key")))
+        continue;
+      out.headers.emplace_back(std::string(name), std::string(f.value()));
+    }
+    out.headers.emplace_back("x-ai-eg-model", ctx.parsed.model);
+    out.headers.emplace_back("x-request-id", ctx.request_id);
+    for (auto& h : up->headers) out.headers.push_back(std::move(h));
+    if (replaces_auth) {
+      // The header each provider expects its key in (as Envoy AI Gateway sends them).
+      switch (cand.security->type) {
+        case config::SecurityType::kAPIKey:
+          out.headers.emplace_back("authorization", "Bearer " + cand.security->api_key);
+          break;
+        case config::SecurityType::kAnthropicAPIKey:
+          out.headers.emplace_back("x-api-key", cand.security->api_key);
+          break;
+        case config::SecurityType::kAzureAPIKey:
+          out.headers.emplace_back("api-key", cand.security->api_key);
+          break;
+        default:
+          break;
+      }
+    }
+    out.body = up->body_unchanged ? std::string_view(req.body()) : std::string_view(up->body);
+
+    thread_local uint32_t round_robin = 0;
+    const auto& eps = cand.backend->endpoints;
+    const auto& ep = eps[round_robin++ % eps.size()];
+    upstream::UpstreamTarget target{ep.host, ep.port, cand.backend->tls.enabled};
+
+    ++ctx.attempts;
+    ctx.backend = cand.ref_name;
+    upstream::Exchange ex(*pool);
+    auto t0 = Clock::now();
+    auto started = co_await ex.start(target, out, deadline);
+    ctx.upstream_time += Clock::now() - t0;
+    if (!started) {
+      last_error = started.error();
+      last_error->detail = "backend " + cand.ref_name + " (" + target.key() + "): " +
+                           last_error->detail;
+      if (last_error->retryable) {
+        spdlog::debug("request {} attempt {} failed: {}", ctx.request_id, ctx.attempts,
+                      last_error->detail);
+        continue;
+      }
+      break;
+    }
+    const int status = started.value();
+    const bool can_retry = i + 1 < order.size() && ctx.attempts < opts_.max_attempts;
+    if ((status == 502 || status == 503 || status == 504) && can_retry) {
+      // Nothing reached the client yet: try the next choice. The connection is dropped with `ex`.
+      last_error = Error::upstream(ErrorCode::kUpstreamConnect, "upstream unavailable",
+                                   "backend " + cand.ref_name + " answered " +
+                                       std::to_string(status),
+                                   true);
+      continue;
+    }
+    co_await relay(w, ctx, ex, *translator, rule->timeout, deadline);
+    co_return;
+  }
+  if (!last_error) {
+    last_error = Error::upstream(ErrorCode::kNoBackend,
+                                 "no backend available for model '" + ctx.parsed.model + "'",
+                                 "route " + rule->route + " has no backendRefs", false);
+  }
+  co_await sendError(w, ctx, *last_error);
+}
+
+asio::awaitable<void> Gateway::relay(http::ResponseWriter& w, RequestContext& ctx,
+                                     upstream::Exchange& ex, providers::Translator& translator,
+                                     std::chrono::milliseconds idle_timeout,
+                                     Clock::time_point deadline) {
+  const int status = ex.status();
+  std::string content_type(ex.header("content-type"));
+  translator.onResponseHead(status, content_type);
+  const bool event_stream = content_type.find("text/event-stream") != std::string::npos;
+
+  http::ResponseHead head;
+  head.status = status;
+  head.headers = ex.endToEndHeaders();
+  for (auto& [n, v] : head.headers) {
+    if (iequals(n, "content-type")) v = translator.clientContentType(v);
+  }
+  head.headers.emplace_back("x-request-id", ctx.request_id);
+  ctx.status = status;
+
+  if (!event_stream) {
+    std::string body;
+    for (;;) {
+      auto t0 = Clock::now();
+      auto piece = co_await ex.readSome(deadline);
+      ctx.upstream_time += Clock::now() - t0;
+      if (!piece) {
+        Error err = piece.error();
+        err.detail = "backend " + ctx.backend + ": " + err.detail;
+        co_await sendError(w, ctx, err);
+        co_return;
+      }
+      if (piece->empty()) break;
+      body.append(*piece);
+      if (body.size() > opts_.max_response_bytes) {
+        co_await sendError(w, ctx, Error::upstream(ErrorCode::kUpstreamBadResponse,
+                                                   "upstream response too large",
+                                                   "backend " + ctx.backend + " response over " +
+                                                       std::to_string(opts_.max_response_bytes) +
+                                                       " bytes",
+                                                   false));
+        co_return;
+      }
+    }
+    ex.finish();
+    std::string out;
+    out.reserve(body.size());
+    translator.onResponseBody(body, true, out);
+    ctx.usage = translator.usage();
+    ctx.response_model = translator.responseModel();
+    co_await w.send(head, out);
+    ctx.first_byte = Clock::now();
+    co_return;
+  }
+
+  // Stream: relay each piece as it comes; never buffer the whole stream.
+  bool client_ok = co_await w.begin(head);
+  ctx.first_byte = Clock::now();
+  std::string out;
+  Clock::time_point drain_until{};
+  for (;;) {
+    auto now = Clock::now();
+    if (!client_ok && drain_until == Clock::time_point{}) drain_until = now + opts_.drain_after_client_gone;
+    auto read_deadline = client_ok ? now + idle_timeout : drain_until;
+    auto t0 = now;
+    auto piece = co_await ex.readSome(read_deadline);
+    ctx.upstream_time += Clock::now() - t0;
+    if (!piece) {
+      spdlog::debug("request {} stream from {} ended early: {}", ctx.request_id, ctx.backend,
+                    piece.error().detail);
+      ctx.error_type = std::string(piece.error().name());
+      if (client_ok) {
+        // Tell the client in the stream's own format, then end the stream cleanly.
+        out.clear();
+        translator.onResponseBody({}, true, out);
+        out += "data: ";
+        out += api::renderOpenAIError(piece.error());
+        out += "\n\n";
+        client_ok = co_await w.writeChunk(out);
+      }
+      break;
+    }
+    const bool end = piece->empty();
+    out.clear();
+    translator.onResponseBody(*piece, end, out);
+    if (client_ok && !out.empty()) client_ok = co_await w.writeChunk(out);
+    if (end) {
+      ex.finish();
+      break;
+    }
+    // A client that left still owes its tokens: read on until the usage arrives.
+    if (!client_ok && translator.usage().known) break;
+  }
+  ctx.usage = translator.usage();
+  ctx.response_model = translator.responseModel();
+  if (client_ok) {
+    co_await w.finish();
+  } else {
+    ctx.client_gone = true;
+  }
+}
+
+}  // namespace tollgate::gateway

@@ -1,0 +1,76 @@
+// The request pipeline (docs/life_of_a_request.md): parse → route → translate → upstream (retries,
+// priority fallback) → relay (translate, count tokens) → complete. Implements http::Handler for
+// the public listener.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "gateway/access_log.h"
+#include "gateway/request_context.h"
+#include "http/server.h"
+#include "providers/translator.h"
+#include "router/router.h"
+#include "upstream/client.h"
+
+namespace tollgate::gateway {
+
+// An immutable, fully compiled configuration. Requests hold a shared_ptr to the one they started
+// with, so a reload never changes a request in flight.
+struct Snapshot {
+  explicit Snapshot(std::shared_ptr<const config::Config> cfg);
+  std::shared_ptr<const config::Config> config;
+  router::RouteTable routes;
+  int64_t loaded_unix = 0;
+};
+
+// Publishes snapshots to all threads. Readers do not touch a shared lock or a shared reference
+// count on the request path: each thread caches the current snapshot and only takes the mutex
+// when the generation number moved.
+class SnapshotHolder {
+ public:
+  void publish(std::shared_ptr<const Snapshot> s);
+  std::shared_ptr<const Snapshot> current() const;  // from any thread
+  const Snapshot& forThisThread() const;            // cached per thread; hot path
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const Snapshot> snap_;
+  std::atomic<uint64_t> generation_{0};
+};
+
+struct GatewayOptions {
+  uint32_t max_attempts = 5;
+  uint64_t max_response_bytes = 64ull * 1024 * 1024;  // non-stream responses are buffered
+  std::chrono::milliseconds drain_after_client_gone{30000};  // read on to get usage
+};
+
+class Gateway final : public http::Handler {
+ public:
+  Gateway(SnapshotHolder& snapshots, GatewayOptions opts, const AccessLog& access_log);
+
+  boost::asio::awaitable<void> handle(http::Request& req, http::ResponseWriter& w) override;
+  std::string renderError(std::string_view target, const Error& err,
+                          http::ResponseHead& head) override;
+
+ private:
+  boost::asio::awaitable<void> process(http::Request& req, http::ResponseWriter& w,
+                                       RequestContext& ctx);
+  boost::asio::awaitable<void> sendError(http::ResponseWriter& w, RequestContext& ctx,
+                                         const Error& err);
+  boost::asio::awaitable<void> relay(http::ResponseWriter& w, RequestContext& ctx,
+                                     upstream::Exchange& ex, providers::Translator& translator,
+                                     std::chrono::milliseconds idle_timeout,
+                                     Clock::time_point deadline);
+  boost::asio::awaitable<void> listModels(http::ResponseWriter& w, RequestContext& ctx,
+                                          const Snapshot& snap);
+
+  SnapshotHolder& snapshots_;
+  GatewayOptions opts_;
+  const AccessLog& access_log_;
+};
+
+}  // namespace tollgate::gateway

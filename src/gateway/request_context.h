@@ -1,0 +1,38 @@
+// Everything one request learns on its way through the pipeline. Owned by the request's
+// coroutine; the complete phase (access log, and later metrics and the limiter) reads it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "api/request.h"
+#include "api/usage.h"
+
+namespace tollgate::gateway {
+
+using Clock = std::chrono::steady_clock;
+
+struct RequestContext {
+  Clock::time_point start = Clock::now();
+  std::chrono::system_clock::time_point wall_start = std::chrono::system_clock::now();
+  std::string request_id;
+  std::string method;
+  std::string path;
+  std::string user;  // x-user-id
+  api::ApiKind api = api::ApiKind::kUnknown;
+  api::ApiRequest parsed;
+  std::string route;    // "ns/name#rule"
+  std::string backend;  // AIServiceBackend name of the attempt that answered
+  std::string response_model;
+  uint32_t attempts = 0;
+  int status = 0;
+  std::string error_type;  // Error::name() when the gateway produced an error
+  api::TokenUsage usage;
+  bool stream = false;
+  bool client_gone = false;
+  Clock::time_point first_byte{};  // first response byte written to the client
+  Clock::duration upstream_time{};  // time waiting on upstreams (all attempts)
+};
+
+}  // namespace tollgate::gateway
