@@ -1,0 +1,80 @@
+#include "mock/mock_server.h"
+
+#include <random>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "api/errors.h"
+
+namespace tollgate::mock {
+
+namespace asio = boost::asio;
+
+namespace {
+
+asio::awaitable<void> sleepFor(std::chrono::milliseconds d) {
+  if (d.count() <= 0) co_return;
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+bool drawFailure(double rate) {
+  if (rate <= 0) return false;
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0, 1)(rng) < rate;
+}
+
+}  // namespace
+
+MockHandler::MockHandler(MockServerOptions opts) : opts_(opts), engine_(opts.engine) {}
+
+std::string MockHandler::renderError(std::string_view, const Error& err, http::ResponseHead& head) {
+  head.status = err.httpStatus();
+  head.headers.emplace_back("content-type", "application/json");
+  return api::renderOpenAIError(err);
+}
+
+asio::awaitable<void> MockHandler::handle(http::Request& req, http::ResponseWriter& w) {
+  served_.fetch_add(1, std::memory_order_relaxed);
+  std::string_view target = req.target();
+  auto q = target.find('?');
+  std::string_view path = q == std::string_view::npos ? target : target.substr(0, q);
+  http::ResponseHead head;
+  head.headers.emplace_back("server", "tollgate-mock-llm");
+
+  if (drawFailure(opts_.fail_rate)) {
+    head.status = 503;
+    head.headers.emplace_back("content-type", "application/json");
+    co_await w.send(head, api::renderOpenAIError(Error::upstream(
+                              ErrorCode::kUpstreamConnect, "mock-llm injected failure", "", true)));
+    co_return;
+  }
+
+  EngineResult r = engine_.handle(req.method_string(), path, req.body());
+  head.status = r.status;
+  if (!r.stream) {
+    co_await sleepFor(opts_.latency);
+    head.headers.emplace_back("content-type", "application/json");
+    co_await w.send(head, r.body);
+    co_return;
+  }
+  head.headers.emplace_back("content-type", "text/event-stream; charset=utf-8");
+  head.headers.emplace_back("cache-control", "no-cache");
+  co_await sleepFor(opts_.ttft);
+  if (!co_await w.begin(head)) co_return;
+  // One write per event, like a model server flushing each token.
+  std::string event;
+  for (size_t i = 0; i < r.events.size(); ++i) {
+    if (i > 0) co_await sleepFor(opts_.itl);
+    event.assign("data: ");
+    event += r.events[i];
+    event += "\n\n";
+    if (!co_await w.writeChunk(event)) co_return;
+  }
+  co_await w.finish();
+}
+
+}  // namespace tollgate::mock

@@ -1,0 +1,36 @@
+// `tollgate mock-llm`: the LlmEngine behind the project's HTTP server, with the latency and
+// failure knobs benchmarks and tests need.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+#include "http/server.h"
+#include "mock/llm_engine.h"
+
+namespace tollgate::mock {
+
+struct MockServerOptions {
+  EngineOptions engine;
+  std::chrono::milliseconds latency{0};  // before a non-stream response
+  std::chrono::milliseconds ttft{0};     // before the first stream event
+  std::chrono::milliseconds itl{0};      // between stream events
+  double fail_rate = 0.0;                // fraction answered with 503
+};
+
+class MockHandler final : public http::Handler {
+ public:
+  explicit MockHandler(MockServerOptions opts);
+  boost::asio::awaitable<void> handle(http::Request& req, http::ResponseWriter& w) override;
+  std::string renderError(std::string_view target, const Error& err,
+                          http::ResponseHead& head) override;
+  uint64_t requestsServed() const { return served_.load(std::memory_order_relaxed); }
+
+ private:
+  MockServerOptions opts_;
+  LlmEngine engine_;
+  std::atomic<uint64_t> served_{0};
+};
+
+}  // namespace tollgate::mock
