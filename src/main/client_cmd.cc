@@ -1,0 +1,193 @@
+// `tollgate client`: the blueprint's test clients as one command. Sends each model the request the
+// blueprint's scripts send and prints status and reply text; exits 1 when any request failed.
+#include <iostream>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/json.hpp>
+
+#include "api/sse.h"
+#include "common/strings.h"
+#include "main/commands.h"
+#include "upstream/client.h"
+
+namespace tollgate::cli {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+struct ParsedUrl {
+  std::string host;
+  uint16_t port = 80;
+  std::string prefix;  // path prefix without trailing '/'
+};
+
+std::optional<ParsedUrl> parseUrl(std::string_view url) {
+  constexpr std::string_view kScheme = "http://";
+  if (!url.starts_with(kScheme)) return std::nullopt;
+  url.remove_prefix(kScheme.size());
+  auto slash = url.find('/');
+  std::string_view hostport = url.substr(0, slash);
+  ParsedUrl out;
+  if (slash != std::string_view::npos) out.prefix = std::string(url.substr(slash));
+  while (!out.prefix.empty() && out.prefix.back() == '/') out.prefix.pop_back();
+  if (auto hp = parseHostPort(hostport)) {
+    out.host = hp->host;
+    out.port = hp->port;
+  } else {
+    out.host = std::string(hostport);
+  }
+  if (out.host.empty()) return std::nullopt;
+  return out;
+}
+
+struct Reply {
+  int status = 0;
+  std::string text;   // reply text, or the error message
+  std::string usage;  // "in=.. out=.." when known
+};
+
+std::string extractText(const json::value& v, bool anthropic) {
+  try {
+    if (anthropic) {
+      std::string out;
+      for (const auto& block : v.at("content").as_array())
+        if (block.at("type").as_string() == "text") out += block.at("text").as_string().c_str();
+      return out;
+    }
+    const auto& choice = v.at("choices").as_array().at(0);
+    if (auto* msg = choice.as_object().if_contains("message")) {
+      const auto& c = msg->at("content");
+      return c.is_string() ? std::string(c.as_string().c_str()) : std::string();
+    }
+    if (auto* t = choice.as_object().if_contains("text")) return std::string(t->as_string().c_str());
+  } catch (const std::exception&) {
+  }
+  return {};
+}
+
+std::string errorText(const json::value& v) {
+  try {
+    return std::string(v.at("error").at("message").as_string().c_str());
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+asio::awaitable<Reply> callModel(upstream::Pool& pool, const ParsedUrl& url,
+                                 const ClientOptions& o, const std::string& model) {
+  const bool anthropic = model.starts_with("anthropic.") || model.starts_with("claude");
+  json::object body;
+  body["model"] = model;
+  body["max_tokens"] = o.max_tokens;
+  body["messages"] = json::array{json::object{{"role", "user"}, {"content", o.prompt}}};
+  if (o.stream) body["stream"] = true;
+  std::string body_text = json::serialize(body);
+
+  upstream::OutgoingRequest req;
+  req.target = url.prefix + (anthropic ? "/anthropic/v1/messages" : "/v1/chat/completions");
+  req.headers = {{"content-type", "application/json"}, {"x-ai-eg-model", model},
+                 {"x-user-id", o.user}};
+  if (anthropic) req.headers.emplace_back("anthropic-version", "2023-06-01");
+  req.body = body_text;
+
+  Reply reply;
+  upstream::Exchange ex(pool);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  auto st = co_await ex.start({url.host, url.port, false}, req, deadline);
+  if (!st) {
+    reply.text = st.error().detail;
+    co_return reply;
+  }
+  reply.status = st.value();
+  std::string raw;
+  for (;;) {
+    auto piece = co_await ex.readSome(deadline);
+    if (!piece) {
+      reply.text = piece.error().detail;
+      co_return reply;
+    }
+    if (piece->empty()) break;
+    raw.append(*piece);
+  }
+  ex.finish();
+  if (std::string(ex.header("content-type")).find("text/event-stream") != std::string::npos) {
+    api::SseParser sse;
+    std::string text;
+    sse.feed(raw, [&](const api::SseEvent& ev) {
+      if (ev.data == "[DONE]") return;
+      boost::system::error_code ec;
+      auto v = json::parse(ev.data, ec);
+      if (ec || !v.is_object()) return;
+      try {
+        if (anthropic) {
+          if (auto* d = v.as_object().if_contains("delta"))
+            if (auto* t = d->as_object().if_contains("text")) text += t->as_string().c_str();
+        } else if (auto* ch = v.as_object().if_contains("choices");
+                   ch && !ch->as_array().empty()) {
+          if (auto* d = ch->as_array()[0].as_object().if_contains("delta"))
+            if (auto* c = d->as_object().if_contains("content"); c && c->is_string())
+              text += c->as_string().c_str();
+        }
+      } catch (const std::exception&) {
+      }
+    });
+    reply.text = text;
+    co_return reply;
+  }
+  boost::system::error_code ec;
+  auto v = json::parse(raw, ec);
+  if (ec) {
+    reply.text = raw.substr(0, 200);
+  } else if (reply.status == 200) {
+    reply.text = extractText(v, anthropic);
+    if (auto* u = v.as_object().if_contains("usage")) reply.usage = json::serialize(*u);
+  } else {
+    reply.text = errorText(v);
+    if (reply.text.empty()) reply.text = raw.substr(0, 200);
+  }
+  co_return reply;
+}
+
+}  // namespace
+
+int runClient(const ClientOptions& o) {
+  auto url = parseUrl(o.url);
+  if (!url) {
+    std::cerr << "tollgate: error: --url must look like http://HOST:PORT\n";
+    return 2;
+  }
+  if (o.scenario != "multi-model") {
+    std::cerr << "tollgate: error: unknown --scenario '" << o.scenario
+              << "' (available: multi-model)\n";
+    return 2;
+  }
+  std::vector<std::string> models = o.models;
+  if (models.empty())
+    models = {"Qwen/Qwen3-1.7B", "openai/gpt-oss-20b", "anthropic.claude-3-haiku-20240307-v1:0"};
+
+  asio::io_context io(1);
+  upstream::Pool pool(io, upstream::PoolOptions{});
+  int failures = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        for (const auto& m : models) {
+          Reply r = co_await callModel(pool, *url, o, m);
+          bool ok = r.status == 200;
+          if (!ok) ++failures;
+          std::cout << (ok ? "PASS " : "FAIL ") << m << " status=" << r.status;
+          if (!r.usage.empty()) std::cout << " usage=" << r.usage;
+          std::cout << "\n  " << (r.text.empty() ? "(no text)" : r.text) << "\n";
+        }
+      },
+      asio::detached);
+  io.run();
+  std::cout << (failures == 0 ? "all requests succeeded" : std::to_string(failures) + " failed")
+            << "\n";
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace tollgate::cli

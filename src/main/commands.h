@@ -1,0 +1,60 @@
+// The subcommands of the tollgate binary (main.cc parses flags and calls one of these).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tollgate::cli {
+
+struct RunOptions {
+  std::vector<std::string> config_paths;
+  std::string listen;  // HOST:PORT; empty = from the Gateway listener, else 127.0.0.1:1975
+  std::string admin = "127.0.0.1:1064";
+  std::vector<std::string> backend_endpoints;  // BACKEND=HOST:PORT
+  unsigned threads = 0;                        // 0 = one per core
+  std::string access_log = "-";
+  std::string log_level = "info";
+  // Set by `tollgate demo`: configuration text embedded in the binary instead of files.
+  std::vector<std::pair<std::string, std::string>> embedded_configs;
+  bool demo_banner = false;
+};
+
+int runGateway(const RunOptions& opts);
+int validateConfig(const std::vector<std::string>& paths, const std::vector<std::string>& overrides);
+
+struct DemoOptions {
+  std::string listen = "127.0.0.1:1975";
+  std::string admin = "127.0.0.1:1064";
+  unsigned threads = 0;
+  std::string log_level = "info";
+};
+int runDemo(const DemoOptions& opts);
+
+struct MockOptions {
+  std::string listen = "127.0.0.1:8000";
+  uint32_t latency_ms = 0;
+  uint32_t ttft_ms = 0;
+  uint32_t itl_ms = 0;
+  double fail_rate = 0;
+  std::string models;
+  unsigned threads = 1;
+  std::string log_level = "info";
+};
+int runMockLlm(const MockOptions& opts);
+
+struct ClientOptions {
+  std::string url = "http://127.0.0.1:1975";
+  std::string scenario = "multi-model";
+  std::vector<std::string> models;  // empty = the blueprint's three
+  std::string user = "tollgate-client";
+  std::string prompt = "Say hello in one short sentence.";
+  uint32_t max_tokens = 50;
+  bool stream = false;
+};
+int runClient(const ClientOptions& opts);
+
+// The project's example manifests, embedded at build time (examples/demo/*.yaml): name, text.
+const std::vector<std::pair<std::string, std::string>>& embeddedDemoConfigs();
+
+}  // namespace tollgate::cli

@@ -1,0 +1,90 @@
+// tollgate: an AI gateway. Command-line entry point; see `tollgate --help`.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "main/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace tollgate::cli;
+  CLI::App app{"tollgate: one fast gateway in front of OpenAI-compatible and Bedrock models, "
+               "configured with Envoy AI Gateway YAML"};
+  app.name("tollgate");
+  app.require_subcommand(1);
+
+  RunOptions run;
+  auto* run_cmd = app.add_subcommand("run", "Run the gateway on Envoy AI Gateway YAML");
+  run_cmd->add_option("-c,--config", run.config_paths,
+                      "YAML file or directory (all *.yaml in it); repeatable")
+      ->required();
+  run_cmd->add_option("--listen", run.listen,
+                      "HOST:PORT for clients (default: the Gateway listener port, else "
+                      "127.0.0.1:1975)");
+  run_cmd->add_option("--admin", run.admin, "HOST:PORT for health and admin endpoints")
+      ->capture_default_str();
+  run_cmd->add_option("--backend-endpoint", run.backend_endpoints,
+                      "BACKEND=HOST:PORT: replace the endpoints of a Backend; repeatable");
+  run_cmd->add_option("--threads", run.threads, "event loops (default: one per core)");
+  run_cmd->add_option("--access-log", run.access_log,
+                      "access log: - (stdout), a file path, or off")
+      ->capture_default_str();
+  run_cmd->add_option("--log-level", run.log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+
+  std::vector<std::string> validate_paths, validate_overrides;
+  auto* validate_cmd = app.add_subcommand("validate", "Load configuration and report problems");
+  validate_cmd->add_option("-c,--config", validate_paths, "YAML file or directory; repeatable")
+      ->required();
+  validate_cmd->add_option("--backend-endpoint", validate_overrides, "BACKEND=HOST:PORT");
+
+  DemoOptions demo;
+  auto* demo_cmd = app.add_subcommand(
+      "demo", "Start mock model servers and a gateway on the built-in example configuration");
+  demo_cmd->add_option("--listen", demo.listen, "HOST:PORT for clients")->capture_default_str();
+  demo_cmd->add_option("--admin", demo.admin, "HOST:PORT for admin")->capture_default_str();
+  demo_cmd->add_option("--threads", demo.threads, "event loops (default: one per core)");
+  demo_cmd->add_option("--log-level", demo.log_level, "log level")->capture_default_str();
+
+  MockOptions mock;
+  auto* mock_cmd = app.add_subcommand("mock-llm", "A mock OpenAI-compatible model server");
+  mock_cmd->add_option("--listen", mock.listen, "HOST:PORT")->capture_default_str();
+  mock_cmd->add_option("--latency-ms", mock.latency_ms, "delay before a non-stream response");
+  mock_cmd->add_option("--ttft-ms", mock.ttft_ms, "delay before the first stream event");
+  mock_cmd->add_option("--itl-ms", mock.itl_ms, "delay between stream events");
+  mock_cmd->add_option("--fail-rate", mock.fail_rate, "fraction of requests answered with 503")
+      ->check(CLI::Range(0.0, 1.0));
+  mock_cmd->add_option("--models", mock.models, "comma-separated served model names (default: any)");
+  mock_cmd->add_option("--threads", mock.threads, "event loops")->capture_default_str();
+  mock_cmd->add_option("--log-level", mock.log_level, "log level")->capture_default_str();
+
+  ClientOptions client;
+  auto* client_cmd = app.add_subcommand("client", "The blueprint's test clients as one command");
+  client_cmd->add_option("--url", client.url, "gateway base URL")->capture_default_str();
+  client_cmd->add_option("--scenario", client.scenario, "multi-model")->capture_default_str();
+  client_cmd->add_option("--model", client.models, "model to call (repeatable; default: the "
+                                                   "blueprint's three)");
+  client_cmd->add_option("--user", client.user, "x-user-id header")->capture_default_str();
+  client_cmd->add_option("--prompt", client.prompt, "prompt text")->capture_default_str();
+  client_cmd->add_option("--max-tokens", client.max_tokens, "max_tokens")->capture_default_str();
+  client_cmd->add_flag("--stream", client.stream, "use streaming responses");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    if (msg.empty()) msg = "invalid command line";
+    std::cerr << "tollgate: error: " << msg << " (see 'tollgate --help')\n";
+    return 2;
+  }
+
+  if (*run_cmd) return runGateway(run);
+  if (*validate_cmd) return validateConfig(validate_paths, validate_overrides);
+  if (*demo_cmd) return runDemo(demo);
+  if (*mock_cmd) return runMockLlm(mock);
+  if (*client_cmd) return runClient(client);
+  return 2;
+}

@@ -1,0 +1,280 @@
+// `tollgate run`, `validate`, `demo` and `mock-llm`.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include <boost/asio/signal_set.hpp>
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "config/model.h"
+#include "gateway/gateway.h"
+#include "main/admin.h"
+#include "main/commands.h"
+#include "mock/mock_server.h"
+#include "upstream/client.h"
+
+namespace tollgate::cli {
+
+namespace {
+
+namespace asio = boost::asio;
+
+unsigned defaultThreads(unsigned requested) {
+  if (requested > 0) return requested;
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
+bool parseOverrides(const std::vector<std::string>& specs, config::LoadOptions& opts) {
+  for (const auto& spec : specs) {
+    auto eq = spec.find('=');
+    std::optional<HostPort> hp;
+    if (eq != std::string::npos) hp = parseHostPort(std::string_view(spec).substr(eq + 1));
+    if (eq == std::string::npos || eq == 0 || !hp || hp->port == 0) {
+      std::cerr << "tollgate: error: --backend-endpoint expects BACKEND=HOST:PORT, got '" << spec
+                << "'\n";
+      return false;
+    }
+    config::Endpoint ep;
+    ep.host = hp->host;
+    ep.port = hp->port;
+    boost::system::error_code ec;
+    asio::ip::make_address(hp->host, ec);
+    ep.is_ip = !ec;
+    opts.backend_endpoint_overrides[spec.substr(0, eq)] = ep;
+  }
+  return true;
+}
+
+// Prints diagnostics; returns false when there are errors.
+bool report(const config::LoadResult& lr, bool to_stdout) {
+  size_t errors = 0, warnings = 0;
+  for (const auto& d : lr.diagnostics) {
+    if (d.severity == config::Severity::kError) {
+      ++errors;
+      if (to_stdout) std::cout << "error: " << d.toString() << "\n";
+      else spdlog::error("config: {}", d.toString());
+    } else if (d.severity == config::Severity::kWarning) {
+      ++warnings;
+      if (to_stdout) std::cout << "warning: " << d.toString() << "\n";
+      else spdlog::warn("config: {}", d.toString());
+    } else {
+      if (to_stdout) std::cout << "info: " << d.toString() << "\n";
+      else spdlog::debug("config: {}", d.toString());
+    }
+  }
+  if (to_stdout) {
+    std::cout << (errors ? "invalid" : "valid") << ": " << errors << " error(s), " << warnings
+              << " warning(s)\n";
+  }
+  return errors == 0;
+}
+
+config::LoadResult loadAll(const RunOptions& opts, const config::LoadOptions& lo) {
+  if (!opts.embedded_configs.empty()) {
+    std::string text;
+    for (const auto& [name, body] : opts.embedded_configs) {
+      text += "# ---- ";
+      text += name;
+      text += "\n---\n";
+      text += body;
+      text += "\n---\n";
+    }
+    return config::loadString(text, "embedded:examples/demo", lo);
+  }
+  return config::loadFiles(opts.config_paths, lo);
+}
+
+// Waits for SIGINT/SIGTERM on the calling thread.
+void waitForSignal() {
+  asio::io_context io(1);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  int got = 0;
+  signals.async_wait([&](const boost::system::error_code&, int sig) { got = sig; });
+  io.run();
+  spdlog::info("signal {} received, shutting down", got);
+}
+
+struct Listening {
+  std::string host;
+  uint16_t port = 0;
+};
+
+std::optional<Listening> resolveListen(const std::string& spec, const config::Config* cfg) {
+  if (!spec.empty()) {
+    auto hp = parseHostPort(spec);
+    if (!hp) return std::nullopt;
+    return Listening{hp->host, hp->port};
+  }
+  if (cfg) {
+    for (const auto& gw : cfg->gateways)
+      for (const auto& l : gw.listeners)
+        if (l.port != 0) return Listening{"0.0.0.0", l.port};
+  }
+  return Listening{"127.0.0.1", 1975};
+}
+
+}  // namespace
+
+int validateConfig(const std::vector<std::string>& paths,
+                   const std::vector<std::string>& overrides) {
+  config::LoadOptions lo;
+  if (!parseOverrides(overrides, lo)) return 2;
+  auto lr = config::loadFiles(paths, lo);
+  return report(lr, true) ? 0 : 1;
+}
+
+int runGateway(const RunOptions& opts) {
+  log::init(opts.log_level);
+  std::signal(SIGPIPE, SIG_IGN);
+  config::LoadOptions lo;
+  if (!parseOverrides(opts.backend_endpoints, lo)) return 2;
+  auto lr = loadAll(opts, lo);
+  if (!report(lr, false)) {
+    spdlog::error("configuration has errors; not starting (run 'tollgate validate' for the list)");
+    return 1;
+  }
+  auto cfg = std::make_shared<const config::Config>(std::move(lr.config));
+  auto listen = resolveListen(opts.listen, cfg.get());
+  auto admin_hp = parseHostPort(opts.admin);
+  if (!listen || !admin_hp) {
+    std::cerr << "tollgate: error: --listen and --admin expect HOST:PORT\n";
+    return 2;
+  }
+
+  gateway::SnapshotHolder snapshots;
+  snapshots.publish(std::make_shared<const gateway::Snapshot>(cfg));
+
+  http::ServerOptions sopts;
+  for (const auto& ctp : cfg->client_traffic_policies)
+    if (ctp.buffer_limit_bytes) sopts.max_body_bytes = *ctp.buffer_limit_bytes;
+
+  gateway::AccessLog access_log(opts.access_log);
+  gateway::Gateway gw(snapshots, gateway::GatewayOptions{}, access_log);
+
+  http::EventLoops loops(defaultThreads(opts.threads));
+  std::vector<std::unique_ptr<upstream::Pool>> pools;
+  for (unsigned i = 0; i < loops.size(); ++i)
+    pools.push_back(std::make_unique<upstream::Pool>(loops.at(i), upstream::PoolOptions{}));
+  http::Server server(loops, gw, sopts);
+  http::tcp::endpoint bound;
+  if (auto err = server.listen(listen->host, listen->port, &bound); !err.empty()) {
+    spdlog::error("{} (use --listen HOST:PORT)", err);
+    return 1;
+  }
+
+  http::EventLoops admin_loops(1);
+  AdminHandler admin(snapshots, server.stats());
+  http::Server admin_server(admin_loops, admin, http::ServerOptions{});
+  http::tcp::endpoint admin_bound;
+  if (auto err = admin_server.listen(admin_hp->host, admin_hp->port, &admin_bound); !err.empty()) {
+    spdlog::error("admin: {} (use --admin HOST:PORT)", err);
+    return 1;
+  }
+  loops.start([&](unsigned i) { upstream::Pool::setForThisThread(pools[i].get()); });
+  admin_loops.start();
+
+  std::string listen_str = formatHostPort(bound.address().to_string(), bound.port());
+  std::string admin_str = formatHostPort(admin_bound.address().to_string(), admin_bound.port());
+  spdlog::info("tollgate ready listen={} admin={}", listen_str, admin_str);
+  if (opts.demo_banner) {
+    std::string url = "http://" + listen_str;
+    std::fprintf(stderr,
+                 "\n  tollgate demo is running at %s (models: Qwen/Qwen3-1.7B, openai/gpt-oss-20b)\n\n"
+                 "  curl %s/v1/chat/completions -H 'content-type: application/json' \\\n"
+                 "    -d '{\"model\":\"Qwen/Qwen3-1.7B\",\"messages\":[{\"role\":\"user\","
+                 "\"content\":\"Hello!\"}]}'\n\n"
+                 "  curl -N %s/v1/chat/completions -H 'content-type: application/json' \\\n"
+                 "    -d '{\"model\":\"openai/gpt-oss-20b\",\"stream\":true,\"messages\":"
+                 "[{\"role\":\"user\",\"content\":\"Stream please\"}]}'\n\n"
+                 "  curl %s/v1/models\n\n"
+                 "  OpenAI SDK (Node): new OpenAI({ baseURL: '%s/v1', apiKey: 'unused' })\n"
+                 "  OpenAI SDK (Python): OpenAI(base_url='%s/v1', api_key='unused')\n"
+                 "  tollgate client --url %s --model Qwen/Qwen3-1.7B --model openai/gpt-oss-20b\n\n"
+                 "  Ctrl-C stops it.\n\n",
+                 url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(),
+                 url.c_str());
+  }
+  waitForSignal();
+  server.stopAccepting();
+  admin_server.stopAccepting();
+  loops.stop();
+  admin_loops.stop();
+  loops.join();
+  admin_loops.join();
+  return 0;
+}
+
+int runMockLlm(const MockOptions& opts) {
+  log::init(opts.log_level);
+  std::signal(SIGPIPE, SIG_IGN);
+  auto hp = parseHostPort(opts.listen);
+  if (!hp) {
+    std::cerr << "tollgate: error: --listen expects HOST:PORT\n";
+    return 2;
+  }
+  mock::MockServerOptions mo;
+  mo.engine.served_models_csv = opts.models;
+  mo.latency = std::chrono::milliseconds(opts.latency_ms);
+  mo.ttft = std::chrono::milliseconds(opts.ttft_ms);
+  mo.itl = std::chrono::milliseconds(opts.itl_ms);
+  mo.fail_rate = opts.fail_rate;
+  mock::MockHandler handler(mo);
+  http::EventLoops loops(opts.threads == 0 ? 1 : opts.threads);
+  http::Server server(loops, handler, http::ServerOptions{});
+  http::tcp::endpoint bound;
+  if (auto err = server.listen(hp->host, hp->port, &bound); !err.empty()) {
+    spdlog::error("mock-llm: {}", err);
+    return 1;
+  }
+  loops.start();
+  spdlog::info("mock-llm ready listen={}", formatHostPort(bound.address().to_string(), bound.port()));
+  waitForSignal();
+  server.stopAccepting();
+  loops.stop();
+  loops.join();
+  return 0;
+}
+
+int runDemo(const DemoOptions& opts) {
+  log::init(opts.log_level);
+  std::signal(SIGPIPE, SIG_IGN);
+  // Two mock model servers on free loopback ports stand in for the vLLM deployments.
+  mock::MockServerOptions mo;
+  mo.itl = std::chrono::milliseconds(20);  // streams visibly token by token
+  mock::MockHandler qwen(mo), gptoss(mo);
+  http::EventLoops mock_loops(1);
+  http::Server qwen_server(mock_loops, qwen, http::ServerOptions{});
+  http::Server gptoss_server(mock_loops, gptoss, http::ServerOptions{});
+  http::tcp::endpoint qwen_ep, gptoss_ep;
+  if (auto err = qwen_server.listen("127.0.0.1", 0, &qwen_ep); !err.empty()) {
+    spdlog::error("demo: {}", err);
+    return 1;
+  }
+  if (auto err = gptoss_server.listen("127.0.0.1", 0, &gptoss_ep); !err.empty()) {
+    spdlog::error("demo: {}", err);
+    return 1;
+  }
+  mock_loops.start();
+  spdlog::info("demo: mock model servers qwen3-backend=127.0.0.1:{} gpt-oss-backend=127.0.0.1:{}",
+               qwen_ep.port(), gptoss_ep.port());
+
+  RunOptions run;
+  run.listen = opts.listen;
+  run.admin = opts.admin;
+  run.threads = opts.threads;
+  run.log_level = opts.log_level;
+  run.embedded_configs = embeddedDemoConfigs();
+  run.backend_endpoints = {"qwen3-backend=127.0.0.1:" + std::to_string(qwen_ep.port()),
+                           "gpt-oss-backend=127.0.0.1:" + std::to_string(gptoss_ep.port())};
+  run.demo_banner = true;
+  spdlog::drop("tollgate");  // runGateway sets the logger up again
+  int rc = runGateway(run);
+  mock_loops.stop();
+  mock_loops.join();
+  return rc;
+}
+
+}  // namespace tollgate::cli
