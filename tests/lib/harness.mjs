@@ -1,0 +1,184 @@
+// Test harness: starts the real tollgate binary (gateway or mock-llm) on free loopback ports,
+// fake upstreams written in Node, and a small HTTP client. Every process started here is killed
+// when the test file ends, and every wait is bounded.
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after } from 'node:test';
+
+export const BIN = process.env.TOLLGATE_BIN ?? path.resolve('build/tollgate');
+export const SHARED = process.env.TOLLGATE_SHARED ?? path.resolve('../shared');
+export const SOURCE = process.env.TOLLGATE_SOURCE ?? path.resolve('.');
+export const BLUEPRINT = path.join(SHARED, 'blueprint');
+
+const children = new Set();
+const servers = new Set();
+after(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  for (const s of servers) {
+    s.closeAllConnections?.();
+    await new Promise((r) => s.close(() => r()));
+  }
+});
+
+// Starts the binary with args and waits for a stderr line matching `ready` (a RegExp).
+// Returns { proc, match, stderr(): string, stdout(): string, lines(): string[] }.
+export function startProcess(args, ready, { timeoutMs = 15000, env = {} } = {}) {
+  const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  children.add(proc);
+  let err = '';
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready in ${timeoutMs} ms: ${args.join(' ')}\n${err}`)), timeoutMs);
+    const onEarlyExit = (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before ready: ${args.join(' ')}\n${err}`));
+    };
+    proc.on('exit', onEarlyExit);
+    proc.stderr.on('data', (d) => {
+      err += d;
+      const m = err.match(ready);
+      if (m) {
+        clearTimeout(timer);
+        proc.removeListener('exit', onEarlyExit);
+        resolve({
+          proc,
+          match: m,
+          stderr: () => err,
+          stdout: () => out,
+          accessLog: () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l)),
+          stop: () => new Promise((r) => {
+            if (proc.exitCode !== null || proc.signalCode !== null) return r();
+            proc.once('exit', r);
+            proc.kill('SIGTERM');
+          }),
+        });
+      }
+    });
+  });
+}
+
+export async function startMock(extra = []) {
+  const p = await startProcess(['mock-llm', '--listen', '127.0.0.1:0', ...extra], /mock-llm ready listen=(\S+)/);
+  return { ...p, addr: p.match[1] };
+}
+
+export async function startGateway(configPaths, { endpoints = {}, extra = [], env = {} } = {}) {
+  const args = ['run', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--threads', '2'];
+  for (const c of configPaths) args.push('-c', c);
+  for (const [b, a] of Object.entries(endpoints)) args.push('--backend-endpoint', `${b}=${a}`);
+  args.push(...extra);
+  const p = await startProcess(args, /tollgate ready listen=(\S+) admin=(\S+)/, { env });
+  return { ...p, url: `http://${p.match[1]}`, admin: `http://${p.match[2]}` };
+}
+
+// A fake upstream: handler(req, res, body) decides; every request is recorded.
+export async function startFake(handler) {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      requests.push({ method: req.method, url: req.url, headers: req.headers, body });
+      handler(req, res, body);
+    });
+  });
+  servers.add(server);
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { server, requests, addr: `127.0.0.1:${server.address().port}` };
+}
+
+// A port nothing listens on (bound, then closed).
+export async function closedPort() {
+  const s = http.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise((r) => s.close(r));
+  return `127.0.0.1:${port}`;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+// Sends one request; resolves { status, headers, body, json() }.
+export function request(url, { method = 'POST', headers = {}, body, timeoutMs = 20000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : (typeof body === 'string' || Buffer.isBuffer(body)) ? body : JSON.stringify(body);
+    const req = http.request(url, {
+      method,
+      agent,
+      headers: { ...(data !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      timeout: timeoutMs,
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        resolve({ status: res.statusCode, headers: res.headers, body: text, json: () => JSON.parse(text) });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`request to ${url} timed out`)));
+    req.on('error', reject);
+    if (data !== undefined) req.write(data);
+    req.end();
+  });
+}
+
+// Streams a response, recording when each chunk arrived: { status, headers, chunks: [{t, text}] }.
+export function streamRequest(url, { headers = {}, body, timeoutMs = 20000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const req = http.request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      timeout: timeoutMs,
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push({ t: Date.now() - start, text: c.toString() }));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, chunks, text: chunks.map((c) => c.text).join('') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('stream timed out')));
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+// SSE data payloads of a stream body, in order.
+export function sseData(text) {
+  return text.split(/\r?\n\r?\n/).map((e) => e.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n')).filter(Boolean);
+}
+
+// Writes YAML text to a temp file and returns its path.
+export function tempYaml(text, name = 'config.yaml') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-test-'));
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, text);
+  return p;
+}
+
+// An OpenAI-compatible canned answer for fakes.
+export function chatCompletion(model, text = 'hello from fake', usage = { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 }) {
+  return JSON.stringify({
+    id: 'chatcmpl-fake', object: 'chat.completion', created: 1, model,
+    choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+    usage,
+  });
+}
+
+export function waitFor(pred, { timeoutMs = 5000, intervalMs = 20 } = {}) {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const tick = () => {
+      const v = pred();
+      if (v) return resolve(v);
+      if (Date.now() - start > timeoutMs) return reject(new Error('condition not met in time'));
+      setTimeout(tick, intervalMs);
+    };
+    tick();
+  });
+}
