@@ -1,8 +1,7 @@
 #include "gateway/gateway.h"
 
-#include <random>
-
 #include <boost/asio/this_coro.hpp>
+#include <random>
 
 #include "api/errors.h"
 #include "common/log.h"
@@ -37,9 +36,9 @@ class RequestHeaders final : public router::HeaderSource {
 
 bool isNotForwarded(std::string_view name) {
   static constexpr std::string_view kNames[] = {
-      "host", "connection", "keep-alive", "transfer-encoding", "content-length", "te", "trailer",
-      "upgrade", "proxy-connection", "proxy-authorization", "expect", "x-ai-eg-model",
-      "x-request-id"};
+      "host",   "connection",    "keep-alive",  "transfer-encoding", "content-length",
+      "te",     "trailer",       "upgrade",     "proxy-connection",  "proxy-authorization",
+      "expect", "x-ai-eg-model", "x-request-id"};
   for (auto n : kNames)
     if (iequals(name, n)) return true;
   return false;
@@ -68,7 +67,8 @@ std::string_view pathOnly(std::string_view target) {
 }  // namespace
 
 Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg)
-    : config(cfg), routes(cfg),
+    : config(cfg),
+      routes(cfg),
       loaded_unix(std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count()) {}
@@ -118,9 +118,8 @@ asio::awaitable<void> Gateway::sendError(http::ResponseWriter& w, RequestContext
   ctx.status = err.httpStatus();
   ctx.error_type = std::string(err.name());
   http::ResponseHead head;
-  std::string body = renderErrorResponse(api::isAnthropicApi(ctx.api) ||
-                                             api::isAnthropicTarget(ctx.path),
-                                         err, head);
+  std::string body = renderErrorResponse(
+      api::isAnthropicApi(ctx.api) || api::isAnthropicTarget(ctx.path), err, head);
   head.headers.emplace_back("x-request-id", ctx.request_id);
   co_await w.send(head, body);
   ctx.first_byte = Clock::now();
@@ -152,9 +151,9 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
   RequestContext ctx;
   ctx.method = std::string(req.method_string());
   ctx.path = std::string(pathOnly(req.target()));
-  if (auto it = req.find("x-request-id");
-      it != req.end() && !it->value().empty() && it->value().size() <= 128 &&
-      !hasHeaderBreakingChars(it->value())) {
+  if (auto it = req.find("x-request-id"); it != req.end() && !it->value().empty() &&
+                                          it->value().size() <= 128 &&
+                                          !hasHeaderBreakingChars(it->value())) {
     ctx.request_id = std::string(it->value());
   } else {
     ctx.request_id = randomHexId();
@@ -184,22 +183,22 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
   const Snapshot& snap = snapshots_.forThisThread();
   ctx.api = api::apiFromTarget(ctx.path);
   if (ctx.api == api::ApiKind::kUnknown) {
-    co_await sendError(w, ctx, Error::client(ErrorCode::kNotFound,
-                                             "no such endpoint: " + ctx.path));
+    const Error err = Error::client(ErrorCode::kNotFound, "no such endpoint: " + ctx.path);
+    co_await sendError(w, ctx, err);
     co_return;
   }
   if (ctx.api == api::ApiKind::kModels) {
     if (req.method() != beast::http::verb::get) {
-      co_await sendError(w, ctx, Error::client(ErrorCode::kMethodNotAllowed,
-                                               "use GET for " + ctx.path));
+      const Error err = Error::client(ErrorCode::kMethodNotAllowed, "use GET for " + ctx.path);
+      co_await sendError(w, ctx, err);
       co_return;
     }
     co_await listModels(w, ctx, snap);
     co_return;
   }
   if (req.method() != beast::http::verb::post) {
-    co_await sendError(w, ctx, Error::client(ErrorCode::kMethodNotAllowed,
-                                             "use POST for " + ctx.path));
+    const Error err = Error::client(ErrorCode::kMethodNotAllowed, "use POST for " + ctx.path);
+    co_await sendError(w, ctx, err);
     co_return;
   }
 
@@ -213,9 +212,9 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
   ctx.stream = ctx.parsed.stream;
   if (hasHeaderBreakingChars(ctx.parsed.model)) {
     // The model travels upstream as the x-ai-eg-model header: never let it split a header.
-    co_await sendError(w, ctx, Error::client(ErrorCode::kBadRequest,
-                                             "'model' must not contain control characters",
-                                             "model"));
+    const Error err = Error::client(ErrorCode::kBadRequest,
+                                    "'model' must not contain control characters", "model");
+    co_await sendError(w, ctx, err);
     co_return;
   }
 
@@ -223,10 +222,10 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
   RequestHeaders headers(req, ctx.parsed.model);
   const router::CompiledRule* rule = snap.routes.match(headers);
   if (!rule) {
-    co_await sendError(w, ctx, Error::client(ErrorCode::kModelNotFound,
-                                             "model '" + ctx.parsed.model +
-                                                 "' is not served by this gateway",
-                                             "model"));
+    const Error err =
+        Error::client(ErrorCode::kModelNotFound,
+                      "model '" + ctx.parsed.model + "' is not served by this gateway", "model");
+    co_await sendError(w, ctx, err);
     co_return;
   }
   ctx.route = rule->route + "#" + std::to_string(rule->rule_index);
@@ -236,7 +235,8 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
 
   upstream::Pool* pool = upstream::Pool::forThisThread();
   if (!pool) {
-    co_await sendError(w, ctx, Error::internal("no upstream pool on this thread"));
+    const Error err = Error::internal("no upstream pool on this thread");
+    co_await sendError(w, ctx, err);
     co_return;
   }
 
@@ -251,23 +251,23 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     }
     if (!cand.usable()) {
       std::string why = !cand.ai_backend ? "AIServiceBackend '" + cand.ref_name + "' is not defined"
-                        : !cand.backend  ? "Backend '" + cand.ai_backend->backend_ref +
-                                              "' of AIServiceBackend '" + cand.ref_name +
-                                              "' is not defined"
-                                         : "Backend of '" + cand.ref_name + "' has no endpoints";
+                        : !cand.backend
+                            ? "Backend '" + cand.ai_backend->backend_ref +
+                                  "' of AIServiceBackend '" + cand.ref_name + "' is not defined"
+                            : "Backend of '" + cand.ref_name + "' has no endpoints";
       last_error = Error::upstream(ErrorCode::kNoBackend,
                                    "no backend available for model '" + ctx.parsed.model + "'",
                                    "route " + rule->route + ": " + why, true);
       continue;
     }
-    auto translator = providers::createTranslator(ctx.api, cand.ai_backend->schema,
-                                                  *cand.ai_backend);
+    auto translator =
+        providers::createTranslator(ctx.api, cand.ai_backend->schema, *cand.ai_backend);
     if (!translator) {
-      last_error = Error::client(
-          ErrorCode::kNotImplemented,
-          "model '" + ctx.parsed.model + "' is served by a " +
-              std::string(providers::schemaName(cand.ai_backend->schema)) +
-              " backend, which this gateway cannot reach through " + ctx.path + " yet");
+      last_error = Error::client(ErrorCode::kNotImplemented,
+                                 "model '" + ctx.parsed.model + "' is served by a " +
+                                     std::string(providers::schemaName(cand.ai_backend->schema)) +
+                                     " backend, which this gateway cannot reach through " +
+                                     ctx.path + " yet");
       last_error->detail = "no translator for " + ctx.path + " -> " +
                            std::string(providers::schemaName(cand.ai_backend->schema));
       continue;
@@ -326,8 +326,8 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     ctx.upstream_time += Clock::now() - t0;
     if (!started) {
       last_error = started.error();
-      last_error->detail = "backend " + cand.ref_name + " (" + target.key() + "): " +
-                           last_error->detail;
+      last_error->detail =
+          "backend " + cand.ref_name + " (" + target.key() + "): " + last_error->detail;
       if (last_error->retryable) {
         spdlog::debug("request {} attempt {} failed: {}", ctx.request_id, ctx.attempts,
                       last_error->detail);
@@ -339,10 +339,9 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     const bool can_retry = i + 1 < order.size() && ctx.attempts < opts_.max_attempts;
     if ((status == 502 || status == 503 || status == 504) && can_retry) {
       // Nothing reached the client yet: try the next choice. The connection is dropped with `ex`.
-      last_error = Error::upstream(ErrorCode::kUpstreamConnect, "upstream unavailable",
-                                   "backend " + cand.ref_name + " answered " +
-                                       std::to_string(status),
-                                   true);
+      last_error =
+          Error::upstream(ErrorCode::kUpstreamConnect, "upstream unavailable",
+                          "backend " + cand.ref_name + " answered " + std::to_string(status), true);
       continue;
     }
     co_await relay(w, ctx, ex, *translator, rule->timeout, deadline);
@@ -389,12 +388,12 @@ asio::awaitable<void> Gateway::relay(http::ResponseWriter& w, RequestContext& ct
       if (piece->empty()) break;
       body.append(*piece);
       if (body.size() > opts_.max_response_bytes) {
-        co_await sendError(w, ctx, Error::upstream(ErrorCode::kUpstreamBadResponse,
-                                                   "upstream response too large",
-                                                   "backend " + ctx.backend + " response over " +
-                                                       std::to_string(opts_.max_response_bytes) +
-                                                       " bytes",
-                                                   false));
+        const Error err =
+            Error::upstream(ErrorCode::kUpstreamBadResponse, "upstream response too large",
+                            "backend " + ctx.backend + " response over " +
+                                std::to_string(opts_.max_response_bytes) + " bytes",
+                            false);
+        co_await sendError(w, ctx, err);
         co_return;
       }
     }
@@ -416,7 +415,8 @@ asio::awaitable<void> Gateway::relay(http::ResponseWriter& w, RequestContext& ct
   Clock::time_point drain_until{};
   for (;;) {
     auto now = Clock::now();
-    if (!client_ok && drain_until == Clock::time_point{}) drain_until = now + opts_.drain_after_client_gone;
+    if (!client_ok && drain_until == Clock::time_point{})
+      drain_until = now + opts_.drain_after_client_gone;
     auto read_deadline = client_ok ? now + idle_timeout : drain_until;
     auto t0 = now;
     auto piece = co_await ex.readSome(read_deadline);

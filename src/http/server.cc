@@ -1,8 +1,6 @@
 #include "http/server.h"
 
 #include <array>
-#include <charconv>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,6 +9,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <charconv>
 
 #include "common/log.h"
 
@@ -23,26 +22,46 @@ constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
 std::string_view reasonPhrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Unknown";
   }
 }
 
@@ -278,11 +297,16 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
         break;  // closed or idle: nothing to answer
       }
       if (rec == beast::http::error::header_limit) {
-        co_await sendError("", Error::client(ErrorCode::kHeadersTooLarge,
-                                             "request headers too large"));
+        {
+          const Error err = Error::client(ErrorCode::kHeadersTooLarge, "request headers too large");
+          co_await sendError("", err);
+        }
       } else {
-        co_await sendError("", Error::client(ErrorCode::kBadRequest,
-                                             "malformed HTTP request: " + rec.message()));
+        {
+          const Error err =
+              Error::client(ErrorCode::kBadRequest, "malformed HTTP request: " + rec.message());
+          co_await sendError("", err);
+        }
       }
       break;
     }
@@ -291,18 +315,20 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
     std::string target(hdr.target());
     if (auto cl = parser.content_length(); cl && *cl > opts_.max_body_bytes) {
       // Refuse before reading a byte of the body: never buffer an oversized body.
-      co_await sendError(target, Error::client(ErrorCode::kPayloadTooLarge,
-                                               "request body exceeds the limit of " +
-                                                   std::to_string(opts_.max_body_bytes) +
-                                                   " bytes"));
+      {
+        const Error err = Error::client(
+            ErrorCode::kPayloadTooLarge,
+            "request body exceeds the limit of " + std::to_string(opts_.max_body_bytes) + " bytes");
+        co_await sendError(target, err);
+      }
       break;
     }
     auto expect = hdr[beast::http::field::expect];
     if (!parser.is_done() && iequalsContinue(expect)) {
       stream.expires_after(opts_.write_timeout);
       static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
-      auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(k100.data(), k100.size()),
-                                                  kUseTuple);
+      auto [wec, wn] =
+          co_await asio::async_write(stream, asio::buffer(k100.data(), k100.size()), kUseTuple);
       (void)wn;
       if (wec) break;
     }
@@ -312,17 +338,25 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
       (void)bn;
       if (bec) {
         if (bec == beast::http::error::body_limit) {
-          co_await sendError(target, Error::client(ErrorCode::kPayloadTooLarge,
-                                                   "request body exceeds the limit of " +
-                                                       std::to_string(opts_.max_body_bytes) +
-                                                       " bytes"));
+          {
+            const Error err = Error::client(ErrorCode::kPayloadTooLarge,
+                                            "request body exceeds the limit of " +
+                                                std::to_string(opts_.max_body_bytes) + " bytes");
+            co_await sendError(target, err);
+          }
         } else if (bec == beast::error::timeout) {
-          co_await sendError(target, Error::client(ErrorCode::kRequestTimeout,
-                                                   "request body not received in time"));
+          {
+            const Error err =
+                Error::client(ErrorCode::kRequestTimeout, "request body not received in time");
+            co_await sendError(target, err);
+          }
         } else if (bec != asio::error::eof && bec != asio::error::connection_reset &&
                    bec != beast::http::error::partial_message) {
-          co_await sendError(target, Error::client(ErrorCode::kBadRequest,
-                                                   "malformed request body: " + bec.message()));
+          {
+            const Error err =
+                Error::client(ErrorCode::kBadRequest, "malformed request body: " + bec.message());
+            co_await sendError(target, err);
+          }
         }
         break;
       }

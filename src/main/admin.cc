@@ -23,8 +23,9 @@ boost::asio::awaitable<void> AdminHandler::handle(http::Request& req, http::Resp
       head.status = 503;
       co_await w.send(head, "no configuration loaded\n");
     } else {
-      co_await w.send(head, "ready\nactive_connections " +
-                                std::to_string(stats_.active_connections.load()) + "\n");
+      const std::string body =
+          "ready\nactive_connections " + std::to_string(stats_.active_connections.load()) + "\n";
+      co_await w.send(head, body);
     }
   } else {
     head.status = 404;

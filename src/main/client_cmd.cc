@@ -1,10 +1,9 @@
 // `tollgate client`: the blueprint's test clients as one command. Sends each model the request the
 // blueprint's scripts send and prints status and reply text; exits 1 when any request failed.
-#include <iostream>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/json.hpp>
+#include <iostream>
 
 #include "api/sse.h"
 #include "common/strings.h"
@@ -62,7 +61,8 @@ std::string extractText(const json::value& v, bool anthropic) {
       const auto& c = msg->at("content");
       return c.is_string() ? std::string(c.as_string().c_str()) : std::string();
     }
-    if (auto* t = choice.as_object().if_contains("text")) return std::string(t->as_string().c_str());
+    if (auto* t = choice.as_object().if_contains("text"))
+      return std::string(t->as_string().c_str());
   } catch (const std::exception&) {
   }
   return {};
@@ -76,8 +76,8 @@ std::string errorText(const json::value& v) {
   }
 }
 
-asio::awaitable<Reply> callModel(upstream::Pool& pool, const ParsedUrl& url,
-                                 const ClientOptions& o, const std::string& model) {
+asio::awaitable<Reply> callModel(upstream::Pool& pool, const ParsedUrl& url, const ClientOptions& o,
+                                 const std::string& model) {
   const bool anthropic = model.starts_with("anthropic.") || model.starts_with("claude");
   json::object body;
   body["model"] = model;
@@ -88,15 +88,16 @@ asio::awaitable<Reply> callModel(upstream::Pool& pool, const ParsedUrl& url,
 
   upstream::OutgoingRequest req;
   req.target = url.prefix + (anthropic ? "/anthropic/v1/messages" : "/v1/chat/completions");
-  req.headers = {{"content-type", "application/json"}, {"x-ai-eg-model", model},
-                 {"x-user-id", o.user}};
+  req.headers = {
+      {"content-type", "application/json"}, {"x-ai-eg-model", model}, {"x-user-id", o.user}};
   if (anthropic) req.headers.emplace_back("anthropic-version", "2023-06-01");
   req.body = body_text;
 
   Reply reply;
   upstream::Exchange ex(pool);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  auto st = co_await ex.start({url.host, url.port, false}, req, deadline);
+  const upstream::UpstreamTarget target{url.host, url.port, false};
+  auto st = co_await ex.start(target, req, deadline);
   if (!st) {
     reply.text = st.error().detail;
     co_return reply;
@@ -125,8 +126,7 @@ asio::awaitable<Reply> callModel(upstream::Pool& pool, const ParsedUrl& url,
         if (anthropic) {
           if (auto* d = v.as_object().if_contains("delta"))
             if (auto* t = d->as_object().if_contains("text")) text += t->as_string().c_str();
-        } else if (auto* ch = v.as_object().if_contains("choices");
-                   ch && !ch->as_array().empty()) {
+        } else if (auto* ch = v.as_object().if_contains("choices"); ch && !ch->as_array().empty()) {
           if (auto* d = ch->as_array()[0].as_object().if_contains("delta"))
             if (auto* c = d->as_object().if_contains("content"); c && c->is_string())
               text += c->as_string().c_str();

@@ -1,21 +1,22 @@
 // tollgate: an AI gateway. Command-line entry point; see `tollgate --help`.
-#include <iostream>
-
 #include <CLI/CLI.hpp>
+#include <iostream>
 
 #include "main/commands.h"
 
 int main(int argc, char** argv) {
   using namespace tollgate::cli;
-  CLI::App app{"tollgate: one fast gateway in front of OpenAI-compatible and Bedrock models, "
-               "configured with Envoy AI Gateway YAML"};
+  CLI::App app{
+      "tollgate: one fast gateway in front of OpenAI-compatible and Bedrock models, "
+      "configured with Envoy AI Gateway YAML"};
   app.name("tollgate");
   app.require_subcommand(1);
 
   RunOptions run;
   auto* run_cmd = app.add_subcommand("run", "Run the gateway on Envoy AI Gateway YAML");
-  run_cmd->add_option("-c,--config", run.config_paths,
-                      "YAML file or directory (all *.yaml in it); repeatable")
+  run_cmd
+      ->add_option("-c,--config", run.config_paths,
+                   "YAML file or directory (all *.yaml in it); repeatable")
       ->required();
   run_cmd->add_option("--listen", run.listen,
                       "HOST:PORT for clients (default: the Gateway listener port, else "
@@ -25,8 +26,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--backend-endpoint", run.backend_endpoints,
                       "BACKEND=HOST:PORT: replace the endpoints of a Backend; repeatable");
   run_cmd->add_option("--threads", run.threads, "event loops (default: one per core)");
-  run_cmd->add_option("--access-log", run.access_log,
-                      "access log: - (stdout), a file path, or off")
+  run_cmd->add_option("--access-log", run.access_log, "access log: - (stdout), a file path, or off")
       ->capture_default_str();
   run_cmd->add_option("--log-level", run.log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
   mock_cmd->add_option("--itl-ms", mock.itl_ms, "delay between stream events");
   mock_cmd->add_option("--fail-rate", mock.fail_rate, "fraction of requests answered with 503")
       ->check(CLI::Range(0.0, 1.0));
-  mock_cmd->add_option("--models", mock.models, "comma-separated served model names (default: any)");
+  mock_cmd->add_option("--models", mock.models,
+                       "comma-separated served model names (default: any)");
   mock_cmd->add_option("--threads", mock.threads, "event loops")->capture_default_str();
   mock_cmd->add_option("--log-level", mock.log_level, "log level")->capture_default_str();
 
@@ -61,8 +62,9 @@ int main(int argc, char** argv) {
   auto* client_cmd = app.add_subcommand("client", "The blueprint's test clients as one command");
   client_cmd->add_option("--url", client.url, "gateway base URL")->capture_default_str();
   client_cmd->add_option("--scenario", client.scenario, "multi-model")->capture_default_str();
-  client_cmd->add_option("--model", client.models, "model to call (repeatable; default: the "
-                                                   "blueprint's three)");
+  client_cmd->add_option("--model", client.models,
+                         "model to call (repeatable; default: the "
+                         "blueprint's three)");
   client_cmd->add_option("--user", client.user, "x-user-id header")->capture_default_str();
   client_cmd->add_option("--prompt", client.prompt, "prompt text")->capture_default_str();
   client_cmd->add_option("--max-tokens", client.max_tokens, "max_tokens")->capture_default_str();

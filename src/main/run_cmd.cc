@@ -1,10 +1,9 @@
 // `tollgate run`, `validate`, `demo` and `mock-llm`.
+#include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <thread>
-
-#include <boost/asio/signal_set.hpp>
 
 #include "common/log.h"
 #include "common/strings.h"
@@ -54,15 +53,21 @@ bool report(const config::LoadResult& lr, bool to_stdout) {
   for (const auto& d : lr.diagnostics) {
     if (d.severity == config::Severity::kError) {
       ++errors;
-      if (to_stdout) std::cout << "error: " << d.toString() << "\n";
-      else spdlog::error("config: {}", d.toString());
+      if (to_stdout)
+        std::cout << "error: " << d.toString() << "\n";
+      else
+        spdlog::error("config: {}", d.toString());
     } else if (d.severity == config::Severity::kWarning) {
       ++warnings;
-      if (to_stdout) std::cout << "warning: " << d.toString() << "\n";
-      else spdlog::warn("config: {}", d.toString());
+      if (to_stdout)
+        std::cout << "warning: " << d.toString() << "\n";
+      else
+        spdlog::warn("config: {}", d.toString());
     } else {
-      if (to_stdout) std::cout << "info: " << d.toString() << "\n";
-      else spdlog::debug("config: {}", d.toString());
+      if (to_stdout)
+        std::cout << "info: " << d.toString() << "\n";
+      else
+        spdlog::debug("config: {}", d.toString());
     }
   }
   if (to_stdout) {
@@ -181,21 +186,21 @@ int runGateway(const RunOptions& opts) {
   spdlog::info("tollgate ready listen={} admin={}", listen_str, admin_str);
   if (opts.demo_banner) {
     std::string url = "http://" + listen_str;
-    std::fprintf(stderr,
-                 "\n  tollgate demo is running at %s (models: Qwen/Qwen3-1.7B, openai/gpt-oss-20b)\n\n"
-                 "  curl %s/v1/chat/completions -H 'content-type: application/json' \\\n"
-                 "    -d '{\"model\":\"Qwen/Qwen3-1.7B\",\"messages\":[{\"role\":\"user\","
-                 "\"content\":\"Hello!\"}]}'\n\n"
-                 "  curl -N %s/v1/chat/completions -H 'content-type: application/json' \\\n"
-                 "    -d '{\"model\":\"openai/gpt-oss-20b\",\"stream\":true,\"messages\":"
-                 "[{\"role\":\"user\",\"content\":\"Stream please\"}]}'\n\n"
-                 "  curl %s/v1/models\n\n"
-                 "  OpenAI SDK (Node): new OpenAI({ baseURL: '%s/v1', apiKey: 'unused' })\n"
-                 "  OpenAI SDK (Python): OpenAI(base_url='%s/v1', api_key='unused')\n"
-                 "  tollgate client --url %s --model Qwen/Qwen3-1.7B --model openai/gpt-oss-20b\n\n"
-                 "  Ctrl-C stops it.\n\n",
-                 url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(),
-                 url.c_str());
+    std::fprintf(
+        stderr,
+        "\n  tollgate demo is running at %s (models: Qwen/Qwen3-1.7B, openai/gpt-oss-20b)\n\n"
+        "  curl %s/v1/chat/completions -H 'content-type: application/json' \\\n"
+        "    -d '{\"model\":\"Qwen/Qwen3-1.7B\",\"messages\":[{\"role\":\"user\","
+        "\"content\":\"Hello!\"}]}'\n\n"
+        "  curl -N %s/v1/chat/completions -H 'content-type: application/json' \\\n"
+        "    -d '{\"model\":\"openai/gpt-oss-20b\",\"stream\":true,\"messages\":"
+        "[{\"role\":\"user\",\"content\":\"Stream please\"}]}'\n\n"
+        "  curl %s/v1/models\n\n"
+        "  OpenAI SDK (Node): new OpenAI({ baseURL: '%s/v1', apiKey: 'unused' })\n"
+        "  OpenAI SDK (Python): OpenAI(base_url='%s/v1', api_key='unused')\n"
+        "  tollgate client --url %s --model Qwen/Qwen3-1.7B --model openai/gpt-oss-20b\n\n"
+        "  Ctrl-C stops it.\n\n",
+        url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str());
   }
   waitForSignal();
   server.stopAccepting();
@@ -230,7 +235,8 @@ int runMockLlm(const MockOptions& opts) {
     return 1;
   }
   loops.start();
-  spdlog::info("mock-llm ready listen={}", formatHostPort(bound.address().to_string(), bound.port()));
+  spdlog::info("mock-llm ready listen={}",
+               formatHostPort(bound.address().to_string(), bound.port()));
   waitForSignal();
   server.stopAccepting();
   loops.stop();

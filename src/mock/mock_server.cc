@@ -1,11 +1,10 @@
 #include "mock/mock_server.h"
 
-#include <random>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <random>
 
 #include "api/errors.h"
 
@@ -48,8 +47,9 @@ asio::awaitable<void> MockHandler::handle(http::Request& req, http::ResponseWrit
   if (drawFailure(opts_.fail_rate)) {
     head.status = 503;
     head.headers.emplace_back("content-type", "application/json");
-    co_await w.send(head, api::renderOpenAIError(Error::upstream(
-                              ErrorCode::kUpstreamConnect, "mock-llm injected failure", "", true)));
+    const std::string body = api::renderOpenAIError(
+        Error::upstream(ErrorCode::kUpstreamConnect, "mock-llm injected failure", "", true));
+    co_await w.send(head, body);
     co_return;
   }
 

@@ -1,8 +1,8 @@
 #include "router/router.h"
 
-#include <algorithm>
-
 #include <re2/re2.h>
+
+#include <algorithm>
 
 namespace tollgate::router {
 
@@ -10,10 +10,12 @@ bool HeaderMatcher::matches(const HeaderSource& h) const {
   auto v = h.get(name);
   if (!v) return false;
   switch (type) {
-    case config::HeaderMatchType::kExact: return *v == value;
+    case config::HeaderMatchType::kExact:
+      return *v == value;
     case config::HeaderMatchType::kRegularExpression:
       return regex && RE2::FullMatch(re2::StringPiece(v->data(), v->size()), *regex);
-    case config::HeaderMatchType::kDistinct: return true;
+    case config::HeaderMatchType::kDistinct:
+      return true;
   }
   return false;
 }
@@ -29,8 +31,9 @@ RouteTable::RouteTable(std::shared_ptr<const config::Config> config) : config_(s
       if (rule.timeouts.request_ms) {
         // Gateway API: a timeout of 0 disables it. A day stands in for "none" so deadlines stay
         // finite (a stuck upstream still frees its connection eventually).
-        cr.timeout = *rule.timeouts.request_ms == 0 ? std::chrono::milliseconds(24 * 3600 * 1000)
-                                                     : std::chrono::milliseconds(*rule.timeouts.request_ms);
+        cr.timeout = *rule.timeouts.request_ms == 0
+                         ? std::chrono::milliseconds(24 * 3600 * 1000)
+                         : std::chrono::milliseconds(*rule.timeouts.request_ms);
       }
       for (const auto& m : rule.matches) {
         std::vector<HeaderMatcher> all;
@@ -57,18 +60,20 @@ RouteTable::RouteTable(std::shared_ptr<const config::Config> config) : config_(s
         c.weight = ref.weight;
         c.priority = ref.priority;
         c.model_override = ref.model_name_override;
-        c.ai_backend = cfg.findAIServiceBackend(ref.ns.empty() ? route.origin.ns : ref.ns, ref.name);
+        c.ai_backend =
+            cfg.findAIServiceBackend(ref.ns.empty() ? route.origin.ns : ref.ns, ref.name);
         if (c.ai_backend) {
-          c.backend = cfg.findBackend(
-              c.ai_backend->backend_ref_ns.empty() ? c.ai_backend->origin.ns
-                                                   : c.ai_backend->backend_ref_ns,
-              c.ai_backend->backend_ref);
+          c.backend =
+              cfg.findBackend(c.ai_backend->backend_ref_ns.empty() ? c.ai_backend->origin.ns
+                                                                   : c.ai_backend->backend_ref_ns,
+                              c.ai_backend->backend_ref);
           c.security = cfg.securityPolicyFor(*c.ai_backend);
         }
         cr.candidates.push_back(std::move(c));
       }
-      std::stable_sort(cr.candidates.begin(), cr.candidates.end(),
-                       [](const Candidate& a, const Candidate& b) { return a.priority < b.priority; });
+      std::stable_sort(
+          cr.candidates.begin(), cr.candidates.end(),
+          [](const Candidate& a, const Candidate& b) { return a.priority < b.priority; });
       rules_.push_back(std::move(cr));
     }
   }
