@@ -15,6 +15,8 @@ export const BLUEPRINT = path.join(SHARED, 'blueprint');
 
 const children = new Set();
 const servers = new Set();
+// Also on abnormal exits (a failed assertion at top level, a runner timeout): never leak processes.
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
 after(async () => {
   for (const c of children) c.kill('SIGKILL');
   for (const s of servers) {
