@@ -30,8 +30,8 @@ std::string AccessLog::format(const RequestContext& ctx) {
   out.reserve(512);
   char ts[96];
   auto secs = std::chrono::system_clock::to_time_t(ctx.wall_start);
-  auto ms = duration_cast<std::chrono::milliseconds>(ctx.wall_start.time_since_epoch()).count() %
-            1000;
+  auto ms =
+      duration_cast<std::chrono::milliseconds>(ctx.wall_start.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
@@ -83,6 +83,8 @@ std::string AccessLog::format(const RequestContext& ctx) {
   if (ctx.first_byte != Clock::time_point{}) number("ttfb_ms", us(ctx.first_byte - ctx.start));
   number("upstream_ms", us(ctx.upstream_time));
   if (!ctx.error_type.empty()) field("error_type", ctx.error_type);
+  if (ctx.rate_limit.verdict != ratelimit::Verdict::kNoLimits)
+    field("rate_limit", ratelimit::verdictName(ctx.rate_limit.verdict));
   if (ctx.client_gone) out += ",\"client_gone\":true";
   out += "}\n";
   return out;

@@ -66,9 +66,22 @@ std::string_view pathOnly(std::string_view target) {
 
 }  // namespace
 
-Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg)
+ratelimit::RequestFacts Gateway::factsFor(const RequestContext& ctx,
+                                          const router::HeaderSource* headers) {
+  ratelimit::RequestFacts facts;
+  facts.headers = headers;
+  facts.route = ctx.route_name;
+  facts.model = ctx.parsed.model;
+  facts.backend = ctx.backend;
+  facts.body_bytes = ctx.parsed.body_bytes;
+  facts.max_tokens = ctx.parsed.max_tokens;
+  return facts;
+}
+
+Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, ratelimit::Mode rate_limit_mode)
     : config(cfg),
       routes(cfg),
+      policies(*cfg, rate_limit_mode),
       loaded_unix(std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count()) {}
@@ -84,21 +97,25 @@ std::shared_ptr<const Snapshot> SnapshotHolder::current() const {
   return snap_;
 }
 
-const Snapshot& SnapshotHolder::forThisThread() const {
+std::shared_ptr<const Snapshot> SnapshotHolder::acquire() const {
+  struct PerThread {
+    std::shared_ptr<const Snapshot> snap;
+  };
   thread_local const SnapshotHolder* owner = nullptr;
   thread_local uint64_t seen = ~0ull;
-  thread_local std::shared_ptr<const Snapshot> cached;
+  thread_local std::shared_ptr<const PerThread> cached;
   uint64_t gen = generation_.load(std::memory_order_acquire);
-  if (owner != this || gen != seen) {
-    cached = current();
+  if (owner != this || gen != seen || !cached) {
+    cached = std::make_shared<const PerThread>(PerThread{current()});
     seen = gen;
     owner = this;
   }
-  return *cached;
+  return std::shared_ptr<const Snapshot>(cached, cached->snap.get());
 }
 
-Gateway::Gateway(SnapshotHolder& snapshots, GatewayOptions opts, const AccessLog& access_log)
-    : snapshots_(snapshots), opts_(opts), access_log_(access_log) {}
+Gateway::Gateway(SnapshotHolder& snapshots, GatewayOptions opts, const AccessLog& access_log,
+                 ratelimit::Limiter* limiter)
+    : snapshots_(snapshots), opts_(opts), access_log_(access_log), limiter_(limiter) {}
 
 std::string Gateway::renderError(std::string_view target, const Error& err,
                                  http::ResponseHead& head) {
@@ -121,6 +138,7 @@ asio::awaitable<void> Gateway::sendError(http::ResponseWriter& w, RequestContext
   std::string body = renderErrorResponse(
       api::isAnthropicApi(ctx.api) || api::isAnthropicTarget(ctx.path), err, head);
   head.headers.emplace_back("x-request-id", ctx.request_id);
+  for (const auto& h : ctx.extra_headers) head.headers.push_back(h);
   co_await w.send(head, body);
   ctx.first_byte = Clock::now();
 }
@@ -159,9 +177,11 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
     ctx.request_id = randomHexId();
   }
   if (auto it = req.find("x-user-id"); it != req.end()) ctx.user = std::string(it->value());
+  // One snapshot for the whole request, even if a reload happens while it runs.
+  const std::shared_ptr<const Snapshot> snap = snapshots_.acquire();
   std::optional<Error> failure;
   try {
-    co_await process(req, w, ctx);
+    co_await process(req, w, ctx, *snap);
   } catch (const std::exception& e) {
     // A bug, not a client problem: the client gets a 500 when nothing was sent yet.
     spdlog::error("request {} failed with an exception: {}", ctx.request_id, e.what());
@@ -175,12 +195,21 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
     }
   }
   ctx.client_gone = ctx.client_gone || w.clientGone();
+  if (limiter_ && !ctx.rate_limit.buckets.empty()) {
+    // Token costs are charged once the response is complete (Envoy semantics: the request that
+    // crosses a limit finishes; the next one is refused). A 2xx whose usage we could not read
+    // (client left mid-stream before the usage chunk, or no usage in the body) still produced
+    // tokens: the estimate is charged rather than nothing.
+    ratelimit::RequestFacts facts = factsFor(ctx, nullptr);
+    const bool produced_tokens = ctx.status >= 200 && ctx.status < 300;
+    co_await limiter_->complete(snap->policies, ctx.rate_limit, facts, ctx.usage,
+                                produced_tokens && !ctx.usage.known);
+  }
   access_log_.write(ctx);
 }
 
 asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter& w,
-                                       RequestContext& ctx) {
-  const Snapshot& snap = snapshots_.forThisThread();
+                                       RequestContext& ctx, const Snapshot& snap) {
   ctx.api = api::apiFromTarget(ctx.path);
   if (ctx.api == api::ApiKind::kUnknown) {
     const Error err = Error::client(ErrorCode::kNotFound, "no such endpoint: " + ctx.path);
@@ -229,6 +258,32 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     co_return;
   }
   ctx.route = rule->route + "#" + std::to_string(rule->rule_index);
+  ctx.route_name = rule->route;
+
+  // Rate limits: every matching bucket must pass before anything goes upstream.
+  if (limiter_ && !snap.policies.empty()) {
+    const ratelimit::RequestFacts facts = factsFor(ctx, &headers);
+    ctx.rate_limit = co_await limiter_->check(snap.policies, facts);
+    ratelimit::Limiter::appendHeaders(ctx.rate_limit, ctx.extra_headers);
+    if (ctx.rate_limit.verdict == ratelimit::Verdict::kLimited) {
+      const auto& b =
+          ctx.rate_limit.buckets[static_cast<size_t>(std::max(ctx.rate_limit.tightest, 0))];
+      const Error err = Error::client(
+          ErrorCode::kRateLimited, "rate limit exceeded: " + std::to_string(b.rule->limit) +
+                                       " per " + std::string(ratelimit::unitName(b.rule->unit)) +
+                                       " (policy " + b.rule->policy + ", rule " +
+                                       std::to_string(b.rule->index) + "); retry after the reset");
+      co_await sendError(w, ctx, err);
+      co_return;
+    }
+    if (ctx.rate_limit.verdict == ratelimit::Verdict::kFailClosed) {
+      const Error err =
+          Error::upstream(ErrorCode::kNoBackend, "rate limit service unavailable, try again",
+                          "rate limit store failed and failure mode is closed", true);
+      co_await sendError(w, ctx, err);
+      co_return;
+    }
+  }
   std::vector<const router::Candidate*> order;
   router::RouteTable::attemptOrder(*rule, requestRandom(), order);
   const auto deadline = ctx.start + rule->timeout;
@@ -371,6 +426,7 @@ asio::awaitable<void> Gateway::relay(http::ResponseWriter& w, RequestContext& ct
     if (iequals(n, "content-type")) v = translator.clientContentType(v);
   }
   head.headers.emplace_back("x-request-id", ctx.request_id);
+  for (const auto& h : ctx.extra_headers) head.headers.push_back(h);
   ctx.status = status;
 
   if (!event_stream) {
@@ -398,12 +454,10 @@ asio::awaitable<void> Gateway::relay(http::ResponseWriter& w, RequestContext& ct
       }
     }
     ex.finish();
-    std::string out;
-    out.reserve(body.size());
-    translator.onResponseBody(body, true, out);
+    translator.onFullBody(body);
     ctx.usage = translator.usage();
     ctx.response_model = translator.responseModel();
-    co_await w.send(head, out);
+    co_await w.send(head, body);
     ctx.first_byte = Clock::now();
     co_return;
   }

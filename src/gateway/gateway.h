@@ -13,6 +13,7 @@
 #include "gateway/request_context.h"
 #include "http/server.h"
 #include "providers/translator.h"
+#include "ratelimit/limiter.h"
 #include "router/router.h"
 #include "upstream/client.h"
 
@@ -21,20 +22,25 @@ namespace tollgate::gateway {
 // An immutable, fully compiled configuration. Requests hold a shared_ptr to the one they started
 // with, so a reload never changes a request in flight.
 struct Snapshot {
-  explicit Snapshot(std::shared_ptr<const config::Config> cfg);
+  explicit Snapshot(std::shared_ptr<const config::Config> cfg,
+                    ratelimit::Mode rate_limit_mode = ratelimit::Mode::kEnvoy);
   std::shared_ptr<const config::Config> config;
   router::RouteTable routes;
+  ratelimit::Policies policies;
   int64_t loaded_unix = 0;
 };
 
 // Publishes snapshots to all threads. Readers do not touch a shared lock or a shared reference
-// count on the request path: each thread caches the current snapshot and only takes the mutex
-// when the generation number moved.
+// count on the request path: each thread caches the current snapshot behind a control block of
+// its own and only takes the mutex when the generation number moved.
 class SnapshotHolder {
  public:
   void publish(std::shared_ptr<const Snapshot> s);
   std::shared_ptr<const Snapshot> current() const;  // from any thread
-  const Snapshot& forThisThread() const;            // cached per thread; hot path
+  // The current snapshot for a request on this thread. The returned pointer shares a per-thread
+  // control block (aliasing constructor), so copying it costs no cross-core cache traffic, and
+  // it keeps the snapshot alive for the whole request even if a reload happens meanwhile.
+  std::shared_ptr<const Snapshot> acquire() const;
 
  private:
   mutable std::mutex mu_;
@@ -44,13 +50,15 @@ class SnapshotHolder {
 
 struct GatewayOptions {
   uint32_t max_attempts = 5;
-  uint64_t max_response_bytes = 64ull * 1024 * 1024;  // non-stream responses are buffered
+  uint64_t max_response_bytes = 64ull * 1024 * 1024;         // non-stream responses are buffered
   std::chrono::milliseconds drain_after_client_gone{30000};  // read on to get usage
 };
 
 class Gateway final : public http::Handler {
  public:
-  Gateway(SnapshotHolder& snapshots, GatewayOptions opts, const AccessLog& access_log);
+  // `limiter` may be null when no rate limits are configured.
+  Gateway(SnapshotHolder& snapshots, GatewayOptions opts, const AccessLog& access_log,
+          ratelimit::Limiter* limiter);
 
   boost::asio::awaitable<void> handle(http::Request& req, http::ResponseWriter& w) override;
   std::string renderError(std::string_view target, const Error& err,
@@ -58,7 +66,9 @@ class Gateway final : public http::Handler {
 
  private:
   boost::asio::awaitable<void> process(http::Request& req, http::ResponseWriter& w,
-                                       RequestContext& ctx);
+                                       RequestContext& ctx, const Snapshot& snap);
+  static ratelimit::RequestFacts factsFor(const RequestContext& ctx,
+                                          const router::HeaderSource* headers);
   boost::asio::awaitable<void> sendError(http::ResponseWriter& w, RequestContext& ctx,
                                          const Error& err);
   boost::asio::awaitable<void> relay(http::ResponseWriter& w, RequestContext& ctx,
@@ -71,6 +81,7 @@ class Gateway final : public http::Handler {
   SnapshotHolder& snapshots_;
   GatewayOptions opts_;
   const AccessLog& access_log_;
+  ratelimit::Limiter* limiter_;
 };
 
 }  // namespace tollgate::gateway

@@ -8,6 +8,7 @@
 
 #include "api/request.h"
 #include "api/usage.h"
+#include "ratelimit/limiter.h"
 
 namespace tollgate::gateway {
 
@@ -31,8 +32,11 @@ struct RequestContext {
   api::TokenUsage usage;
   bool stream = false;
   bool client_gone = false;
-  Clock::time_point first_byte{};  // first response byte written to the client
+  Clock::time_point first_byte{};   // first response byte written to the client
   Clock::duration upstream_time{};  // time waiting on upstreams (all attempts)
+  std::string route_name;           // "ns/name" of the matched AIGatewayRoute
+  ratelimit::Decision rate_limit;   // buckets charged at check, charged again at completion
+  std::vector<std::pair<std::string, std::string>> extra_headers;  // added to the response
 };
 
 }  // namespace tollgate::gateway

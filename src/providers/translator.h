@@ -22,7 +22,7 @@ namespace tollgate::providers {
 
 struct UpstreamRequest {
   std::string method = "POST";
-  std::string path;  // path and query sent upstream
+  std::string path;                                          // path and query sent upstream
   std::vector<std::pair<std::string, std::string>> headers;  // added by the translator
   // The body to send. Translators that leave the body as it is keep `body_unchanged` true and the
   // pipeline sends the client's bytes without a copy.
@@ -47,9 +47,17 @@ class Translator {
     (void)content_type;
   }
 
-  // Called for each piece of the response body (stream) or once with the whole body
-  // (non-stream, end_of_stream true). Appends what the client must receive to `out`.
+  // Stream: called for each piece of the response body as it arrives; appends what the client
+  // must receive to `out`. The last call has end_of_stream true (and may have an empty piece).
   virtual void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) = 0;
+
+  // Non-stream: the whole body at once, rewritten in place into what the client receives (a
+  // pass-through translator only reads it: no copy).
+  virtual void onFullBody(std::string& body) {
+    std::string out;
+    onResponseBody(body, true, out);
+    body = std::move(out);
+  }
 
   // The usage known so far (complete once the body ended).
   virtual const api::TokenUsage& usage() const = 0;

@@ -2,14 +2,13 @@
 
 #include <algorithm>
 #include <array>
-#include <limits>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
+#include <limits>
 
 #include "common/strings.h"
 
@@ -23,8 +22,8 @@ thread_local Pool* g_pool = nullptr;
 
 bool isHopByHop(std::string_view name) {
   static constexpr std::string_view kNames[] = {
-      "connection", "keep-alive", "transfer-encoding", "content-length", "te", "trailer",
-      "upgrade", "proxy-connection", "proxy-authenticate", "proxy-authorization"};
+      "connection", "keep-alive", "transfer-encoding", "content-length",     "te",
+      "trailer",    "upgrade",    "proxy-connection",  "proxy-authenticate", "proxy-authorization"};
   for (auto n : kNames)
     if (iequals(name, n)) return true;
   return false;
@@ -73,8 +72,8 @@ asio::awaitable<Result<std::vector<tcp::endpoint>>> Pool::resolve(const Upstream
   if (rec || results.empty()) {
     ++stats_.connect_errors;
     co_return Error::upstream(ErrorCode::kUpstreamConnect, "upstream connect error",
-                              "DNS lookup of " + target.host + " failed: " +
-                                  (rec ? rec.message() : std::string("no addresses")),
+                              "DNS lookup of " + target.host +
+                                  " failed: " + (rec ? rec.message() : std::string("no addresses")),
                               true);
   }
   DnsEntry entry;
@@ -97,8 +96,8 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Pool::acquire(const Upstrea
       it->second.pop_back();
       // A connection the upstream closed while idle shows up as readable (EOF): skip it.
       boost::system::error_code ec;
-      if (now - idle.since > opts_.idle_timeout ||
-          idle.conn->stream.socket().available(ec) > 0 || ec) {
+      if (now - idle.since > opts_.idle_timeout || idle.conn->stream.socket().available(ec) > 0 ||
+          ec) {
         continue;
       }
       ++stats_.reuses;
@@ -168,8 +167,8 @@ asio::awaitable<Result<int>> Exchange::start(const UpstreamTarget& target,
     bool reused = conn_->uses++ > 0;
 
     conn_->stream.expires_at(deadline);
-    std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(req.body.data(),
-                                                                            req.body.size())};
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(head),
+                                           asio::buffer(req.body.data(), req.body.size())};
     auto [wec, wn] = co_await asio::async_write(conn_->stream, bufs, kUseTuple);
     (void)wn;
     if (wec) {
@@ -188,8 +187,8 @@ asio::awaitable<Result<int>> Exchange::start(const UpstreamTarget& target,
         co_await beast::http::async_read_header(conn_->stream, conn_->buffer, *parser_, kUseTuple);
     (void)rn;
     if (rec) {
-      bool nothing_received = rec == beast::http::error::end_of_stream ||
-                              rec == asio::error::eof || rec == asio::error::connection_reset;
+      bool nothing_received = rec == beast::http::error::end_of_stream || rec == asio::error::eof ||
+                              rec == asio::error::connection_reset;
       conn_.reset();
       parser_.reset();
       if (rec == beast::error::timeout)
@@ -197,11 +196,11 @@ asio::awaitable<Result<int>> Exchange::start(const UpstreamTarget& target,
                                   "no response head from " + target.key() + " in time", true);
       if (nothing_received && reused) continue;
       if (nothing_received) co_return connectError("connection closed by", target, rec);
-      co_return Error::upstream(ErrorCode::kUpstreamBadResponse, "upstream sent an invalid response",
-                                "bad response head from " + target.key() + ": " + rec.message(),
-                                false);
+      co_return Error::upstream(
+          ErrorCode::kUpstreamBadResponse, "upstream sent an invalid response",
+          "bad response head from " + target.key() + ": " + rec.message(), false);
     }
-    body_buf_ = std::make_unique<char[]>(kBodyBufferSize);
+    if (!conn_->body_buf) conn_->body_buf = std::make_unique<char[]>(kBodyBufferSize);
     co_return static_cast<int>(parser_->get().result_int());
   }
   co_return connectError("connection closed by", target,
@@ -237,7 +236,7 @@ asio::awaitable<Result<std::string_view>> Exchange::readSome(
   if (!parser_ || !conn_) co_return Error::internal("readSome without an exchange");
   while (!parser_->is_done()) {
     auto& body = parser_->get().body();
-    body.data = body_buf_.get();
+    body.data = conn_->body_buf.get();
     body.size = kBodyBufferSize;
     conn_->stream.expires_at(deadline);
     auto [ec, n] =
@@ -250,11 +249,10 @@ asio::awaitable<Result<std::string_view>> Exchange::readSome(
       if (ec == beast::error::timeout)
         co_return Error::upstream(ErrorCode::kUpstreamTimeout, "upstream response timeout",
                                   "upstream body read timed out", false);
-      co_return Error::upstream(ErrorCode::kUpstreamBadResponse,
-                                "upstream response was cut short",
+      co_return Error::upstream(ErrorCode::kUpstreamBadResponse, "upstream response was cut short",
                                 "upstream body read failed: " + ec.message(), false);
     }
-    if (got > 0) co_return std::string_view(body_buf_.get(), got);
+    if (got > 0) co_return std::string_view(conn_->body_buf.get(), got);
   }
   co_return std::string_view{};
 }

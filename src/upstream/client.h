@@ -6,6 +6,13 @@
 // with a clear internal error instead of sending plain text to a TLS port.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -15,14 +22,6 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
 
 #include "common/error.h"
 
@@ -42,7 +41,8 @@ struct UpstreamTarget {
 struct Connection {
   explicit Connection(asio::any_io_executor ex) : stream(ex) {}
   beast::tcp_stream stream;
-  beast::flat_buffer buffer;  // bytes read past the previous response stay here
+  beast::flat_buffer buffer;         // bytes read past the previous response stay here
+  std::unique_ptr<char[]> body_buf;  // response body pieces land here; reused across requests
   std::string key;
   uint32_t uses = 0;
 };
@@ -97,7 +97,7 @@ class Pool {
 
 struct OutgoingRequest {
   std::string method = "POST";
-  std::string target;  // path and query
+  std::string target;                                        // path and query
   std::vector<std::pair<std::string, std::string>> headers;  // end-to-end; Host is added
   std::string_view body;
 };
@@ -123,7 +123,8 @@ class Exchange {
 
   // The next piece of the body; an empty view with ok() at the end of the body. `deadline` bounds
   // this one read (streams pass "now + idle timeout").
-  asio::awaitable<Result<std::string_view>> readSome(std::chrono::steady_clock::time_point deadline);
+  asio::awaitable<Result<std::string_view>> readSome(
+      std::chrono::steady_clock::time_point deadline);
   bool done() const;
   // Returns the connection to the pool when the exchange completed cleanly, else closes it.
   void finish();
@@ -132,7 +133,6 @@ class Exchange {
   Pool& pool_;
   std::unique_ptr<Connection> conn_;
   std::optional<beast::http::response_parser<beast::http::buffer_body>> parser_;
-  std::unique_ptr<char[]> body_buf_;
   bool failed_ = false;
 };
 

@@ -10,10 +10,14 @@ namespace {
 
 std::string_view pathSuffix(api::ApiKind api) {
   switch (api) {
-    case api::ApiKind::kChatCompletions: return "/chat/completions";
-    case api::ApiKind::kCompletions: return "/completions";
-    case api::ApiKind::kEmbeddings: return "/embeddings";
-    default: return "";
+    case api::ApiKind::kChatCompletions:
+      return "/chat/completions";
+    case api::ApiKind::kCompletions:
+      return "/completions";
+    case api::ApiKind::kEmbeddings:
+      return "/embeddings";
+    default:
+      return "";
   }
 }
 
@@ -35,8 +39,9 @@ void eraseNullUsage(std::string& s) {
 PassthroughTranslator::PassthroughTranslator(api::ApiKind api, std::string version)
     : api_(api), version_(version.empty() ? "v1" : std::move(version)) {}
 
-Result<UpstreamRequest> PassthroughTranslator::translateRequest(
-    const api::ApiRequest& req, std::string_view client_body, const std::string& model_override) {
+Result<UpstreamRequest> PassthroughTranslator::translateRequest(const api::ApiRequest& req,
+                                                                std::string_view client_body,
+                                                                const std::string& model_override) {
   UpstreamRequest out;
   out.path.reserve(32);
   out.path += '/';
@@ -65,18 +70,20 @@ Result<UpstreamRequest> PassthroughTranslator::translateRequest(
       std::string_view so = client_body.substr(req.stream_options->begin,
                                                req.stream_options->end - req.stream_options->begin);
       if (auto iu = api::findMemberValue(so, "include_usage")) {
-        edits.push_back({req.stream_options->begin + iu->begin,
-                         req.stream_options->begin + iu->end, "true"});
+        edits.push_back(
+            {req.stream_options->begin + iu->begin, req.stream_options->begin + iu->end, "true"});
       } else {
         bool empty_obj = so.find_first_not_of(" \t\r\n", 1) == so.size() - 1;
         edits.push_back({req.stream_options->begin + 1, req.stream_options->begin + 1,
                          empty_obj ? "\"include_usage\":true" : "\"include_usage\":true,"});
       }
     } else {
-      edits.push_back({req.object_end, req.object_end, ",\"stream_options\":{\"include_usage\":true}"});
+      edits.push_back(
+          {req.object_end, req.object_end, ",\"stream_options\":{\"include_usage\":true}"});
     }
   }
-  std::sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
+  std::sort(edits.begin(), edits.end(),
+            [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
   size_t pos = 0;
   for (const auto& e : edits) {
     body.append(client_body.substr(pos, e.begin - pos));
@@ -111,6 +118,14 @@ void PassthroughTranslator::onResponseBody(std::string_view piece, bool end_of_s
   }
 }
 
+void PassthroughTranslator::onFullBody(std::string& body) {
+  if (event_stream_) {
+    Translator::onFullBody(body);
+    return;
+  }
+  if (status_ >= 200 && status_ < 300) api::extractOpenAIUsage(body, usage_, &response_model_);
+}
+
 void PassthroughTranslator::onStreamEvent(const api::SseEvent& ev, std::string& out) {
   std::string_view data = ev.data;
   bool has_usage = data.find("\"usage\":{") != std::string_view::npos ||
@@ -128,7 +143,8 @@ void PassthroughTranslator::onStreamEvent(const api::SseEvent& ev, std::string& 
     if (m != std::string_view::npos) {
       auto start = m + 9;
       auto end = data.find('"', start);
-      if (end != std::string_view::npos) response_model_ = std::string(data.substr(start, end - start));
+      if (end != std::string_view::npos)
+        response_model_ = std::string(data.substr(start, end - start));
     }
   }
   if (usage_injected_ && data.find("\"usage\":null") != std::string_view::npos) {

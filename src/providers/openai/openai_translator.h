@@ -24,6 +24,7 @@ class PassthroughTranslator final : public Translator {
                                            const std::string& model_override) override;
   void onResponseHead(int status, std::string_view content_type) override;
   void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) override;
+  void onFullBody(std::string& body) override;
   const api::TokenUsage& usage() const override { return usage_; }
   const std::string& responseModel() const override { return response_model_; }
 

@@ -50,8 +50,8 @@ TEST(OpenAIPassthrough, FixtureCases) {
       PassthroughTranslator t(kind, "");
       auto up = t.translateRequest(*parsed, body, override_model);
       ASSERT_TRUE(up.ok());
-      EXPECT_EQ(up->path, kind == api::ApiKind::kCompletions ? "/v1/completions"
-                                                              : "/v1/chat/completions");
+      EXPECT_EQ(up->path,
+                kind == api::ApiKind::kCompletions ? "/v1/completions" : "/v1/chat/completions");
       EXPECT_EQ(up->body_unchanged ? body : up->body, readFile(d / "upstream_request.json"));
 
       const std::string ct = readFile(d / "response_content_type", true);
