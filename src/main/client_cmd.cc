@@ -2,6 +2,9 @@
 // blueprint's scripts send and prints status and reply text; exits 1 when any request failed.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <iostream>
 
@@ -151,6 +154,62 @@ asio::awaitable<Reply> callModel(upstream::Pool& pool, const ParsedUrl& url, con
   co_return reply;
 }
 
+// The blueprint's rate-limit scenario: one user sends 5 completions half a second apart; the
+// scenario passes when at least one is refused with 429.
+asio::awaitable<int> rateLimitScenario(upstream::Pool& pool, const ParsedUrl& url,
+                                       const ClientOptions& o) {
+  const std::string model = o.models.empty() ? "openai/gpt-oss-20b" : o.models.front();
+  int limited = 0, failures = 0;
+  for (int i = 1; i <= 5; ++i) {
+    json::object body;
+    body["model"] = model;
+    body["prompt"] = o.prompt;
+    body["max_tokens"] = o.max_tokens == 50 ? 5 : o.max_tokens;
+    const std::string body_text = json::serialize(body);
+    upstream::OutgoingRequest req;
+    req.target = url.prefix + "/v1/completions";
+    req.headers = {{"content-type", "application/json"}, {"x-user-id", o.user}};
+    req.body = body_text;
+    upstream::Exchange ex(pool);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    const upstream::UpstreamTarget target{url.host, url.port, false};
+    auto st = co_await ex.start(target, req, deadline);
+    if (!st) {
+      std::cout << "request " << i << ": " << st.error().detail << "\n";
+      ++failures;
+      continue;
+    }
+    std::string raw;
+    for (;;) {
+      auto piece = co_await ex.readSome(deadline);
+      if (!piece || piece->empty()) break;
+      raw.append(*piece);
+    }
+    ex.finish();
+    std::string detail;
+    boost::system::error_code ec;
+    auto v = json::parse(raw, ec);
+    if (!ec && st.value() == 200) {
+      if (auto* u = v.as_object().if_contains("usage"); u && u->is_object())
+        if (auto* t = u->as_object().if_contains("total_tokens"))
+          detail = "total_tokens=" + json::serialize(*t);
+    } else if (!ec) {
+      detail = errorText(v);
+    }
+    std::cout << "request " << i << " user=" << o.user << " status=" << st.value() << " " << detail
+              << " remaining=" << ex.header("x-ratelimit-remaining") << "\n";
+    if (st.value() == 429)
+      ++limited;
+    else if (st.value() != 200)
+      ++failures;
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(500));
+    co_await t.async_wait(asio::use_awaitable);
+  }
+  std::cout << (limited > 0 ? "PASS" : "FAIL") << " rate-limit: " << limited
+            << " of 5 requests refused with 429\n";
+  co_return limited > 0 && failures == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int runClient(const ClientOptions& o) {
@@ -159,9 +218,9 @@ int runClient(const ClientOptions& o) {
     std::cerr << "tollgate: error: --url must look like http://HOST:PORT\n";
     return 2;
   }
-  if (o.scenario != "multi-model") {
+  if (o.scenario != "multi-model" && o.scenario != "rate-limit") {
     std::cerr << "tollgate: error: unknown --scenario '" << o.scenario
-              << "' (available: multi-model)\n";
+              << "' (available: multi-model, rate-limit)\n";
     return 2;
   }
   std::vector<std::string> models = o.models;
@@ -171,6 +230,14 @@ int runClient(const ClientOptions& o) {
   asio::io_context io(1);
   upstream::Pool pool(io, upstream::PoolOptions{});
   int failures = 0;
+  if (o.scenario == "rate-limit") {
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> { failures = co_await rateLimitScenario(pool, *url, o); },
+        asio::detached);
+    io.run();
+    return failures;
+  }
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {

@@ -14,6 +14,10 @@ struct RunOptions {
   std::vector<std::string> backend_endpoints;  // BACKEND=HOST:PORT
   unsigned threads = 0;                        // 0 = one per core
   std::string access_log = "-";
+  std::string redis_url;  // empty: in-process limits
+  uint32_t redis_timeout_ms = 50;
+  std::string rate_limit_mode = "envoy";    // envoy | reserve
+  std::string rate_limit_failure = "open";  // open | closed
   std::string log_level = "info";
   // Set by `tollgate demo`: configuration text embedded in the binary instead of files.
   std::vector<std::pair<std::string, std::string>> embedded_configs;
@@ -21,7 +25,8 @@ struct RunOptions {
 };
 
 int runGateway(const RunOptions& opts);
-int validateConfig(const std::vector<std::string>& paths, const std::vector<std::string>& overrides);
+int validateConfig(const std::vector<std::string>& paths,
+                   const std::vector<std::string>& overrides);
 
 struct DemoOptions {
   std::string listen = "127.0.0.1:1975";
@@ -53,6 +58,14 @@ struct ClientOptions {
   bool stream = false;
 };
 int runClient(const ClientOptions& opts);
+
+struct LimitsOptions {
+  std::vector<std::string> config_paths;
+  std::string redis_url;
+  std::string user;
+  std::string model;
+};
+int showLimits(const LimitsOptions& opts);
 
 // The project's example manifests, embedded at build time (examples/demo/*.yaml): name, text.
 const std::vector<std::pair<std::string, std::string>>& embeddedDemoConfigs();

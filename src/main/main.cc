@@ -30,6 +30,24 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run_cmd->add_option("--log-level", run.log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
+  run_cmd
+      ->add_option("--redis", run.redis_url,
+                   "redis://[[user]:password@]HOST:PORT[/db]: share rate-limit budgets across "
+                   "replicas (default: in-process)")
+      ->envname("TOLLGATE_REDIS_URL");
+  run_cmd->add_option("--redis-timeout-ms", run.redis_timeout_ms, "Redis round-trip timeout")
+      ->capture_default_str();
+  run_cmd
+      ->add_option("--rate-limit-mode", run.rate_limit_mode,
+                   "envoy: the request crossing a limit completes; reserve: reserve the "
+                   "estimated cost up front, never over-admit")
+      ->check(CLI::IsMember({"envoy", "reserve"}))
+      ->capture_default_str();
+  run_cmd
+      ->add_option("--rate-limit-failure-mode", run.rate_limit_failure,
+                   "when the rate-limit store is unreachable: open (allow) or closed (refuse)")
+      ->check(CLI::IsMember({"open", "closed"}))
+      ->capture_default_str();
 
   std::vector<std::string> validate_paths, validate_overrides;
   auto* validate_cmd = app.add_subcommand("validate", "Load configuration and report problems");
@@ -61,7 +79,8 @@ int main(int argc, char** argv) {
   ClientOptions client;
   auto* client_cmd = app.add_subcommand("client", "The blueprint's test clients as one command");
   client_cmd->add_option("--url", client.url, "gateway base URL")->capture_default_str();
-  client_cmd->add_option("--scenario", client.scenario, "multi-model")->capture_default_str();
+  client_cmd->add_option("--scenario", client.scenario, "multi-model or rate-limit")
+      ->capture_default_str();
   client_cmd->add_option("--model", client.models,
                          "model to call (repeatable; default: the "
                          "blueprint's three)");
@@ -69,6 +88,17 @@ int main(int argc, char** argv) {
   client_cmd->add_option("--prompt", client.prompt, "prompt text")->capture_default_str();
   client_cmd->add_option("--max-tokens", client.max_tokens, "max_tokens")->capture_default_str();
   client_cmd->add_flag("--stream", client.stream, "use streaming responses");
+
+  LimitsOptions limits;
+  auto* limits_cmd = app.add_subcommand(
+      "limits", "Show one user's rate-limit buckets (spent, limit, reset) from Redis");
+  limits_cmd->add_option("-c,--config", limits.config_paths, "YAML file or directory; repeatable")
+      ->required();
+  limits_cmd->add_option("--redis", limits.redis_url, "redis://HOST:PORT[/db]")
+      ->required()
+      ->envname("TOLLGATE_REDIS_URL");
+  limits_cmd->add_option("--user", limits.user, "the x-user-id value")->required();
+  limits_cmd->add_option("--model", limits.model, "also match model-specific rules for MODEL");
 
   try {
     app.parse(argc, argv);
@@ -88,5 +118,6 @@ int main(int argc, char** argv) {
   if (*demo_cmd) return runDemo(demo);
   if (*mock_cmd) return runMockLlm(mock);
   if (*client_cmd) return runClient(client);
+  if (*limits_cmd) return showLimits(limits);
   return 2;
 }

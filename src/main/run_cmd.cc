@@ -12,6 +12,8 @@
 #include "main/admin.h"
 #include "main/commands.h"
 #include "mock/mock_server.h"
+#include "ratelimit/limiter.h"
+#include "ratelimit/redis_store.h"
 #include "upstream/client.h"
 
 namespace tollgate::cli {
@@ -19,6 +21,9 @@ namespace tollgate::cli {
 namespace {
 
 namespace asio = boost::asio;
+
+// The Redis store of the event loop running on this thread (one connection per loop).
+thread_local ratelimit::Store* t_redis_store = nullptr;
 
 unsigned defaultThreads(unsigned requested) {
   if (requested > 0) return requested;
@@ -128,6 +133,14 @@ int validateConfig(const std::vector<std::string>& paths,
   config::LoadOptions lo;
   if (!parseOverrides(overrides, lo)) return 2;
   auto lr = config::loadFiles(paths, lo);
+  // Cost expressions are compiled by the rate limiter: report their errors here too.
+  ratelimit::Policies policies(lr.config, ratelimit::Mode::kEnvoy);
+  for (const auto& e : policies.errors()) {
+    config::Diagnostic d;
+    d.severity = config::Severity::kError;
+    d.message = e;
+    lr.diagnostics.push_back(d);
+  }
   return report(lr, true) ? 0 : 1;
 }
 
@@ -149,15 +162,40 @@ int runGateway(const RunOptions& opts) {
     return 2;
   }
 
+  std::optional<ratelimit::RedisOptions> redis;
+  if (!opts.redis_url.empty()) {
+    redis = ratelimit::parseRedisUrl(opts.redis_url);
+    if (!redis) {
+      std::cerr << "tollgate: error: --redis expects redis://[[user]:password@]HOST:PORT[/db]\n";
+      return 2;
+    }
+    redis->timeout = std::chrono::milliseconds(opts.redis_timeout_ms);
+  }
+  const auto mode =
+      opts.rate_limit_mode == "reserve" ? ratelimit::Mode::kReserve : ratelimit::Mode::kEnvoy;
+  auto snapshot = std::make_shared<const gateway::Snapshot>(cfg, mode);
+  if (!snapshot->policies.errors().empty()) {
+    for (const auto& e : snapshot->policies.errors()) spdlog::error("config: {}", e);
+    spdlog::error("configuration has errors; not starting");
+    return 1;
+  }
   gateway::SnapshotHolder snapshots;
-  snapshots.publish(std::make_shared<const gateway::Snapshot>(cfg));
+  snapshots.publish(snapshot);
+  ratelimit::LimiterOptions limiter_opts;
+  limiter_opts.fail_closed = opts.rate_limit_failure == "closed";
+  ratelimit::Limiter limiter(limiter_opts, [] { return t_redis_store; });
+  if (!snapshot->policies.empty()) {
+    spdlog::info("rate limits: {} rule(s), {} store, {} mode, fail {}",
+                 snapshot->policies.rules().size(), redis ? "redis" : "in-process",
+                 opts.rate_limit_mode, opts.rate_limit_failure);
+  }
 
   http::ServerOptions sopts;
   for (const auto& ctp : cfg->client_traffic_policies)
     if (ctp.buffer_limit_bytes) sopts.max_body_bytes = *ctp.buffer_limit_bytes;
 
   gateway::AccessLog access_log(opts.access_log);
-  gateway::Gateway gw(snapshots, gateway::GatewayOptions{}, access_log);
+  gateway::Gateway gw(snapshots, gateway::GatewayOptions{}, access_log, &limiter);
 
   http::EventLoops loops(defaultThreads(opts.threads));
   std::vector<std::unique_ptr<upstream::Pool>> pools;
@@ -171,15 +209,28 @@ int runGateway(const RunOptions& opts) {
   }
 
   http::EventLoops admin_loops(1);
-  AdminHandler admin(snapshots, server.stats());
+  AdminHandler admin(snapshots, server.stats(), limiter);
   http::Server admin_server(admin_loops, admin, http::ServerOptions{});
   http::tcp::endpoint admin_bound;
   if (auto err = admin_server.listen(admin_hp->host, admin_hp->port, &admin_bound); !err.empty()) {
     spdlog::error("admin: {} (use --admin HOST:PORT)", err);
     return 1;
   }
-  loops.start([&](unsigned i) { upstream::Pool::setForThisThread(pools[i].get()); });
-  admin_loops.start();
+  // One Redis connection per event loop (and one for the admin loop), created on its thread.
+  std::vector<std::unique_ptr<ratelimit::RedisStore>> redis_stores(loops.size() + 1);
+  loops.start([&](unsigned i) {
+    upstream::Pool::setForThisThread(pools[i].get());
+    if (redis) {
+      redis_stores[i] = std::make_unique<ratelimit::RedisStore>(loops.at(i), *redis);
+      t_redis_store = redis_stores[i].get();
+    }
+  });
+  admin_loops.start([&](unsigned) {
+    if (redis) {
+      redis_stores.back() = std::make_unique<ratelimit::RedisStore>(admin_loops.at(0), *redis);
+      t_redis_store = redis_stores.back().get();
+    }
+  });
 
   std::string listen_str = formatHostPort(bound.address().to_string(), bound.port());
   std::string admin_str = formatHostPort(admin_bound.address().to_string(), admin_bound.port());

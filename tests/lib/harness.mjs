@@ -172,15 +172,13 @@ export function chatCompletion(model, text = 'hello from fake', usage = { prompt
   });
 }
 
-export function waitFor(pred, { timeoutMs = 5000, intervalMs = 20 } = {}) {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      const v = pred();
-      if (v) return resolve(v);
-      if (Date.now() - start > timeoutMs) return reject(new Error('condition not met in time'));
-      setTimeout(tick, intervalMs);
-    };
-    tick();
-  });
+// Polls pred (sync or async) until it returns something truthy; resolves with that value.
+export async function waitFor(pred, { timeoutMs = 5000, intervalMs = 20 } = {}) {
+  const start = Date.now();
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
 }
