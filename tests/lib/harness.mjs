@@ -182,3 +182,21 @@ export async function waitFor(pred, { timeoutMs = 5000, intervalMs = 20 } = {}) 
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+// A real redis-server on a free loopback port (killed with the test file). `port` may be given to
+// restart one on the same port.
+export async function startRedis(port) {
+  if (!port) {
+    const addr = await closedPort();
+    port = Number(addr.split(':')[1]);
+  }
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(proc);
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  await waitFor(() => /Ready to accept connections/.test(out), { timeoutMs: 10000 });
+  return {
+    proc, port, url: `redis://127.0.0.1:${port}`,
+    stop: () => new Promise((r) => { if (proc.exitCode !== null) return r(); proc.once('exit', r); proc.kill('SIGKILL'); }),
+  };
+}
