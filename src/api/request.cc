@@ -52,12 +52,18 @@ bool isAnthropicTarget(std::string_view target) {
 
 std::string_view apiOperationName(ApiKind k) {
   switch (k) {
-    case ApiKind::kChatCompletions: return "chat";
-    case ApiKind::kCompletions: return "text_completion";
-    case ApiKind::kEmbeddings: return "embeddings";
-    case ApiKind::kModels: return "models";
-    case ApiKind::kAnthropicMessages: return "messages";
-    case ApiKind::kUnknown: return "unknown";
+    case ApiKind::kChatCompletions:
+      return "chat";
+    case ApiKind::kCompletions:
+      return "text_completion";
+    case ApiKind::kEmbeddings:
+      return "embeddings";
+    case ApiKind::kModels:
+      return "models";
+    case ApiKind::kAnthropicMessages:
+      return "messages";
+    case ApiKind::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }
@@ -84,8 +90,8 @@ size_t skipValue(std::string_view s, size_t i) {
     return s.size();
   }
   // number, true, false, null
-  while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' &&
-         s[i] != '\n' && s[i] != '\r' && s[i] != '\t')
+  while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\n' &&
+         s[i] != '\r' && s[i] != '\t')
     ++i;
   return i;
 }
@@ -113,6 +119,15 @@ std::optional<Span> findMemberValue(std::string_view s, std::string_view key) {
   }
 }
 
+void locateSpliceOffsets(ApiRequest& r, std::string_view body) {
+  // The text was validated by parseRequest, so the light scanner is safe on it.
+  if (auto span = findMemberValue(body, "model")) r.model_span = *span;
+  r.stream_options = findMemberValue(body, "stream_options");
+  size_t end = body.size();
+  while (end > 0 && body[end - 1] != '}') --end;
+  r.object_end = end > 0 ? end - 1 : 0;
+}
+
 Result<ApiRequest> parseRequest(ApiKind kind, std::string_view body) {
   ApiRequest r;
   r.kind = kind;
@@ -120,9 +135,8 @@ Result<ApiRequest> parseRequest(ApiKind kind, std::string_view body) {
   simdjson::dom::element doc;
   auto err = t_parser.parse(body.data(), body.size()).get(doc);
   if (err) {
-    return Error::client(ErrorCode::kBadRequest,
-                         std::string("request body is not valid JSON: ") +
-                             simdjson::error_message(err));
+    return Error::client(ErrorCode::kBadRequest, std::string("request body is not valid JSON: ") +
+                                                     simdjson::error_message(err));
   }
   simdjson::dom::object obj;
   if (doc.get_object().get(obj)) {
@@ -161,12 +175,6 @@ Result<ApiRequest> parseRequest(ApiKind kind, std::string_view body) {
     r.max_tokens = mt;
   }
 
-  // Offsets for splicing: the text is valid JSON now, so the light scanner is safe.
-  if (auto span = findMemberValue(body, "model")) r.model_span = *span;
-  r.stream_options = findMemberValue(body, "stream_options");
-  size_t end = body.size();
-  while (end > 0 && body[end - 1] != '}') --end;
-  r.object_end = end > 0 ? end - 1 : 0;
   return r;
 }
 

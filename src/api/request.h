@@ -39,7 +39,8 @@ struct ApiRequest {
   bool include_usage = false;         // stream_options.include_usage == true
   std::optional<int64_t> max_tokens;  // max_tokens or max_completion_tokens
   uint64_t body_bytes = 0;
-  // Offsets in the body as received (valid until the body changes).
+  // Offsets in the body as received, filled by locateSpliceOffsets() only when a translator
+  // must splice (most requests pass through and never pay for the scan).
   Span model_span;                       // the model string token, quotes included
   std::optional<Span> stream_options;    // the stream_options object, braces included
   size_t object_end = 0;                 // offset of the body's closing '}'
@@ -48,6 +49,9 @@ struct ApiRequest {
 // Validates the body as JSON (UTF-8, bounded depth) and extracts the fields above. Errors are
 // client errors (400) with the field at fault in `param`.
 Result<ApiRequest> parseRequest(ApiKind kind, std::string_view body);
+
+// Fills model_span, stream_options and object_end of a request parseRequest accepted.
+void locateSpliceOffsets(ApiRequest& req, std::string_view body);
 
 // JSON scanning on text already known to be valid JSON. `json` starts at an object's '{'.
 // Returns the span of the value of member `key` of that object (not nested ones).

@@ -26,6 +26,7 @@ TEST(ParseRequest, ExtractsFieldsAndOffsets) {
   EXPECT_TRUE(r->stream);
   EXPECT_FALSE(r->include_usage);
   EXPECT_EQ(r->max_tokens, 50);
+  locateSpliceOffsets(*r, body);
   EXPECT_EQ(body.substr(r->model_span.begin, r->model_span.end - r->model_span.begin),
             "\"Qwen/Qwen3-1.7B\"");
   ASSERT_TRUE(r->stream_options);

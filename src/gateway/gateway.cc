@@ -34,14 +34,28 @@ class RequestHeaders final : public router::HeaderSource {
   std::string_view model_;
 };
 
-bool isNotForwarded(std::string_view name) {
-  static constexpr std::string_view kNames[] = {
-      "host",   "connection",    "keep-alive",  "transfer-encoding", "content-length",
-      "te",     "trailer",       "upgrade",     "proxy-connection",  "proxy-authorization",
-      "expect", "x-ai-eg-model", "x-request-id"};
-  for (auto n : kNames)
-    if (iequals(name, n)) return true;
-  return false;
+// Headers the gateway sets itself or that only concern one hop. Beast has already mapped known
+// names to an enum while parsing, so this is a switch, not string compares.
+bool isNotForwarded(const http::Request::fields_type::value_type& f) {
+  using beast::http::field;
+  switch (f.name()) {
+    case field::host:
+    case field::connection:
+    case field::keep_alive:
+    case field::transfer_encoding:
+    case field::content_length:
+    case field::te:
+    case field::trailer:
+    case field::upgrade:
+    case field::proxy_connection:
+    case field::proxy_authorization:
+    case field::expect:
+      return true;
+    case field::unknown:
+      return iequals(f.name_string(), "x-ai-eg-model") || iequals(f.name_string(), "x-request-id");
+    default:
+      return false;
+  }
 }
 
 uint64_t requestRandom() {
@@ -340,10 +354,10 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     out.target = up->path;
     const bool replaces_auth = cand.security && !cand.security->api_key.empty();
     for (const auto& f : req) {
+      if (isNotForwarded(f)) continue;
       auto name = f.name_string();
-      if (isNotForwarded(name)) continue;
-      if (replaces_auth && (iequals(name, "authorization") || iequals(name, "x-api-key") ||
-                            iequals(name, "api-key")))
+      if (replaces_auth && (f.name() == beast::http::field::authorization ||
+                            iequals(name, "x-api-key") || iequals(name, "api-key")))
         continue;
       out.headers.emplace_back(std::string(name), std::string(f.value()));
     }

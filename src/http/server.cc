@@ -88,8 +88,10 @@ void appendNumber(std::string& out, uint64_t v) {
 EventLoops::EventLoops(unsigned n) {
   if (n == 0) n = 1;
   for (unsigned i = 0; i < n; ++i) {
-    // concurrency hint 1: each context is run by exactly one thread, so Asio may skip locking.
-    loops_.push_back(std::make_unique<asio::io_context>(1));
+    // Each context is run by exactly one thread and every socket is used only by the loop that
+    // owns it, so the reactor's per-descriptor locking can go (the scheduler keeps its lock:
+    // other threads still post to a loop, e.g. to stop it).
+    loops_.push_back(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
     work_.push_back(std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
         loops_.back()->get_executor()));
   }

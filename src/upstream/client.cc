@@ -20,13 +20,24 @@ constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kBodyBufferSize = 32 * 1024;
 thread_local Pool* g_pool = nullptr;
 
-bool isHopByHop(std::string_view name) {
-  static constexpr std::string_view kNames[] = {
-      "connection", "keep-alive", "transfer-encoding", "content-length",     "te",
-      "trailer",    "upgrade",    "proxy-connection",  "proxy-authenticate", "proxy-authorization"};
-  for (auto n : kNames)
-    if (iequals(name, n)) return true;
-  return false;
+template <typename Field>
+bool isHopByHop(const Field& f) {
+  using beast::http::field;
+  switch (f.name()) {
+    case field::connection:
+    case field::keep_alive:
+    case field::transfer_encoding:
+    case field::content_length:
+    case field::te:
+    case field::trailer:
+    case field::upgrade:
+    case field::proxy_connection:
+    case field::proxy_authenticate:
+    case field::proxy_authorization:
+      return true;
+    default:
+      return false;
+  }
 }
 
 Error connectError(const std::string& what, const UpstreamTarget& t,
@@ -221,7 +232,7 @@ std::vector<std::pair<std::string, std::string>> Exchange::endToEndHeaders() con
   std::vector<std::pair<std::string, std::string>> out;
   if (!parser_) return out;
   for (const auto& f : parser_->get()) {
-    if (isHopByHop(f.name_string())) continue;
+    if (isHopByHop(f)) continue;
     out.emplace_back(std::string(f.name_string()), std::string(f.value()));
   }
   return out;

@@ -50,6 +50,8 @@ Result<UpstreamRequest> PassthroughTranslator::translateRequest(const api::ApiRe
   stream_ = req.stream;
   usage_injected_ = req.stream && !req.include_usage && api_ != api::ApiKind::kEmbeddings;
   if (model_override.empty() && !usage_injected_) return out;  // bytes go as they are
+  api::ApiRequest located = req;
+  api::locateSpliceOffsets(located, client_body);
 
   // Splices, applied back to front so earlier offsets stay valid.
   std::string body;
@@ -62,24 +64,25 @@ Result<UpstreamRequest> PassthroughTranslator::translateRequest(const api::ApiRe
   if (!model_override.empty()) {
     std::string quoted;
     appendJsonString(quoted, model_override);
-    edits.push_back({req.model_span.begin, req.model_span.end, std::move(quoted)});
+    edits.push_back({located.model_span.begin, located.model_span.end, std::move(quoted)});
   }
   if (usage_injected_) {
-    if (req.stream_options) {
+    if (located.stream_options) {
       // stream_options exists without include_usage:true; set it inside the object.
-      std::string_view so = client_body.substr(req.stream_options->begin,
-                                               req.stream_options->end - req.stream_options->begin);
+      std::string_view so =
+          client_body.substr(located.stream_options->begin,
+                             located.stream_options->end - located.stream_options->begin);
       if (auto iu = api::findMemberValue(so, "include_usage")) {
-        edits.push_back(
-            {req.stream_options->begin + iu->begin, req.stream_options->begin + iu->end, "true"});
+        edits.push_back({located.stream_options->begin + iu->begin,
+                         located.stream_options->begin + iu->end, "true"});
       } else {
         bool empty_obj = so.find_first_not_of(" \t\r\n", 1) == so.size() - 1;
-        edits.push_back({req.stream_options->begin + 1, req.stream_options->begin + 1,
+        edits.push_back({located.stream_options->begin + 1, located.stream_options->begin + 1,
                          empty_obj ? "\"include_usage\":true" : "\"include_usage\":true,"});
       }
     } else {
       edits.push_back(
-          {req.object_end, req.object_end, ",\"stream_options\":{\"include_usage\":true}"});
+          {located.object_end, located.object_end, ",\"stream_options\":{\"include_usage\":true}"});
     }
   }
   std::sort(edits.begin(), edits.end(),
