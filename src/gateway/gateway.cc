@@ -128,8 +128,12 @@ std::shared_ptr<const Snapshot> SnapshotHolder::acquire() const {
 }
 
 Gateway::Gateway(SnapshotHolder& snapshots, GatewayOptions opts, const AccessLog& access_log,
-                 ratelimit::Limiter* limiter)
-    : snapshots_(snapshots), opts_(opts), access_log_(access_log), limiter_(limiter) {}
+                 ratelimit::Limiter* limiter, GatewayMetrics* metrics)
+    : snapshots_(snapshots),
+      opts_(opts),
+      access_log_(access_log),
+      limiter_(limiter),
+      metrics_(metrics) {}
 
 std::string Gateway::renderError(std::string_view target, const Error& err,
                                  http::ResponseHead& head) {
@@ -220,6 +224,7 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
                                 produced_tokens && !ctx.usage.known);
   }
   access_log_.write(ctx);
+  if (metrics_) metrics_->record(ctx);
 }
 
 asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter& w,
@@ -389,6 +394,8 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
 
     ++ctx.attempts;
     ctx.backend = cand.ref_name;
+    ctx.provider = std::string(providers::providerName(cand.ai_backend->schema));
+    ctx.fallback = cand.priority > order.front()->priority;
     upstream::Exchange ex(*pool);
     auto t0 = Clock::now();
     auto started = co_await ex.start(target, out, deadline);
@@ -477,6 +484,15 @@ asio::awaitable<void> Gateway::relay(http::ResponseWriter& w, RequestContext& ct
   }
 
   // Stream: relay each piece as it comes; never buffer the whole stream.
+  struct ActiveStream {
+    GatewayMetrics* m;
+    explicit ActiveStream(GatewayMetrics* metrics) : m(metrics) {
+      if (m) m->active_streams.fetch_add(1, std::memory_order_relaxed);
+    }
+    ~ActiveStream() {
+      if (m) m->active_streams.fetch_sub(1, std::memory_order_relaxed);
+    }
+  } active_stream(metrics_);
   bool client_ok = co_await w.begin(head);
   ctx.first_byte = Clock::now();
   std::string out;
@@ -507,7 +523,10 @@ asio::awaitable<void> Gateway::relay(http::ResponseWriter& w, RequestContext& ct
     const bool end = piece->empty();
     out.clear();
     translator.onResponseBody(*piece, end, out);
-    if (client_ok && !out.empty()) client_ok = co_await w.writeChunk(out);
+    if (client_ok && !out.empty()) {
+      if (ctx.first_chunk == Clock::time_point{}) ctx.first_chunk = Clock::now();
+      client_ok = co_await w.writeChunk(out);
+    }
     if (end) {
       ex.finish();
       break;

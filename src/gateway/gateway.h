@@ -10,6 +10,7 @@
 #include <string>
 
 #include "gateway/access_log.h"
+#include "gateway/gateway_metrics.h"
 #include "gateway/request_context.h"
 #include "http/server.h"
 #include "providers/translator.h"
@@ -58,7 +59,7 @@ class Gateway final : public http::Handler {
  public:
   // `limiter` may be null when no rate limits are configured.
   Gateway(SnapshotHolder& snapshots, GatewayOptions opts, const AccessLog& access_log,
-          ratelimit::Limiter* limiter);
+          ratelimit::Limiter* limiter, GatewayMetrics* metrics = nullptr);
 
   boost::asio::awaitable<void> handle(http::Request& req, http::ResponseWriter& w) override;
   std::string renderError(std::string_view target, const Error& err,
@@ -82,6 +83,7 @@ class Gateway final : public http::Handler {
   GatewayOptions opts_;
   const AccessLog& access_log_;
   ratelimit::Limiter* limiter_;
+  GatewayMetrics* metrics_;
 };
 
 }  // namespace tollgate::gateway

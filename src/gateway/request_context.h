@@ -35,6 +35,9 @@ struct RequestContext {
   Clock::time_point first_byte{};   // first response byte written to the client
   Clock::duration upstream_time{};  // time waiting on upstreams (all attempts)
   std::string route_name;           // "ns/name" of the matched AIGatewayRoute
+  std::string provider;             // gen_ai.provider.name of the backend that answered
+  bool fallback = false;            // answered by a lower-priority backend than the first choice
+  Clock::time_point first_chunk{};  // streams: when the first content reached the client
   ratelimit::Decision rate_limit;   // buckets charged at check, charged again at completion
   std::vector<std::pair<std::string, std::string>> extra_headers;  // added to the response
 };

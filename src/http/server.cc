@@ -12,12 +12,12 @@
 #include <charconv>
 
 #include "common/log.h"
+#include "common/thread_index.h"
 
 namespace tollgate::http {
 
 namespace {
 
-thread_local int g_loop_index = -1;
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
 std::string_view reasonPhrase(int status) {
@@ -105,7 +105,7 @@ EventLoops::~EventLoops() {
 void EventLoops::start(const std::function<void(unsigned)>& init) {
   for (unsigned i = 0; i < loops_.size(); ++i) {
     threads_.emplace_back([this, i, init] {
-      g_loop_index = static_cast<int>(i);
+      setCurrentLoopIndex(static_cast<int>(i));
       if (init) init(i);
       loops_[i]->run();
     });
@@ -123,7 +123,7 @@ void EventLoops::join() {
   threads_.clear();
 }
 
-int EventLoops::currentIndex() { return g_loop_index; }
+int EventLoops::currentIndex() { return currentLoopIndex(); }
 
 // ---------------------------------------------------------------------------------------------
 // ResponseWriter
@@ -203,7 +203,7 @@ asio::awaitable<bool> ResponseWriter::finish() {
 // Server
 
 Server::Server(EventLoops& loops, Handler& handler, ServerOptions opts)
-    : loops_(loops), handler_(handler), opts_(opts) {}
+    : sessions_(loops.size()), loops_(loops), handler_(handler), opts_(opts) {}
 
 Server::~Server() { stopAccepting(); }
 
@@ -248,6 +248,21 @@ void Server::stopAccepting() {
   }
 }
 
+void Server::drain() {
+  draining_.store(true, std::memory_order_relaxed);
+  stopAccepting();
+  for (unsigned i = 0; i < loops_.size(); ++i) {
+    asio::post(loops_.at(i), [this, i] {
+      for (SessionInfo* s : sessions_[i]) {
+        if (!s->idle) continue;  // busy: it closes after its response
+        boost::system::error_code ec;
+        s->stream->socket().shutdown(tcp::socket::shutdown_both, ec);
+        s->stream->socket().cancel(ec);
+      }
+    });
+  }
+}
+
 asio::awaitable<void> Server::acceptLoop(tcp::acceptor& acceptor) {
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
@@ -272,6 +287,20 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
   boost::system::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
   beast::tcp_stream stream(std::move(socket));
+  // Registered so drain() can close this connection while it idles between requests.
+  SessionInfo info;
+  info.stream = &stream;
+  const int loop = EventLoops::currentIndex();
+  std::vector<SessionInfo*>* registry =
+      loop >= 0 && static_cast<size_t>(loop) < sessions_.size() ? &sessions_[loop] : nullptr;
+  if (registry) registry->push_back(&info);
+  struct Unregister {
+    std::vector<SessionInfo*>* r;
+    SessionInfo* i;
+    ~Unregister() {
+      if (r) std::erase(*r, i);
+    }
+  } unregister{registry, &info};
   beast::flat_buffer buffer;
   std::string scratch;  // response heads, reused for every response on this connection
   scratch.reserve(512);
@@ -289,9 +318,12 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
     parser.body_limit(opts_.max_body_bytes);
 
     // Waiting for a new request is "idle"; once bytes are buffered it is a header read.
+    if (draining() && buffer.size() == 0) break;
+    info.idle = buffer.size() == 0;
     stream.expires_after(buffer.size() == 0 ? opts_.idle_timeout : opts_.header_timeout);
     auto [rec, rn] = co_await beast::http::async_read_header(stream, buffer, parser, kUseTuple);
     (void)rn;
+    info.idle = false;
     if (rec) {
       if (rec == beast::http::error::end_of_stream || rec == asio::error::eof ||
           rec == asio::error::connection_reset || rec == beast::error::timeout ||
@@ -367,7 +399,7 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
     stats_.requests.fetch_add(1, std::memory_order_relaxed);
     Request req = parser.release();
     stream.expires_never();  // the handler sets its own deadlines
-    ResponseWriter writer(stream, scratch, req.keep_alive(), opts_.write_timeout);
+    ResponseWriter writer(stream, scratch, req.keep_alive() && !draining(), opts_.write_timeout);
     co_await handler_.handle(req, writer);
     if (!writer.complete() || !writer.keepAlive()) break;
   }

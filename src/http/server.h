@@ -7,6 +7,13 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -16,14 +23,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include "common/error.h"
 
@@ -66,7 +65,9 @@ class ResponseWriter {
  public:
   ResponseWriter(beast::tcp_stream& stream, std::string& scratch, bool keep_alive,
                  std::chrono::milliseconds write_timeout)
-      : stream_(stream), scratch_(scratch), keep_alive_(keep_alive),
+      : stream_(stream),
+        scratch_(scratch),
+        keep_alive_(keep_alive),
         write_timeout_(write_timeout) {}
 
   // A complete response with Content-Length.
@@ -110,10 +111,10 @@ class Handler {
 struct ServerOptions {
   size_t max_header_bytes = 64 * 1024;
   uint64_t max_body_bytes = 50ull * 1024 * 1024;
-  std::chrono::milliseconds idle_timeout{60000};     // keep-alive wait for the next request
-  std::chrono::milliseconds header_timeout{15000};   // from first byte to end of headers
-  std::chrono::milliseconds body_timeout{60000};     // to receive the whole body
-  std::chrono::milliseconds write_timeout{60000};    // one write to a client that stopped reading
+  std::chrono::milliseconds idle_timeout{60000};    // keep-alive wait for the next request
+  std::chrono::milliseconds header_timeout{15000};  // from first byte to end of headers
+  std::chrono::milliseconds body_timeout{60000};    // to receive the whole body
+  std::chrono::milliseconds write_timeout{60000};   // one write to a client that stopped reading
 };
 
 // Counters readable from any thread.
@@ -131,6 +132,10 @@ class Server {
   // bound endpoint or an error message.
   std::string listen(const std::string& host, uint16_t port, tcp::endpoint* bound);
   void stopAccepting();
+  // Graceful shutdown: stop accepting, close idle keep-alive connections, and answer the
+  // requests in flight with "connection: close". Any thread.
+  void drain();
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
   ServerStats& stats() { return stats_; }
   ServerOptions& options() { return opts_; }
 
@@ -138,11 +143,19 @@ class Server {
   asio::awaitable<void> acceptLoop(tcp::acceptor& acceptor);
   asio::awaitable<void> session(tcp::socket socket);
 
+  struct SessionInfo {
+    beast::tcp_stream* stream = nullptr;
+    bool idle = true;  // waiting for the next request with nothing buffered
+  };
+  // Sessions of each loop, touched only by that loop's thread (drain posts to it).
+  std::vector<std::vector<SessionInfo*>> sessions_;
+
   EventLoops& loops_;
   Handler& handler_;
   ServerOptions opts_;
   ServerStats stats_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace tollgate::http

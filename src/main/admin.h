@@ -1,30 +1,42 @@
-// The admin listener (--admin, never the public one): health, readiness, and one user's
-// rate-limit buckets (GET /ratelimits?user=ID[&model=M]) so an operator can answer "why am I
-// limited".
+// The admin listener (--admin, never the public one): /healthz, /readyz, /metrics,
+// /config_dump (secrets redacted) and /ratelimits?user=ID[&model=M] so an operator can answer
+// "why am I limited".
 #pragma once
+
+#include <atomic>
+#include <functional>
 
 #include "gateway/gateway.h"
 #include "http/server.h"
+#include "metrics/metrics.h"
 #include "ratelimit/limiter.h"
 
 namespace tollgate::cli {
 
+struct AdminContext {
+  gateway::SnapshotHolder* snapshots = nullptr;
+  http::ServerStats* server_stats = nullptr;
+  ratelimit::Limiter* limiter = nullptr;
+  metrics::Registry* registry = nullptr;
+  const std::atomic<bool>* draining = nullptr;
+  std::function<std::string()> redis_state;  // "", "connected" or "disconnected"
+};
+
 class AdminHandler final : public http::Handler {
  public:
-  AdminHandler(gateway::SnapshotHolder& snapshots, http::ServerStats& stats,
-               ratelimit::Limiter& limiter)
-      : snapshots_(snapshots), stats_(stats), limiter_(limiter) {}
+  explicit AdminHandler(AdminContext ctx) : ctx_(std::move(ctx)) {}
   boost::asio::awaitable<void> handle(http::Request& req, http::ResponseWriter& w) override;
   std::string renderError(std::string_view target, const Error& err,
                           http::ResponseHead& head) override;
 
  private:
-  gateway::SnapshotHolder& snapshots_;
-  http::ServerStats& stats_;
-  ratelimit::Limiter& limiter_;
+  AdminContext ctx_;
 };
 
-// Renders bucket views as JSON (shared by the admin endpoint and `tollgate limits --json`).
+// The effective configuration as JSON, API keys and credentials redacted.
+std::string configDump(const config::Config& cfg);
+
+// Renders bucket views as JSON (the admin endpoint).
 std::string bucketsToJson(const std::vector<ratelimit::Limiter::BucketView>& views);
 
 // Headers of a synthetic request from one user (and optionally for one model).

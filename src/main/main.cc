@@ -38,6 +38,16 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--redis-timeout-ms", run.redis_timeout_ms, "Redis round-trip timeout")
       ->capture_default_str();
   run_cmd
+      ->add_option("--drain-timeout", run.drain_timeout_s,
+                   "seconds SIGTERM waits for requests and streams to finish")
+      ->capture_default_str();
+  run_cmd
+      ->add_option("--watch-interval-ms", run.watch_interval_ms,
+                   "how often config files are checked for changes (0: only SIGHUP reloads)")
+      ->capture_default_str();
+  run_cmd->add_flag("--metrics-user-labels", run.metrics_user_labels,
+                    "per-user token counters in /metrics (at most 1000 distinct users)");
+  run_cmd
       ->add_option("--rate-limit-mode", run.rate_limit_mode,
                    "envoy: the request crossing a limit completes; reserve: reserve the "
                    "estimated cost up front, never over-admit")

@@ -1,8 +1,13 @@
 // `tollgate run`, `validate`, `demo` and `mock-llm`.
+#include <algorithm>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "common/log.h"
@@ -11,6 +16,7 @@
 #include "gateway/gateway.h"
 #include "main/admin.h"
 #include "main/commands.h"
+#include "metrics/metrics.h"
 #include "mock/mock_server.h"
 #include "ratelimit/limiter.h"
 #include "ratelimit/redis_store.h"
@@ -126,6 +132,63 @@ std::optional<Listening> resolveListen(const std::string& spec, const config::Co
   return Listening{"127.0.0.1", 1975};
 }
 
+void printDemoBanner(const std::string& url) {
+  std::fprintf(
+      stderr,
+      "\n  tollgate demo is running at %s (models: Qwen/Qwen3-1.7B, openai/gpt-oss-20b)\n\n"
+      "  curl %s/v1/chat/completions -H 'content-type: application/json' \\\n"
+      "    -d '{\"model\":\"Qwen/Qwen3-1.7B\",\"messages\":[{\"role\":\"user\","
+      "\"content\":\"Hello!\"}]}'\n\n"
+      "  curl -N %s/v1/chat/completions -H 'content-type: application/json' \\\n"
+      "    -d '{\"model\":\"openai/gpt-oss-20b\",\"stream\":true,\"messages\":"
+      "[{\"role\":\"user\",\"content\":\"Stream please\"}]}'\n\n"
+      "  curl %s/v1/models\n\n"
+      "  OpenAI SDK (Node): new OpenAI({ baseURL: '%s/v1', apiKey: 'unused' })\n"
+      "  OpenAI SDK (Python): OpenAI(base_url='%s/v1', api_key='unused')\n"
+      "  tollgate client --url %s --model Qwen/Qwen3-1.7B --model openai/gpt-oss-20b\n\n"
+      "  Ctrl-C stops it.\n\n",
+      url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str());
+}
+
+// A fingerprint of the configuration files (names and contents): what the reload poller
+// compares and what the tollgate_config_info metric shows.
+std::string configFingerprint(const RunOptions& opts) {
+  namespace fs = std::filesystem;
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  auto mix = [&h](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+  };
+  for (const auto& [name, body] : opts.embedded_configs) {
+    mix(name);
+    mix(body);
+  }
+  for (const auto& p : opts.config_paths) {
+    std::error_code ec;
+    std::vector<fs::path> files;
+    if (fs::is_directory(p, ec)) {
+      for (const auto& e : fs::directory_iterator(p, ec)) {
+        auto ext = e.path().extension();
+        if (ext == ".yaml" || ext == ".yml") files.push_back(e.path());
+      }
+      std::sort(files.begin(), files.end());
+    } else {
+      files.emplace_back(p);
+    }
+    for (const auto& f : files) {
+      std::ifstream in(f, std::ios::binary);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      mix(f.string());
+      mix(text);
+    }
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
 }  // namespace
 
 int validateConfig(const std::vector<std::string>& paths,
@@ -161,7 +224,6 @@ int runGateway(const RunOptions& opts) {
     std::cerr << "tollgate: error: --listen and --admin expect HOST:PORT\n";
     return 2;
   }
-
   std::optional<ratelimit::RedisOptions> redis;
   if (!opts.redis_url.empty()) {
     redis = ratelimit::parseRedisUrl(opts.redis_url);
@@ -190,12 +252,26 @@ int runGateway(const RunOptions& opts) {
                  opts.rate_limit_mode, opts.rate_limit_failure);
   }
 
+  // Reload bookkeeping, read by the metrics scrape.
+  struct ReloadState {
+    std::atomic<uint64_t> ok{0}, failed{0};
+    std::atomic<int64_t> loaded_unix{0};
+    std::mutex mu;  // guards hash: the main thread writes it, the scrape reads it
+    std::string hash;
+  } reload_state;
+  reload_state.hash = configFingerprint(opts);
+  reload_state.loaded_unix = snapshot->loaded_unix;
+
   http::ServerOptions sopts;
   for (const auto& ctp : cfg->client_traffic_policies)
     if (ctp.buffer_limit_bytes) sopts.max_body_bytes = *ctp.buffer_limit_bytes;
 
+  metrics::Registry registry;
+  gateway::GatewayMetricsOptions mopts;
+  mopts.user_labels = opts.metrics_user_labels;
+  gateway::GatewayMetrics gateway_metrics(registry, mopts);
   gateway::AccessLog access_log(opts.access_log);
-  gateway::Gateway gw(snapshots, gateway::GatewayOptions{}, access_log, &limiter);
+  gateway::Gateway gw(snapshots, gateway::GatewayOptions{}, access_log, &limiter, &gateway_metrics);
 
   http::EventLoops loops(defaultThreads(opts.threads));
   std::vector<std::unique_ptr<upstream::Pool>> pools;
@@ -208,8 +284,123 @@ int runGateway(const RunOptions& opts) {
     return 1;
   }
 
+  // Values read at scrape time.
+  using Samples = std::vector<std::pair<metrics::LabelValues, double>>;
+  using metrics::Type;
+  auto one = [](double v) { return Samples{{{}, v}}; };
+  registry.callback(
+      {Type::kGauge, "tollgate_build_info", "Build information (value 1)", {"version"}, [] {
+         return Samples{{{TOLLGATE_VERSION}, 1}};
+       }});
+  registry.callback(
+      {Type::kGauge, "tollgate_active_connections", "Open client connections", {}, [&, one] {
+         return one(double(server.stats().active_connections.load()));
+       }});
+  registry.callback(
+      {Type::kGauge, "tollgate_active_streams", "Streams being relayed", {}, [&, one] {
+         return one(double(gateway_metrics.active_streams.load()));
+       }});
+  auto pool_sum = [&pools, one](auto field) {
+    double v = 0;
+    for (const auto& p : pools) v += double((p->stats().*field).load());
+    return one(v);
+  };
+  registry.callback({Type::kCounter,
+                     "tollgate_upstream_connects_total",
+                     "New upstream connections",
+                     {},
+                     [pool_sum] { return pool_sum(&upstream::PoolStats::connects); }});
+  registry.callback({Type::kCounter,
+                     "tollgate_upstream_connect_errors_total",
+                     "Upstream connect failures (refused, timeout, DNS)",
+                     {},
+                     [pool_sum] { return pool_sum(&upstream::PoolStats::connect_errors); }});
+  registry.callback({Type::kCounter,
+                     "tollgate_upstream_connection_reuses_total",
+                     "Requests sent on a pooled keep-alive connection",
+                     {},
+                     [pool_sum] { return pool_sum(&upstream::PoolStats::reuses); }});
+  registry.callback({Type::kGauge,
+                     "tollgate_upstream_pool_idle_connections",
+                     "Idle pooled upstream connections",
+                     {},
+                     [pool_sum] { return pool_sum(&upstream::PoolStats::idle); }});
+  registry.callback({Type::kCounter,
+                     "tollgate_ratelimit_decisions_total",
+                     "Rate-limit checks by decision",
+                     {"decision"},
+                     [&limiter] {
+                       auto& st = limiter.stats();
+                       return Samples{{{"allowed"}, double(st.allowed.load())},
+                                      {{"limited"}, double(st.limited.load())},
+                                      {{"fail_open"}, double(st.fail_open.load())},
+                                      {{"fail_closed"}, double(st.fail_closed.load())}};
+                     }});
+  registry.callback({Type::kCounter,
+                     "tollgate_ratelimit_store_errors_total",
+                     "Rate-limit store failures (unreachable, timeout, error reply)",
+                     {},
+                     [&limiter, one] { return one(double(limiter.stats().store_errors.load())); }});
+  if (redis) {
+    auto& rs = ratelimit::redisStats();
+    registry.callback({Type::kCounter,
+                       "tollgate_redis_round_trips_total",
+                       "Redis commands answered",
+                       {},
+                       [&rs, one] { return one(double(rs.round_trips.load())); }});
+    registry.callback({Type::kCounter,
+                       "tollgate_redis_round_trip_seconds_total",
+                       "Sum of Redis round-trip times (divide by round trips for the mean)",
+                       {},
+                       [&rs, one] { return one(double(rs.rtt_micros_total.load()) / 1e6); }});
+    registry.callback({Type::kCounter,
+                       "tollgate_redis_timeouts_total",
+                       "Redis commands that timed out",
+                       {},
+                       [&rs, one] { return one(double(rs.timeouts.load())); }});
+    registry.callback(
+        {Type::kGauge, "tollgate_redis_connected", "Redis connections up", {}, [&rs, one] {
+           return one(double(rs.connected.load()));
+         }});
+  }
+  registry.callback({Type::kCounter,
+                     "tollgate_config_reloads_total",
+                     "Configuration reloads",
+                     {"result"},
+                     [&reload_state] {
+                       return Samples{{{"success"}, double(reload_state.ok.load())},
+                                      {{"failure"}, double(reload_state.failed.load())}};
+                     }});
+  registry.callback({Type::kGauge,
+                     "tollgate_config_info",
+                     "The configuration in use, by content hash (value 1)",
+                     {"hash"},
+                     [&reload_state] {
+                       std::lock_guard lock(reload_state.mu);
+                       return Samples{{{reload_state.hash}, 1}};
+                     }});
+  registry.callback(
+      {Type::kGauge,
+       "tollgate_config_last_reload_timestamp_seconds",
+       "When the configuration in use was loaded (Unix time)",
+       {},
+       [&reload_state, one] { return one(double(reload_state.loaded_unix.load())); }});
+
+  std::atomic<bool> draining{false};
   http::EventLoops admin_loops(1);
-  AdminHandler admin(snapshots, server.stats(), limiter);
+  AdminContext admin_ctx;
+  admin_ctx.snapshots = &snapshots;
+  admin_ctx.server_stats = &server.stats();
+  admin_ctx.limiter = &limiter;
+  admin_ctx.registry = &registry;
+  admin_ctx.draining = &draining;
+  if (redis) {
+    admin_ctx.redis_state = [] {
+      return std::string(ratelimit::redisStats().connected.load() > 0 ? "connected"
+                                                                      : "disconnected");
+    };
+  }
+  AdminHandler admin(admin_ctx);
   http::Server admin_server(admin_loops, admin, http::ServerOptions{});
   http::tcp::endpoint admin_bound;
   if (auto err = admin_server.listen(admin_hp->host, admin_hp->port, &admin_bound); !err.empty()) {
@@ -235,31 +426,112 @@ int runGateway(const RunOptions& opts) {
   std::string listen_str = formatHostPort(bound.address().to_string(), bound.port());
   std::string admin_str = formatHostPort(admin_bound.address().to_string(), admin_bound.port());
   spdlog::info("tollgate ready listen={} admin={}", listen_str, admin_str);
-  if (opts.demo_banner) {
-    std::string url = "http://" + listen_str;
-    std::fprintf(
-        stderr,
-        "\n  tollgate demo is running at %s (models: Qwen/Qwen3-1.7B, openai/gpt-oss-20b)\n\n"
-        "  curl %s/v1/chat/completions -H 'content-type: application/json' \\\n"
-        "    -d '{\"model\":\"Qwen/Qwen3-1.7B\",\"messages\":[{\"role\":\"user\","
-        "\"content\":\"Hello!\"}]}'\n\n"
-        "  curl -N %s/v1/chat/completions -H 'content-type: application/json' \\\n"
-        "    -d '{\"model\":\"openai/gpt-oss-20b\",\"stream\":true,\"messages\":"
-        "[{\"role\":\"user\",\"content\":\"Stream please\"}]}'\n\n"
-        "  curl %s/v1/models\n\n"
-        "  OpenAI SDK (Node): new OpenAI({ baseURL: '%s/v1', apiKey: 'unused' })\n"
-        "  OpenAI SDK (Python): OpenAI(base_url='%s/v1', api_key='unused')\n"
-        "  tollgate client --url %s --model Qwen/Qwen3-1.7B --model openai/gpt-oss-20b\n\n"
-        "  Ctrl-C stops it.\n\n",
-        url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str());
-  }
-  waitForSignal();
-  server.stopAccepting();
+  if (opts.demo_banner) printDemoBanner("http://" + listen_str);
+
+  // The main thread handles signals and reloads; request threads never wait on it.
+  asio::io_context main_io(1);
+  auto reload = [&](std::string_view why) {
+    auto next = loadAll(opts, lo);
+    std::shared_ptr<const gateway::Snapshot> snap;
+    bool ok = report(next, false);
+    if (ok) {
+      auto next_cfg = std::make_shared<const config::Config>(std::move(next.config));
+      snap = std::make_shared<const gateway::Snapshot>(next_cfg, mode);
+      for (const auto& e : snap->policies.errors()) {
+        spdlog::error("config: {}", e);
+        ok = false;
+      }
+    }
+    if (!ok) {
+      reload_state.failed.fetch_add(1);
+      spdlog::error(
+          "reload ({}) rejected: the configuration has errors (above); still serving the last "
+          "good configuration",
+          why);
+      return;
+    }
+    // In-flight requests keep the snapshot they started with; rate-limit counters live in the
+    // stores, keyed by policy and rule, so budgets carry over.
+    snapshots.publish(snap);
+    reload_state.ok.fetch_add(1);
+    reload_state.loaded_unix = snap->loaded_unix;
+    {
+      std::lock_guard lock(reload_state.mu);
+      reload_state.hash = configFingerprint(opts);
+    }
+    spdlog::info("configuration reloaded ({}): {} route rule(s), {} rate-limit rule(s)", why,
+                 snap->routes.rules().size(), snap->policies.rules().size());
+  };
+
+  asio::signal_set signals(main_io, SIGINT, SIGTERM, SIGHUP);
+  asio::steady_timer drain_timer(main_io);
+  std::function<void(const boost::system::error_code&, int)> on_signal;
+  std::function<void()> check_drained;
+  std::chrono::steady_clock::time_point drain_deadline;
+  check_drained = [&] {
+    const auto active = server.stats().active_connections.load();
+    if (active == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
+      if (active > 0) spdlog::warn("drain timeout: closing {} connection(s)", active);
+      main_io.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(50));
+    drain_timer.async_wait([&](const boost::system::error_code& e) {
+      if (!e) check_drained();
+    });
+  };
+  on_signal = [&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      reload("SIGHUP");
+      signals.async_wait(on_signal);
+      return;
+    }
+    if (draining.exchange(true)) {
+      spdlog::warn("second signal {}: exiting now", sig);
+      std::fflush(nullptr);
+      std::_Exit(1);
+    }
+    spdlog::info("signal {} received: draining for up to {} s (/readyz answers 503)", sig,
+                 opts.drain_timeout_s);
+    server.drain();
+    signals.async_wait(on_signal);
+    drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(opts.drain_timeout_s);
+    check_drained();
+  };
+  signals.async_wait(on_signal);
+
+  // Watch the configuration files: a changed fingerprint reloads, like SIGHUP.
+  asio::steady_timer watch_timer(main_io);
+  std::function<void()> watch = [&] {
+    if (opts.watch_interval_ms == 0 || !opts.embedded_configs.empty()) return;
+    watch_timer.expires_after(std::chrono::milliseconds(opts.watch_interval_ms));
+    watch_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec || draining.load()) return;
+      const std::string now_hash = configFingerprint(opts);
+      bool changed;
+      {
+        std::lock_guard lock(reload_state.mu);
+        changed = now_hash != reload_state.hash;
+      }
+      if (changed) {
+        reload("file change");
+        // A rejected change is not retried until the files change again.
+        std::lock_guard lock(reload_state.mu);
+        reload_state.hash = now_hash;
+      }
+      watch();
+    });
+  };
+  watch();
+  main_io.run();
+
   admin_server.stopAccepting();
   loops.stop();
   admin_loops.stop();
   loops.join();
   admin_loops.join();
+  spdlog::info("tollgate stopped");
   return 0;
 }
 

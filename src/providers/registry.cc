@@ -38,4 +38,16 @@ std::string_view schemaName(config::Schema s) {
   return "Unknown";
 }
 
+std::string_view providerName(config::Schema s) {
+  switch (s) {
+    case config::Schema::kOpenAI: return "openai";
+    case config::Schema::kAWSAnthropic:
+    case config::Schema::kAWSBedrock: return "aws.bedrock";
+    case config::Schema::kAnthropic: return "anthropic";
+    case config::Schema::kAzureOpenAI: return "azure.ai.openai";
+    case config::Schema::kUnknown: return "unknown";
+  }
+  return "unknown";
+}
+
 }  // namespace tollgate::providers

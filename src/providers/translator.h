@@ -75,5 +75,7 @@ std::unique_ptr<Translator> createTranslator(api::ApiKind client_api, config::Sc
                                              const config::AIServiceBackend& backend);
 
 std::string_view schemaName(config::Schema s);
+// The OpenTelemetry gen_ai.provider.name for a backend schema ("openai", "aws.bedrock", ...).
+std::string_view providerName(config::Schema s);
 
 }  // namespace tollgate::providers

@@ -105,6 +105,7 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Pool::acquire(const Upstrea
     while (!it->second.empty()) {
       Idle idle = std::move(it->second.back());
       it->second.pop_back();
+      stats_.idle.fetch_sub(1, std::memory_order_relaxed);
       // A connection the upstream closed while idle shows up as readable (EOF): skip it.
       boost::system::error_code ec;
       if (now - idle.since > opts_.idle_timeout || idle.conn->stream.socket().available(ec) > 0 ||
@@ -139,6 +140,7 @@ void Pool::release(std::unique_ptr<Connection> conn) {
   if (list.size() >= opts_.max_idle_per_endpoint) return;  // closes it
   conn->stream.expires_never();
   list.push_back(Idle{std::move(conn), std::chrono::steady_clock::now()});
+  stats_.idle.fetch_add(1, std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------------------------------------

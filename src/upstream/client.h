@@ -6,6 +6,7 @@
 // with a clear internal error instead of sending plain text to a TLS port.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -54,11 +55,13 @@ struct PoolOptions {
   std::chrono::milliseconds idle_timeout{60000};  // pooled connections older than this are closed
 };
 
+// Written by the pool's own thread, read by the metrics scrape (hence atomics).
 struct PoolStats {
-  uint64_t connects = 0;
-  uint64_t connect_errors = 0;
-  uint64_t reuses = 0;
-  uint64_t dns_lookups = 0;
+  std::atomic<uint64_t> connects{0};
+  std::atomic<uint64_t> connect_errors{0};
+  std::atomic<uint64_t> reuses{0};
+  std::atomic<uint64_t> dns_lookups{0};
+  std::atomic<int64_t> idle{0};  // pooled idle connections now
 };
 
 class Pool {
