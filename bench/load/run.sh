@@ -5,6 +5,7 @@
 #   bench/load/run.sh                  # 10 s per measurement, 16 and 64 connections
 #   QUICK=1 bench/load/run.sh          # 2 s smoke run
 #   DURATION=30s CONNS="16 64 256" TOLLGATE_THREADS=1 bench/load/run.sh
+#   RATELIMIT=0 bench/load/run.sh      # skip the rate-limit section (no limit / in-process / Redis)
 #
 # It prints numbers and never judges them: no timing assertion, exit status 0 unless something
 # failed to start or a request could not be served at all. Everything listens on 127.0.0.1, on free
@@ -36,6 +37,12 @@ STREAM_TTFT_MS=${STREAM_TTFT_MS:-0}
 STREAM_ITL_MS=${STREAM_ITL_MS:-0}
 STREAM_CHOICES=${STREAM_CHOICES:-3}
 STREAM_MAX_TOKENS=${STREAM_MAX_TOKENS:-100}
+# Rate-limit section: tollgate without a limit, with an in-process limit and with a Redis limit,
+# under the non-stream load, each request carrying x-user-id (one of RATELIMIT_USERS users).
+RATELIMIT=${RATELIMIT:-1}
+RATELIMIT_USERS=${RATELIMIT_USERS:-64}
+REDIS_SERVER=${REDIS_SERVER_BIN:-$(command -v redis-server || true)}
+REDIS_CLI=${REDIS_CLI_BIN:-$(command -v redis-cli || true)}
 
 # ---- helpers -----------------------------------------------------------------------------------
 log() { printf '[bench] %s\n' "$*" >&2; }
@@ -113,6 +120,15 @@ done
 # Someone may be rebuilding tollgate: wait (bounded) for the binary to come back.
 for _ in $(seq 1 120); do [[ -x "$TG" ]] && break; sleep 1; done
 [[ -x "$TG" ]] || die "$TG not found (build it first)"
+[[ "$RATELIMIT_USERS" =~ ^[1-9][0-9]*$ ]] || die "RATELIMIT_USERS must be a positive integer"
+HAVE_REDIS=0
+if [[ "$RATELIMIT" != 0 ]]; then
+  if [[ -n "$REDIS_SERVER" && -x "$REDIS_SERVER" ]]; then
+    HAVE_REDIS=1
+  else
+    log "redis-server not found (set REDIS_SERVER_BIN): the Redis rate-limit run will be skipped"
+  fi
+fi
 
 TMP=$(mktemp -d /tmp/tollgate-bench.XXXXXX)
 chmod 755 "$TMP"
@@ -132,6 +148,13 @@ echo "- tollgate: $TG @ $GIT_REV, --threads $TOLLGATE_THREADS, --access-log off"
 echo "- nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), worker_processes $NPROC; wrk: $(wrk --version 2>&1 | head -1 | awk '{print $2}'); node: $(node --version)"
 echo "- mock-llm: --threads $MOCK_THREADS, 0 ms latency (streams: ttft ${STREAM_TTFT_MS} ms, itl ${STREAM_ITL_MS} ms)"
 echo "- wrk: $WRK_THREADS threads, ${DURATION} per measurement after ${WARMUP} warm-up, connections: $CONNS"
+if [[ "$RATELIMIT" == 0 ]]; then
+  echo "- rate-limit section: off (RATELIMIT=0)"
+elif [[ "$HAVE_REDIS" == 1 ]]; then
+  echo "- rate-limit section: no limit / in-process / Redis ($("$REDIS_SERVER" --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')), $RATELIMIT_USERS users"
+else
+  echo "- rate-limit section: no limit / in-process, $RATELIMIT_USERS users (Redis run skipped: redis-server not found)"
+fi
 echo
 echo "> Note: tollgate, the mock, nginx and wrk all share the same $NPROC cores (nothing is pinned),"
 echo "> so every number includes the load generator and the backend competing for CPU. Absolute"
@@ -258,15 +281,23 @@ spec:
       backendRefs:
         - name: bench
 EOF
-"$TG" run -c "$TMP/tollgate.yaml" --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
-  --threads "$TOLLGATE_THREADS" --access-log off \
-  --backend-endpoint "bench-backend=127.0.0.1:$MOCK_PORT" \
-  >"$TMP/tollgate.out" 2>"$TMP/tollgate.err" &
-TG_PID=$!; PIDS+=("$TG_PID")
-TG_LINE=$(wait_for_line "$TMP/tollgate.err" 'tollgate ready listen=[^ ]+ admin=[^ ]+' "$TG_PID" tollgate)
-TG_ADDR=$(sed 's/.*listen=\([^ ]*\).*/\1/' <<<"$TG_LINE")
-TG_ADMIN=$(sed 's/.*admin=\([^ ]*\).*/\1/' <<<"$TG_LINE")
-log "tollgate on $TG_ADDR, admin $TG_ADMIN (pid $TG_PID)"
+# name yaml [extra run flags...] -> starts `tollgate run`, logs to $TMP/<name>.{out,err}, sets
+# TGX_PID, TGX_ADDR, TGX_ADMIN. TOLLGATE_REDIS_URL is removed from its environment so that only an
+# explicit --redis flag selects the Redis store.
+start_tollgate() {
+  local name=$1 yaml=$2 line; shift 2
+  env -u TOLLGATE_REDIS_URL "$TG" run -c "$yaml" --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
+    --threads "$TOLLGATE_THREADS" --access-log off \
+    --backend-endpoint "bench-backend=127.0.0.1:$MOCK_PORT" "$@" \
+    >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  TGX_PID=$!; PIDS+=("$TGX_PID")
+  line=$(wait_for_line "$TMP/$name.err" 'tollgate ready listen=[^ ]+ admin=[^ ]+' "$TGX_PID" "$name")
+  TGX_ADDR=$(sed 's/.*listen=\([^ ]*\).*/\1/' <<<"$line")
+  TGX_ADMIN=$(sed 's/.*admin=\([^ ]*\).*/\1/' <<<"$line")
+  log "$name on $TGX_ADDR, admin $TGX_ADMIN (pid $TGX_PID)"
+}
+start_tollgate tollgate "$TMP/tollgate.yaml"
+TG_PID=$TGX_PID; TG_ADDR=$TGX_ADDR; TG_ADMIN=$TGX_ADMIN
 
 rss_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 TG_RSS_IDLE=$(rss_kb "$TG_PID" VmRSS)
@@ -293,22 +324,26 @@ done
 # ---- 4. non-stream throughput with wrk -----------------------------------------------------------
 DUR_S=$(to_secs "$DURATION"); WARM_S=$(to_secs "$WARMUP")
 declare -A RPS P50 P99 ERRS
-run_wrk() {  # target conns -> sets RPS/P50/P99/ERRS[target:conns]
-  local t=$1 c=$2 th=$WRK_THREADS out="$TMP/wrk.$1.$2.out" line
+# target conns [script [script args...]] -> sets RPS/P50/P99/ERRS[target:conns]. The script
+# defaults to chat.lua; its arguments go to wrk after `--`.
+run_wrk() {
+  local t=$1 c=$2 script=${3:-chat.lua} th=$WRK_THREADS out="$TMP/wrk.$1.$2.out" line
+  local -a sargs=("${@:4}")
   (( th > c )) && th=$c
   if [[ "$WARM_S" != 0 ]]; then
     measure "$out.warm" timeout -k 5 $((WARM_S + 30)) wrk -t"$th" -c"$c" -d"$WARMUP" --timeout 5s \
-      -s "$HERE/chat.lua" "${URL[$t]}" || { cat "$out.warm" >&2; die "wrk warm-up against $t failed"; }
+      -s "$HERE/$script" "${URL[$t]}" -- "${sargs[@]}" \
+      || { cat "$out.warm" >&2; die "wrk warm-up against $t failed"; }
   fi
   measure "$out" timeout -k 5 $((DUR_S + 30)) wrk -t"$th" -c"$c" -d"$DURATION" --timeout 5s \
-    -s "$HERE/chat.lua" "${URL[$t]}" || { cat "$out" >&2; die "wrk against $t failed"; }
+    -s "$HERE/$script" "${URL[$t]}" -- "${sargs[@]}" || { cat "$out" >&2; die "wrk against $t failed"; }
   line=$(grep '^RESULT ' "$out" | tail -1)
   [[ -n "$line" ]] || { cat "$out" >&2; die "no RESULT line from wrk against $t"; }
   local k="$t:$c"
   RPS[$k]=$(field rps "$line"); P50[$k]=$(field p50_ms "$line"); P99[$k]=$(field p99_ms "$line")
   ERRS[$k]=$(( $(field errors_connect "$line") + $(field errors_read "$line") + $(field errors_write "$line") \
              + $(field errors_status "$line") + $(field errors_timeout "$line") ))
-  log "$(printf '%-8s c=%-4s %s' "$t" "$c" "$line")"
+  log "$(printf '%-11s c=%-4s %s' "$t" "$c" "$line")"
 }
 for c in $CONNS; do
   for t in "${TARGETS[@]}"; do run_wrk "$t" "$c"; done
@@ -377,3 +412,208 @@ echo "| vs direct | $(sd ttfb_p50_ms tollgate direct) | $(sd ttfb_p99_ms tollgat
 echo "| vs nginx | $(sd ttfb_p50_ms tollgate nginx) | $(sd ttfb_p99_ms tollgate nginx) | $(sd total_p50_ms tollgate nginx) | $(sd total_p99_ms tollgate nginx) |"
 echo
 echo "tollgate memory at the end: VmRSS $(calc .1f "$TG_RSS_END / 1024") MiB (peak VmHWM $(calc .1f "$(rss_kb "$TG_PID" VmHWM) / 1024") MiB)"
+
+# ---- 6. rate limiting: no limit vs in-process limit vs Redis limit ------------------------------
+# The non-stream wrk load again, through three tollgates that differ only in rate limiting:
+#   rl-none   the tollgate above (no BackendTrafficPolicy), measured again with chat_user.lua;
+#   rl-local  the same YAML plus token costs and a BackendTrafficPolicy, in-process counters;
+#   rl-redis  the same YAML and policy, counters in a private redis-server (--redis).
+# All three get the same requests (chat.lua's plus x-user-id, round-robin over RATELIMIT_USERS
+# users), so the only difference between the rows is the limiter. The budgets (10^12 per window)
+# never run out: every request is checked and charged, none is refused.
+ratelimit_section() {
+  local rl_yaml="$TMP/tollgate-ratelimit.yaml" vout rc=0
+  {
+    cat "$TMP/tollgate.yaml"
+    cat <<'EOF'
+  # Appended by the rate-limit section: the AIGatewayRoute above is the last document, so this key
+  # belongs to its spec. cost.response of the token rule below charges this TotalToken count.
+  llmRequestCosts:
+    - metadataKey: total
+      type: TotalToken
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata:
+  name: bench-rate-limit
+  namespace: default
+spec:
+  targetRefs:
+    - group: gateway.networking.k8s.io
+      kind: Gateway
+      name: bench-gateway
+  rateLimit:
+    type: Global
+    global:
+      rules:
+        # Tokens per user per hour: checked before the request (cost 0), charged with the
+        # response's total_tokens when it completes.
+        - clientSelectors:
+            - headers:
+                - name: x-user-id
+                  type: Distinct
+          limit:
+            requests: 1000000000000
+            unit: Hour
+          cost:
+            request:
+              from: Number
+              number: 0
+            response:
+              from: Metadata
+              metadata:
+                namespace: io.envoy.ai_gateway
+                key: total
+        # Requests per user per minute: checked and charged 1 before the request.
+        - clientSelectors:
+            - headers:
+                - name: x-user-id
+                  type: Distinct
+          limit:
+            requests: 1000000000000
+            unit: Minute
+          cost:
+            request:
+              from: Number
+              number: 1
+EOF
+  } >"$rl_yaml"
+  # A warning (e.g. a cost.response key no route defines) would silently change what is measured.
+  vout=$("$TG" validate -c "$rl_yaml" 2>&1) || rc=$?
+  [[ $rc == 0 && "$vout" == *" 0 warning(s)"* ]] || { printf '%s\n' "$vout" >&2; die "the rate-limit YAML does not validate cleanly"; }
+
+  URL[rl-none]="http://$TG_ADDR"
+  local -a rl_targets=(rl-none rl-local)
+  local -A label=([rl-none]="no limit" [rl-local]="in-process limit" [rl-redis]="Redis limit")
+
+  start_tollgate tollgate-local "$rl_yaml"
+  local tgl_admin=$TGX_ADMIN
+  URL[rl-local]="http://$TGX_ADDR"
+  grep -q 'rate limits: .*in-process store' "$TMP/tollgate-local.err" \
+    || { cat "$TMP/tollgate-local.err" >&2; die "tollgate-local did not report an in-process rate-limit store"; }
+
+  local redis_port="" redis_pid=""
+  if [[ "$HAVE_REDIS" == 1 ]]; then
+    mkdir -p "$TMP/redis"
+    redis_port=$(free_port)
+    "$REDIS_SERVER" --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+      --dir "$TMP/redis" --daemonize no >"$TMP/redis/redis.log" 2>&1 &
+    redis_pid=$!; PIDS+=("$redis_pid")
+    wait_for_line "$TMP/redis/redis.log" 'Ready to accept connections' "$redis_pid" redis-server >/dev/null
+    log "redis-server on 127.0.0.1:$redis_port (pid $redis_pid)"
+    start_tollgate tollgate-redis "$rl_yaml" --redis "redis://127.0.0.1:$redis_port"
+    URL[rl-redis]="http://$TGX_ADDR"
+    grep -q 'rate limits: .*redis store' "$TMP/tollgate-redis.err" \
+      || { cat "$TMP/tollgate-redis.err" >&2; die "tollgate-redis did not report a Redis rate-limit store"; }
+    # "ready" comes before the loops' Redis connections are up; don't let the check fail open.
+    wait_for_line "$TMP/tollgate-redis.err" "redis 127.0.0.1:$redis_port: connected" "$TGX_PID" tollgate-redis >/dev/null
+    rl_targets+=(rl-redis)
+  else
+    log "redis-server not found: skipping the Redis rate-limit run"
+  fi
+
+  # Functional check: a 200 with the rate-limit headers, i.e. the policy applies to the request.
+  local t resp code hdrs="$TMP/rl-check.headers"
+  for t in rl-local ${redis_port:+rl-redis}; do
+    resp=$(curl -s -m 5 -D "$hdrs" -w '\n%{http_code}' -H 'content-type: application/json' \
+      -H 'x-user-id: bench-user-1' -d "$CHECK_BODY" "${URL[$t]}/v1/chat/completions" || true)
+    code=${resp##*$'\n'}
+    if [[ "$code" != 200 || "$resp" != *'"chat.completion"'* ]] || ! grep -qi '^x-ratelimit-limit:' "$hdrs"; then
+      cat "$TMP/tollgate-${t#rl-}.err" "$hdrs" >&2
+      die "$t (${URL[$t]}) did not answer a rate-limited chat completion: HTTP $code: ${resp%$'\n'*}"
+    fi
+  done
+
+  local c
+  for c in $CONNS; do
+    for t in "${rl_targets[@]}"; do run_wrk "$t" "$c" chat_user.lua "$RATELIMIT_USERS"; done
+  done
+
+  echo "## Rate limiting: no limit vs in-process vs Redis (non-stream, x-user-id over $RATELIMIT_USERS users)"
+  echo
+  echo "Same requests as above plus an \`x-user-id\` header (\`bench/load/chat_user.lua\`, round-robin"
+  echo "over bench-user-1..$RATELIMIT_USERS); all three rows use that script, so compare them with each other,"
+  echo "not with the tollgate rows above. Limited configs: one BackendTrafficPolicy on the Gateway with"
+  echo "two per-user rules (TotalToken per Hour, requests per Minute), 10^12 per window: never refused."
+  echo
+  echo "| config | connections | req/s | p50 ms | p99 ms | errors | req/s vs no limit | p99 added vs no limit ms |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  local k base
+  for c in $CONNS; do
+    base="rl-none:$c"
+    for t in rl-none rl-local rl-redis; do
+      k="$t:$c"
+      if [[ -z "${RPS[$k]:-}" ]]; then
+        printf '| %s | %s | skipped: redis-server not found | | | | | |\n' "${label[$t]}" "$c"
+        continue
+      fi
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "${label[$t]}" "$c" "$(calc .0f "${RPS[$k]}")" \
+        "$(calc .2f "${P50[$k]}")" "$(calc .2f "${P99[$k]}")" "${ERRS[$k]}" \
+        "$(calc .2f "${RPS[$k]} / ${RPS[$base]}")" \
+        "$( [[ $t == rl-none ]] && echo - || calc +.2f "${P99[$k]} - ${P99[$base]}")"
+    done
+  done
+  echo
+
+  # Did the limiters really run? In-process: the admin endpoint shows what one user has spent.
+  local rl_json spent
+  rl_json=$(curl -s -m 5 "http://$tgl_admin/ratelimits?user=bench-user-1" || true)
+  echo "In-process limiter, \`GET /ratelimits?user=bench-user-1\` on tollgate-local's admin port:"
+  echo
+  echo '```'
+  printf '%s\n' "$rl_json"
+  echo '```'
+  echo
+  spent=$(python3 -c '
+import json, sys
+try:
+    b = json.loads(sys.argv[1])["buckets"]
+except Exception as e:
+    print("unreadable answer: %s" % e); sys.exit(0)
+print(", ".join("rule %s (%s) spent %s" % (x["rule"], x["unit"], x["spent"]) for x in b) or "no buckets")
+if not b or any(int(x["spent"]) <= 0 for x in b): print("ZERO")
+' "$rl_json")
+  if [[ "$spent" == *ZERO* || "$spent" == unreadable* ]]; then
+    echo "**WARNING: the in-process limiter has no bucket, or a bucket with nothing spent, for bench-user-1 (${spent%$'\n'ZERO}): the limit did not run as configured.**"
+    log "WARNING: in-process limiter: nothing spent for bench-user-1"
+  else
+    echo "bench-user-1: $spent."
+  fi
+  echo
+
+  if [[ -n "$redis_port" ]]; then
+    local nkeys errs
+    if [[ -n "$REDIS_CLI" && -x "$REDIS_CLI" ]]; then
+      "$REDIS_CLI" -p "$redis_port" --scan --pattern 'tg:rl:*' >"$TMP/redis/keys.txt" 2>&1 \
+        || { cat "$TMP/redis/keys.txt" >&2; die "redis-cli --scan failed"; }
+      nkeys=$(wc -l <"$TMP/redis/keys.txt")
+      echo "Redis limiter: \`redis-cli -p $redis_port --scan --pattern 'tg:rl:*'\` found **$nkeys keys** (expected at least 2 rules × $RATELIMIT_USERS users = $((2 * RATELIMIT_USERS)), plus $RATELIMIT_USERS per extra Minute window the runs crossed), e.g.:"
+      echo
+      echo '```'
+      head -3 "$TMP/redis/keys.txt"
+      echo '```'
+      echo
+      if [[ "$nkeys" == 0 ]]; then
+        echo "**WARNING: Redis holds no tg:rl:* keys after the Redis run: the Redis limiter did not run; that row measured no limiting.**"
+        echo
+        log "WARNING: Redis holds no tg:rl:* keys"
+      fi
+    else
+      echo "**WARNING: redis-cli not found: cannot check that Redis holds rate-limit keys.**"
+      echo
+    fi
+    errs=$(grep -c 'rate limit store error' "$TMP/tollgate-redis.err" || true)
+    if [[ "$errs" != 0 ]]; then
+      echo "**WARNING: tollgate-redis logged $errs rate-limit store error line(s) (at most one per second; --redis-timeout-ms is the default 50): some requests were allowed without a Redis round trip (fail open), which flatters the Redis row.**"
+      echo
+      log "WARNING: tollgate-redis logged $errs rate-limit store error line(s)"
+    fi
+  fi
+}
+
+if [[ "$RATELIMIT" != 0 ]]; then
+  echo
+  ratelimit_section
+else
+  log "rate-limit section skipped (RATELIMIT=0)"
+fi
