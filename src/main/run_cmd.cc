@@ -532,7 +532,13 @@ int runGateway(const RunOptions& opts) {
   loops.join();
   admin_loops.join();
   spdlog::info("tollgate stopped");
-  return 0;
+  // Connections still open after the drain belong to suspended coroutines that reference the
+  // server, pools and stores; unwinding them in destructor order cannot be made safe (their
+  // sockets need the io_context, the io_context destroys them). The drain is over and the
+  // access log is written with write(2), so leave without running destructors.
+  spdlog::shutdown();
+  std::fflush(nullptr);
+  std::_Exit(0);
 }
 
 int runMockLlm(const MockOptions& opts) {
@@ -564,7 +570,10 @@ int runMockLlm(const MockOptions& opts) {
   server.stopAccepting();
   loops.stop();
   loops.join();
-  return 0;
+  // As in runGateway: suspended sessions must not be unwound after their server is gone.
+  spdlog::shutdown();
+  std::fflush(nullptr);
+  std::_Exit(0);
 }
 
 int runDemo(const DemoOptions& opts) {

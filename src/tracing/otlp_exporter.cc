@@ -453,7 +453,7 @@ asio::awaitable<void> OtlpExporter::sendBatch(std::vector<SpanData>& batch,
       stats_.dropped.fetch_add(rejected, std::memory_order_relaxed);
       std::string why = "collector rejected " + std::to_string(rejected) + " of " +
                         std::to_string(n) + " spans: " + answer;
-      warnExportFailure(why, 0);
+      warnExportFailure(why, rejected);
     }
     co_return;
   }
