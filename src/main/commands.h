@@ -21,6 +21,7 @@ struct RunOptions {
   uint32_t drain_timeout_s = 30;            // SIGTERM: let requests and streams finish
   uint32_t watch_interval_ms = 2000;        // poll config files for changes; 0 = SIGHUP only
   bool metrics_user_labels = false;         // per-user token counters (capped cardinality)
+  bool metrics = true;                      // record request metrics (--metrics off: benchmarks)
   std::string log_level = "info";
   // Set by `tollgate demo`: configuration text embedded in the binary instead of files.
   std::vector<std::pair<std::string, std::string>> embedded_configs;

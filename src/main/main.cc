@@ -1,6 +1,7 @@
 // tollgate: an AI gateway. Command-line entry point; see `tollgate --help`.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <map>
 
 #include "main/commands.h"
 
@@ -44,6 +45,11 @@ int main(int argc, char** argv) {
   run_cmd
       ->add_option("--watch-interval-ms", run.watch_interval_ms,
                    "how often config files are checked for changes (0: only SIGHUP reloads)")
+      ->capture_default_str();
+  run_cmd
+      ->add_option("--metrics", run.metrics,
+                   "record request metrics (on/off; /metrics keeps process gauges either way)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"on", true}, {"off", false}}))
       ->capture_default_str();
   run_cmd->add_flag("--metrics-user-labels", run.metrics_user_labels,
                     "per-user token counters in /metrics (at most 1000 distinct users)");
