@@ -17,6 +17,16 @@ AccessLog::AccessLog(const std::string& path) {
   }
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   owns_fd_ = fd_ >= 0;
+  path_ = path;
+}
+
+bool AccessLog::reopen() {
+  if (!owns_fd_) return true;  // stdout or off: nothing to reopen
+  int fresh = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fresh < 0) return false;
+  bool ok = ::dup3(fresh, fd_, O_CLOEXEC) >= 0;
+  ::close(fresh);
+  return ok;
 }
 
 AccessLog::~AccessLog() {

@@ -14,6 +14,10 @@ class AccessLog {
   explicit AccessLog(const std::string& path);
   ~AccessLog();
   bool enabled() const { return fd_ >= 0; }
+  // Re-opens the file (log rotation, on SIGUSR1). The descriptor number stays the same (dup2),
+  // so writers on other threads never see a closed or reused descriptor. Returns false and keeps
+  // writing to the old file when the path cannot be opened.
+  bool reopen();
   void write(const RequestContext& ctx) const;
   // The line as it would be written (tests).
   static std::string format(const RequestContext& ctx);
@@ -21,6 +25,7 @@ class AccessLog {
  private:
   int fd_ = -1;
   bool owns_fd_ = false;
+  std::string path_;
 };
 
 }  // namespace tollgate::gateway

@@ -464,6 +464,7 @@ int runGateway(const RunOptions& opts) {
   };
 
   asio::signal_set signals(main_io, SIGINT, SIGTERM, SIGHUP);
+  signals.add(SIGUSR1);
   asio::steady_timer drain_timer(main_io);
   std::function<void(const boost::system::error_code&, int)> on_signal;
   std::function<void()> check_drained;
@@ -484,6 +485,16 @@ int runGateway(const RunOptions& opts) {
     if (ec) return;
     if (sig == SIGHUP) {
       reload("SIGHUP");
+      signals.async_wait(on_signal);
+      return;
+    }
+    if (sig == SIGUSR1) {
+      if (access_log.reopen()) {
+        spdlog::info("access log reopened ({})", opts.access_log);
+      } else {
+        spdlog::error("access log {} could not be reopened; still writing to the old file",
+                      opts.access_log);
+      }
       signals.async_wait(on_signal);
       return;
     }

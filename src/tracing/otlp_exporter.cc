@@ -472,9 +472,10 @@ void OtlpExporter::warnExportFailure(const std::string& why, size_t spans) {
     return;
   }
   if (suppressed_warnings_ > 0) {
-    spdlog::warn("OTLP export to {} failed: {} ({} spans dropped; {} more failures since the "
-                 "last warning)",
-                 opts_.endpoint, why, spans, suppressed_warnings_);
+    spdlog::warn(
+        "OTLP export to {} failed: {} ({} spans dropped; {} more failures since the "
+        "last warning)",
+        opts_.endpoint, why, spans, suppressed_warnings_);
   } else {
     spdlog::warn("OTLP export to {} failed: {} ({} spans dropped)", opts_.endpoint, why, spans);
   }

@@ -10,6 +10,9 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -23,10 +26,6 @@
 #include <thread>
 #include <variant>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 namespace tollgate::upstream {
 class Pool;
@@ -60,8 +59,8 @@ struct SpanData {
 struct OtlpOptions {
   std::string endpoint;  // http://HOST:PORT[/path]; no path or "/" means /v1/traces
   std::string service_name = "tollgate";
-  size_t max_queue = 4096;  // spans waiting to be sent; more are dropped
-  size_t max_batch = 256;   // spans per POST
+  size_t max_queue = 4096;                         // spans waiting to be sent; more are dropped
+  size_t max_batch = 256;                          // spans per POST
   std::chrono::milliseconds flush_interval{1000};  // a partial batch waits at most this long
   std::chrono::milliseconds timeout{2000};         // connect, and then the whole request
 };

@@ -164,6 +164,23 @@ test('hot reload: a valid change is served without a restart, an invalid one is 
   await waitFor(async () => (await request(`${gw.url}/v1/chat/completions`, { body: chat({ model: 'added/model' }) })).status === 404, { timeoutMs: 8000, intervalMs: 100 });
 });
 
+test('SIGUSR1 reopens a file access log (rotation)', async () => {
+  const dir = fs.mkdtempSync('/tmp/tollgate-log-');
+  const logPath = `${dir}/access.log`;
+  const read = (p) => { try { return fs.readFileSync(p, 'utf8'); } catch { return ''; } };
+  const g = await startGateway([tempYaml(baseConfig())], { endpoints: { 'mock-backend': mock.addr }, extra: ['--access-log', logPath] });
+  await request(`${g.url}/v1/chat/completions`, { body: chat(), headers: { 'x-user-id': 'before-rotation' } });
+  await waitFor(() => read(logPath).includes('before-rotation'), { timeoutMs: 10000 });
+  fs.renameSync(logPath, `${logPath}.1`);
+  g.proc.kill('SIGUSR1');
+  await waitFor(() => /access log reopened/.test(g.stderr()), { timeoutMs: 10000 });
+  await request(`${g.url}/v1/chat/completions`, { body: chat(), headers: { 'x-user-id': 'after-rotation' } });
+  await waitFor(() => read(logPath).includes('after-rotation'), { timeoutMs: 10000 });
+  assert.ok(read(`${logPath}.1`).includes('before-rotation'));
+  assert.ok(!read(`${logPath}.1`).includes('after-rotation'));
+  await g.stop();
+});
+
 test('SIGTERM drains: a long stream completes, readyz turns 503, new connections are refused, exit 0', async () => {
   const slowMock = await startMock(['--itl-ms', '100']);
   const cfg = tempYaml(baseConfig());
