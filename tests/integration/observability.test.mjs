@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import { spawnSync } from 'node:child_process';
+import { SECRETS } from '../lib/secrets.mjs';
 import { startGateway, startMock, request, streamRequest, sseData, tempYaml, waitFor } from '../lib/harness.mjs';
 
 const mock = await startMock(['--itl-ms', '20']);
-const CLIENT_SECRET = 'client-secret-token-7f3a9c';
-const API_KEY = 'sk-backend-key-91b2e4d0';
+const CLIENT_SECRET = SECRETS.clientBearer;
+const API_KEY = SECRETS.backendApiKey;
 
 const baseConfig = (extraRule = '') => `
 apiVersion: v1

@@ -17,6 +17,16 @@ const children = new Set();
 const servers = new Set();
 // Also on abnormal exits (a failed assertion at top level, a runner timeout): never leak processes.
 process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+
+// Every child's stdout and stderr are kept for the secrets scan that ends the test run.
+const LOG_DIR = process.env.TOLLGATE_TEST_LOG_DIR;
+function keepLogs(proc, name) {
+  if (!LOG_DIR) return;
+  fs.mkdirSync(LOG_DIR, { recursive: true });
+  const file = path.join(LOG_DIR, `${path.basename(process.argv[1] ?? 'test')}-${proc.pid}-${name}.log`);
+  proc.stdout?.on('data', (d) => fs.appendFileSync(file, d));
+  proc.stderr?.on('data', (d) => fs.appendFileSync(file, d));
+}
 after(async () => {
   for (const c of children) c.kill('SIGKILL');
   for (const s of servers) {
@@ -30,6 +40,7 @@ after(async () => {
 export function startProcess(args, ready, { timeoutMs = 15000, env = {} } = {}) {
   const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.add(proc);
+  keepLogs(proc, args[0]);
   let err = '';
   let out = '';
   proc.stdout.on('data', (d) => { out += d; });
