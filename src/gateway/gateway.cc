@@ -52,7 +52,10 @@ bool isNotForwarded(const http::Request::fields_type::value_type& f) {
     case field::expect:
       return true;
     case field::unknown:
-      return iequals(f.name_string(), "x-ai-eg-model") || iequals(f.name_string(), "x-request-id");
+      // Set by the gateway itself: the routing header, the request id and trace context.
+      return iequals(f.name_string(), "x-ai-eg-model") ||
+             iequals(f.name_string(), "x-request-id") || iequals(f.name_string(), "traceparent") ||
+             iequals(f.name_string(), "tracestate");
     default:
       return false;
   }
@@ -128,12 +131,14 @@ std::shared_ptr<const Snapshot> SnapshotHolder::acquire() const {
 }
 
 Gateway::Gateway(SnapshotHolder& snapshots, GatewayOptions opts, const AccessLog& access_log,
-                 ratelimit::Limiter* limiter, GatewayMetrics* metrics)
+                 ratelimit::Limiter* limiter, GatewayMetrics* metrics,
+                 tracing::OtlpExporter* exporter)
     : snapshots_(snapshots),
       opts_(opts),
       access_log_(access_log),
       limiter_(limiter),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      exporter_(exporter) {}
 
 std::string Gateway::renderError(std::string_view target, const Error& err,
                                  http::ResponseHead& head) {
@@ -195,6 +200,16 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
     ctx.request_id = randomHexId();
   }
   if (auto it = req.find("x-user-id"); it != req.end()) ctx.user = std::string(it->value());
+  // W3C trace context: continue the caller's trace (or start one); our span is the parent of
+  // the upstream call.
+  std::optional<tracing::TraceContext> incoming;
+  if (auto it = req.find("traceparent"); it != req.end())
+    incoming = tracing::parseTraceparent(it->value());
+  ctx.trace = tracing::startSpan(incoming);
+  if (incoming) {
+    if (auto it = req.find("tracestate"); it != req.end() && !hasHeaderBreakingChars(it->value()))
+      ctx.tracestate = std::string(it->value());
+  }
   // One snapshot for the whole request, even if a reload happens while it runs.
   const std::shared_ptr<const Snapshot> snap = snapshots_.acquire();
   std::optional<Error> failure;
@@ -225,6 +240,44 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
   }
   access_log_.write(ctx);
   if (metrics_) metrics_->record(ctx);
+  if (exporter_ && ctx.trace.sampled()) exportSpan(ctx);
+}
+
+void Gateway::exportSpan(const RequestContext& ctx) {
+  using tracing::Attribute;
+  auto unix_nanos = [](std::chrono::system_clock::time_point t) {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+  };
+  tracing::SpanData span;
+  span.trace_id = ctx.trace.trace_id;
+  span.span_id = ctx.trace.span_id;
+  span.parent_span_id = ctx.trace.parent_span_id;
+  const std::string_view op = api::apiOperationName(ctx.api);
+  span.name = ctx.parsed.model.empty() ? std::string(op) : std::string(op) + " " + ctx.parsed.model;
+  span.start_unix_nanos = unix_nanos(ctx.wall_start);
+  span.end_unix_nanos =
+      span.start_unix_nanos +
+      static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - ctx.start).count());
+  span.error = ctx.status >= 500 || ctx.status == 0;
+  if (span.error) span.status_message = ctx.error_type;
+  auto& a = span.attributes;
+  a.push_back({"gen_ai.operation.name", std::string(op)});
+  if (!ctx.provider.empty()) a.push_back({"gen_ai.provider.name", ctx.provider});
+  if (!ctx.parsed.model.empty()) a.push_back({"gen_ai.request.model", ctx.parsed.model});
+  if (!ctx.response_model.empty()) a.push_back({"gen_ai.response.model", ctx.response_model});
+  if (ctx.usage.known) {
+    a.push_back({"gen_ai.usage.input_tokens", static_cast<int64_t>(ctx.usage.input_tokens)});
+    a.push_back({"gen_ai.usage.output_tokens", static_cast<int64_t>(ctx.usage.output_tokens)});
+  }
+  a.push_back({"http.response.status_code", static_cast<int64_t>(ctx.status)});
+  if (!ctx.error_type.empty()) a.push_back({"error.type", ctx.error_type});
+  if (!ctx.route_name.empty()) a.push_back({"tollgate.route", ctx.route_name});
+  if (!ctx.backend.empty()) a.push_back({"tollgate.backend", ctx.backend});
+  if (!ctx.user.empty()) a.push_back({"enduser.id", ctx.user});
+  a.push_back({"tollgate.request_id", ctx.request_id});
+  exporter_->submit(std::move(span));
 }
 
 asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter& w,
@@ -368,6 +421,8 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     }
     out.headers.emplace_back("x-ai-eg-model", ctx.parsed.model);
     out.headers.emplace_back("x-request-id", ctx.request_id);
+    out.headers.emplace_back("traceparent", tracing::formatTraceparent(ctx.trace));
+    if (!ctx.tracestate.empty()) out.headers.emplace_back("tracestate", ctx.tracestate);
     for (auto& h : up->headers) out.headers.push_back(std::move(h));
     if (replaces_auth) {
       // The header each provider expects its key in (as Envoy AI Gateway sends them).

@@ -16,6 +16,7 @@
 #include "providers/translator.h"
 #include "ratelimit/limiter.h"
 #include "router/router.h"
+#include "tracing/otlp_exporter.h"
 #include "upstream/client.h"
 
 namespace tollgate::gateway {
@@ -59,7 +60,8 @@ class Gateway final : public http::Handler {
  public:
   // `limiter` may be null when no rate limits are configured.
   Gateway(SnapshotHolder& snapshots, GatewayOptions opts, const AccessLog& access_log,
-          ratelimit::Limiter* limiter, GatewayMetrics* metrics = nullptr);
+          ratelimit::Limiter* limiter, GatewayMetrics* metrics = nullptr,
+          tracing::OtlpExporter* exporter = nullptr);
 
   boost::asio::awaitable<void> handle(http::Request& req, http::ResponseWriter& w) override;
   std::string renderError(std::string_view target, const Error& err,
@@ -68,6 +70,7 @@ class Gateway final : public http::Handler {
  private:
   boost::asio::awaitable<void> process(http::Request& req, http::ResponseWriter& w,
                                        RequestContext& ctx, const Snapshot& snap);
+  void exportSpan(const RequestContext& ctx);
   static ratelimit::RequestFacts factsFor(const RequestContext& ctx,
                                           const router::HeaderSource* headers);
   boost::asio::awaitable<void> sendError(http::ResponseWriter& w, RequestContext& ctx,
@@ -84,6 +87,7 @@ class Gateway final : public http::Handler {
   const AccessLog& access_log_;
   ratelimit::Limiter* limiter_;
   GatewayMetrics* metrics_;
+  tracing::OtlpExporter* exporter_;
 };
 
 }  // namespace tollgate::gateway

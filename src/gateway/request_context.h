@@ -9,6 +9,7 @@
 #include "api/request.h"
 #include "api/usage.h"
 #include "ratelimit/limiter.h"
+#include "tracing/trace_context.h"
 
 namespace tollgate::gateway {
 
@@ -18,6 +19,8 @@ struct RequestContext {
   Clock::time_point start = Clock::now();
   std::chrono::system_clock::time_point wall_start = std::chrono::system_clock::now();
   std::string request_id;
+  tracing::TraceContext trace;  // this request's span; its id is the parent sent upstream
+  std::string tracestate;       // forwarded only with a valid incoming traceparent
   std::string method;
   std::string path;
   std::string user;  // x-user-id

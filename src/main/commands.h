@@ -22,6 +22,8 @@ struct RunOptions {
   uint32_t watch_interval_ms = 2000;        // poll config files for changes; 0 = SIGHUP only
   bool metrics_user_labels = false;         // per-user token counters (capped cardinality)
   bool metrics = true;                      // record request metrics (--metrics off: benchmarks)
+  std::string otlp_endpoint;                // http://HOST:PORT[/v1/traces]: export spans
+  std::string otlp_service_name = "tollgate";
   std::string log_level = "info";
   // Set by `tollgate demo`: configuration text embedded in the binary instead of files.
   std::vector<std::pair<std::string, std::string>> embedded_configs;

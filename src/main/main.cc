@@ -49,7 +49,15 @@ int main(int argc, char** argv) {
   run_cmd
       ->add_option("--metrics", run.metrics,
                    "record request metrics (on/off; /metrics keeps process gauges either way)")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"on", true}, {"off", false}}))
+      ->transform(
+          CLI::CheckedTransformer(std::map<std::string, bool>{{"on", true}, {"off", false}}))
+      ->capture_default_str();
+  run_cmd
+      ->add_option("--otlp-endpoint", run.otlp_endpoint,
+                   "export one span per request to an OTLP/HTTP collector "
+                   "(http://HOST:PORT[/v1/traces], JSON encoding)")
+      ->envname("TOLLGATE_OTLP_ENDPOINT");
+  run_cmd->add_option("--otlp-service-name", run.otlp_service_name, "service.name of the spans")
       ->capture_default_str();
   run_cmd->add_flag("--metrics-user-labels", run.metrics_user_labels,
                     "per-user token counters in /metrics (at most 1000 distinct users)");

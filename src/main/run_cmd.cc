@@ -20,6 +20,7 @@
 #include "mock/mock_server.h"
 #include "ratelimit/limiter.h"
 #include "ratelimit/redis_store.h"
+#include "tracing/otlp_exporter.h"
 #include "upstream/client.h"
 
 namespace tollgate::cli {
@@ -271,7 +272,22 @@ int runGateway(const RunOptions& opts) {
   mopts.user_labels = opts.metrics_user_labels;
   gateway::GatewayMetrics gateway_metrics(registry, mopts);
   gateway::AccessLog access_log(opts.access_log);
-  gateway::Gateway gw(snapshots, gateway::GatewayOptions{}, access_log, &limiter, &gateway_metrics);
+  std::unique_ptr<tracing::OtlpExporter> exporter;
+  if (!opts.otlp_endpoint.empty()) {
+    std::string why;
+    if (!tracing::parseOtlpEndpoint(opts.otlp_endpoint, &why)) {
+      std::cerr << "tollgate: error: --otlp-endpoint: " << why << "\n";
+      return 2;
+    }
+    tracing::OtlpOptions oo;
+    oo.endpoint = opts.otlp_endpoint;
+    oo.service_name = opts.otlp_service_name;
+    exporter = std::make_unique<tracing::OtlpExporter>(oo);
+    spdlog::info("tracing: exporting spans to {}", opts.otlp_endpoint);
+  }
+  // --metrics off leaves the per-request recording out (benchmarks measure what it costs).
+  gateway::Gateway gw(snapshots, gateway::GatewayOptions{}, access_log, &limiter,
+                      opts.metrics ? &gateway_metrics : nullptr, exporter.get());
 
   http::EventLoops loops(defaultThreads(opts.threads));
   std::vector<std::unique_ptr<upstream::Pool>> pools;
@@ -362,6 +378,15 @@ int runGateway(const RunOptions& opts) {
         {Type::kGauge, "tollgate_redis_connected", "Redis connections up", {}, [&rs, one] {
            return one(double(rs.connected.load()));
          }});
+  }
+  if (exporter) {
+    auto* ex = exporter.get();
+    registry.callback({Type::kCounter, "tollgate_trace_spans_total",
+                       "Spans by outcome (exported, or dropped: queue full, collector down)",
+                       {"outcome"}, [ex] {
+                         return Samples{{{"exported"}, double(ex->stats().exported.load())},
+                                        {{"dropped"}, double(ex->stats().dropped.load())}};
+                       }});
   }
   registry.callback({Type::kCounter,
                      "tollgate_config_reloads_total",
@@ -542,6 +567,7 @@ int runGateway(const RunOptions& opts) {
   admin_loops.stop();
   loops.join();
   admin_loops.join();
+  if (exporter) exporter->shutdown(std::chrono::seconds(2));  // send the last spans
   spdlog::info("tollgate stopped");
   // Connections still open after the drain belong to suspended coroutines that reference the
   // server, pools and stores; unwinding them in destructor order cannot be made safe (their
