@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { SHARED, startGateway, startFake, request, tempYaml, waitFor } from '../lib/harness.mjs';
+import { SHARED, startGateway, startFake, request, tempYaml, waitFor, backendYaml } from '../lib/harness.mjs';
 
 const dir = path.join(SHARED, 'conformance/envoy-ai-gateway-openai-cassettes/cassettes');
 const cassettes = fs.readdirSync(dir)
@@ -26,16 +26,7 @@ const fake = await startFake((req, res) => {
 });
 
 const gw = await startGateway([tempYaml(`
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: openai-backend }
-spec: { endpoints: [{ fqdn: { hostname: api.openai.invalid, port: 443 } }] }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: openai }
-spec: { schema: { name: OpenAI }, backendRef: { name: openai-backend, kind: Backend, group: gateway.envoyproxy.io } }
----
+${backendYaml('openai')}---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: all }

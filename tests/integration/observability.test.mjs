@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { SECRETS } from '../lib/secrets.mjs';
-import { startGateway, startMock, request, streamRequest, sseData, tempYaml, waitFor } from '../lib/harness.mjs';
+import { startGateway, startMock, request, streamRequest, sseData, tempYaml, waitFor, backendYaml } from '../lib/harness.mjs';
 
 const mock = await startMock(['--itl-ms', '20']);
 const CLIENT_SECRET = SECRETS.clientBearer;
@@ -26,16 +26,7 @@ spec:
   type: APIKey
   apiKey: { secretRef: { name: mock-key } }
 ---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: mock-backend }
-spec: { endpoints: [{ fqdn: { hostname: mock.invalid, port: 80 } }] }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: mock }
-spec: { schema: { name: OpenAI }, backendRef: { name: mock-backend, kind: Backend, group: gateway.envoyproxy.io } }
----
+${backendYaml('mock')}---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: r }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { BIN, BLUEPRINT, startGateway, startMock, request, tempYaml, waitFor } from '../lib/harness.mjs';
+import { BIN, BLUEPRINT, startGateway, startMock, request, tempYaml, waitFor, backendYaml } from '../lib/harness.mjs';
 
 const mock = await startMock(['--itl-ms', '30']);
 const blueprint = [path.join(BLUEPRINT, 'gateway.yaml'), path.join(BLUEPRINT, 'model-backends.yaml'),
@@ -73,16 +73,7 @@ test('tollgate client --scenario rate-limit passes against the blueprint', () =>
 });
 
 const ownPolicy = (extra = '') => tempYaml(`
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: mock-backend }
-spec: { endpoints: [{ fqdn: { hostname: mock.invalid, port: 80 } }] }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: mock }
-spec: { schema: { name: OpenAI }, backendRef: { name: mock-backend, kind: Backend, group: gateway.envoyproxy.io } }
----
+${backendYaml('mock')}---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: r }

@@ -3,23 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { BIN, startGateway, startMock, startRedis, request, tempYaml, waitFor } from '../lib/harness.mjs';
+import { BIN, startGateway, startMock, startRedis, request, tempYaml, waitFor, backendYaml } from '../lib/harness.mjs';
 
 const mock = await startMock();
 const redis = await startRedis();
 
 const LIMIT = 600;
 const config = (annotations = '') => tempYaml(`
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: mock-backend }
-spec: { endpoints: [{ fqdn: { hostname: mock.invalid, port: 80 } }] }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: mock }
-spec: { schema: { name: OpenAI }, backendRef: { name: mock-backend, kind: Backend, group: gateway.envoyproxy.io } }
----
+${backendYaml('mock')}---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: r }

@@ -2,7 +2,7 @@
 // gets exactly the stream it asked for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, startFake, startMock, request, streamRequest, sseData, tempYaml, waitFor } from '../lib/harness.mjs';
+import { startGateway, startFake, startMock, request, streamRequest, sseData, tempYaml, waitFor, backendYaml } from '../lib/harness.mjs';
 
 function chunk(content, extra = {}) {
   return JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null }], ...extra });
@@ -23,26 +23,8 @@ const slow = await startFake((req, res, body) => {
 const mock = await startMock();
 
 const config = tempYaml(`
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: slow-backend }
-spec: { endpoints: [{ fqdn: { hostname: slow.invalid, port: 80 } }] }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: slow }
-spec: { schema: { name: OpenAI }, backendRef: { name: slow-backend, kind: Backend, group: gateway.envoyproxy.io } }
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: mock-backend }
-spec: { endpoints: [{ fqdn: { hostname: mock.invalid, port: 80 } }] }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: mock }
-spec: { schema: { name: OpenAI }, backendRef: { name: mock-backend, kind: Backend, group: gateway.envoyproxy.io } }
----
+${backendYaml('slow')}---
+${backendYaml('mock')}---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: r }
@@ -128,16 +110,7 @@ test('a stream cut by the upstream ends with an error event and the gateway keep
     setTimeout(() => res.socket.destroy(), 100);
   });
   const cfg2 = tempYaml(`
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: cut-backend }
-spec: { endpoints: [{ fqdn: { hostname: cut.invalid, port: 80 } }] }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: cut }
-spec: { schema: { name: OpenAI }, backendRef: { name: cut-backend, kind: Backend, group: gateway.envoyproxy.io } }
----
+${backendYaml('cut')}---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: r }

@@ -2,7 +2,7 @@
 // collector that checks the payload.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, startFake, request, chatCompletion, tempYaml, waitFor } from '../lib/harness.mjs';
+import { startGateway, startFake, request, chatCompletion, tempYaml, waitFor, backendYaml } from '../lib/harness.mjs';
 
 const upstream = await startFake((req, res, body) => {
   res.writeHead(200, { 'content-type': 'application/json' });
@@ -20,16 +20,7 @@ const collector = await startFake((req, res, body) => {
   res.end('{}');
 });
 const config = tempYaml(`
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: up-backend }
-spec: { endpoints: [{ fqdn: { hostname: up.invalid, port: 80 } }] }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: up }
-spec: { schema: { name: OpenAI }, backendRef: { name: up-backend, kind: Backend, group: gateway.envoyproxy.io } }
----
+${backendYaml('up')}---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: r }

@@ -211,3 +211,18 @@ export async function startRedis(port) {
     stop: () => new Promise((r) => { if (proc.exitCode !== null) return r(); proc.once('exit', r); proc.kill('SIGKILL'); }),
   };
 }
+
+// A Backend NAME-backend (placeholder host: tests override its endpoint) and an AIServiceBackend
+// NAME using it, as YAML documents.
+export function backendYaml(name, schema = 'OpenAI') {
+  return `apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: { name: ${name}-backend }
+spec: { endpoints: [{ fqdn: { hostname: ${name}.invalid, port: 80 } }] }
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIServiceBackend
+metadata: { name: ${name} }
+spec: { schema: { name: ${schema} }, backendRef: { name: ${name}-backend, kind: Backend, group: gateway.envoyproxy.io } }
+`;
+}
