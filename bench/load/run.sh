@@ -6,6 +6,7 @@
 #   QUICK=1 bench/load/run.sh          # 2 s smoke run
 #   DURATION=30s CONNS="16 64 256" TOLLGATE_THREADS=1 bench/load/run.sh
 #   RATELIMIT=0 bench/load/run.sh      # skip the rate-limit section (no limit / in-process / Redis)
+#   OBSERVABILITY=0 bench/load/run.sh  # skip the observability section (metrics / access log cost)
 #
 # It prints numbers and never judges them: no timing assertion, exit status 0 unless something
 # failed to start or a request could not be served at all. Everything listens on 127.0.0.1, on free
@@ -43,6 +44,9 @@ RATELIMIT=${RATELIMIT:-1}
 RATELIMIT_USERS=${RATELIMIT_USERS:-64}
 REDIS_SERVER=${REDIS_SERVER_BIN:-$(command -v redis-server || true)}
 REDIS_CLI=${REDIS_CLI_BIN:-$(command -v redis-cli || true)}
+# Observability section: tollgate with --metrics off --access-log off, with --metrics on, and with
+# --metrics on plus an access log file, under the non-stream load (chat.lua).
+OBSERVABILITY=${OBSERVABILITY:-1}
 
 # ---- helpers -----------------------------------------------------------------------------------
 log() { printf '[bench] %s\n' "$*" >&2; }
@@ -144,7 +148,7 @@ fi
 echo "# tollgate load benchmark"
 echo
 echo "- machine: $NPROC cores, ${CPU_MODEL:-unknown CPU}, $(uname -sr), load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "- tollgate: $TG @ $GIT_REV, --threads $TOLLGATE_THREADS, --access-log off"
+echo "- tollgate: $TG @ $GIT_REV, --threads $TOLLGATE_THREADS, --access-log off, --metrics on (the default)"
 echo "- nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), worker_processes $NPROC; wrk: $(wrk --version 2>&1 | head -1 | awk '{print $2}'); node: $(node --version)"
 echo "- mock-llm: --threads $MOCK_THREADS, 0 ms latency (streams: ttft ${STREAM_TTFT_MS} ms, itl ${STREAM_ITL_MS} ms)"
 echo "- wrk: $WRK_THREADS threads, ${DURATION} per measurement after ${WARMUP} warm-up, connections: $CONNS"
@@ -154,6 +158,11 @@ elif [[ "$HAVE_REDIS" == 1 ]]; then
   echo "- rate-limit section: no limit / in-process / Redis ($("$REDIS_SERVER" --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')), $RATELIMIT_USERS users"
 else
   echo "- rate-limit section: no limit / in-process, $RATELIMIT_USERS users (Redis run skipped: redis-server not found)"
+fi
+if [[ "$OBSERVABILITY" == 0 ]]; then
+  echo "- observability section: off (OBSERVABILITY=0)"
+else
+  echo "- observability section: metrics off + access log off / metrics on / metrics on + access log file"
 fi
 echo
 echo "> Note: tollgate, the mock, nginx and wrk all share the same $NPROC cores (nothing is pinned),"
@@ -283,11 +292,15 @@ spec:
 EOF
 # name yaml [extra run flags...] -> starts `tollgate run`, logs to $TMP/<name>.{out,err}, sets
 # TGX_PID, TGX_ADDR, TGX_ADMIN. TOLLGATE_REDIS_URL is removed from its environment so that only an
-# explicit --redis flag selects the Redis store.
+# explicit --redis flag selects the Redis store. `--access-log off` unless the extra flags carry
+# their own --access-log (tollgate refuses the option twice). --metrics is left to the caller (the
+# default is on).
 start_tollgate() {
-  local name=$1 yaml=$2 line; shift 2
+  local name=$1 yaml=$2 line a; shift 2
+  local -a alog=(--access-log off)
+  for a in "$@"; do [[ "$a" == --access-log || "$a" == --access-log=* ]] && alog=(); done
   env -u TOLLGATE_REDIS_URL "$TG" run -c "$yaml" --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
-    --threads "$TOLLGATE_THREADS" --access-log off \
+    --threads "$TOLLGATE_THREADS" "${alog[@]}" \
     --backend-endpoint "bench-backend=127.0.0.1:$MOCK_PORT" "$@" \
     >"$TMP/$name.out" 2>"$TMP/$name.err" &
   TGX_PID=$!; PIDS+=("$TGX_PID")
@@ -323,24 +336,33 @@ done
 
 # ---- 4. non-stream throughput with wrk -----------------------------------------------------------
 DUR_S=$(to_secs "$DURATION"); WARM_S=$(to_secs "$WARMUP")
-declare -A RPS P50 P99 ERRS
-# target conns [script [script args...]] -> sets RPS/P50/P99/ERRS[target:conns]. The script
+declare -A RPS P50 P99 ERRS REQS WARM_REQS
+# Optional command run between the warm-up and the measurement (empty: nothing), with the target
+# and the connection count as arguments; the observability section counts access-log lines there.
+BEFORE_MEASURE=""
+# target conns [script [script args...]] -> sets RPS/P50/P99/ERRS/REQS/WARM_REQS[target:conns]
+# (REQS: requests wrk completed in the measurement; WARM_REQS: in the warm-up). The script
 # defaults to chat.lua; its arguments go to wrk after `--`.
 run_wrk() {
-  local t=$1 c=$2 script=${3:-chat.lua} th=$WRK_THREADS out="$TMP/wrk.$1.$2.out" line
+  local t=$1 c=$2 script=${3:-chat.lua} th=$WRK_THREADS out="$TMP/wrk.$1.$2.out" line wline
   local -a sargs=("${@:4}")
   (( th > c )) && th=$c
+  WARM_REQS[$t:$c]=0
   if [[ "$WARM_S" != 0 ]]; then
     measure "$out.warm" timeout -k 5 $((WARM_S + 30)) wrk -t"$th" -c"$c" -d"$WARMUP" --timeout 5s \
       -s "$HERE/$script" "${URL[$t]}" -- "${sargs[@]}" \
       || { cat "$out.warm" >&2; die "wrk warm-up against $t failed"; }
+    wline=$(grep '^RESULT ' "$out.warm" | tail -1 || true)
+    WARM_REQS[$t:$c]=$(field requests "$wline"); WARM_REQS[$t:$c]=${WARM_REQS[$t:$c]:-0}
   fi
+  [[ -n "$BEFORE_MEASURE" ]] && "$BEFORE_MEASURE" "$t" "$c"
   measure "$out" timeout -k 5 $((DUR_S + 30)) wrk -t"$th" -c"$c" -d"$DURATION" --timeout 5s \
     -s "$HERE/$script" "${URL[$t]}" -- "${sargs[@]}" || { cat "$out" >&2; die "wrk against $t failed"; }
   line=$(grep '^RESULT ' "$out" | tail -1)
   [[ -n "$line" ]] || { cat "$out" >&2; die "no RESULT line from wrk against $t"; }
   local k="$t:$c"
   RPS[$k]=$(field rps "$line"); P50[$k]=$(field p50_ms "$line"); P99[$k]=$(field p99_ms "$line")
+  REQS[$k]=$(field requests "$line")
   ERRS[$k]=$(( $(field errors_connect "$line") + $(field errors_read "$line") + $(field errors_write "$line") \
              + $(field errors_status "$line") + $(field errors_timeout "$line") ))
   log "$(printf '%-11s c=%-4s %s' "$t" "$c" "$line")"
@@ -616,4 +638,193 @@ if [[ "$RATELIMIT" != 0 ]]; then
   ratelimit_section
 else
   log "rate-limit section skipped (RATELIMIT=0)"
+fi
+
+# ---- 7. observability: what metrics and the access log cost ------------------------------------
+# The non-stream wrk load (chat.lua, same connection counts and DURATION) through three more
+# tollgates on the same YAML that differ only in observability:
+#   obs-off      --metrics off --access-log off   (the baseline)
+#   obs-metrics  --metrics on  --access-log off
+#   obs-log      --metrics on  --access-log $TMP/obs-access.log
+# The tollgates of the other sections keep the default --metrics on (and --access-log off), so
+# their rows include the cost of metrics; this section is the only one with metrics off.
+OBS_ALOG=""
+declare -A OBS_LINES_BEFORE OBS_LINES_DELTA
+lines_of() { if [[ -f "$1" ]]; then wc -l <"$1"; else echo 0; fi; }
+# BEFORE_MEASURE hook: the access-log line count just before obs-log's measurement (after a short
+# pause, so that the lines of requests the warm-up left in flight are in).
+obs_before_measure() {
+  [[ "$1" == obs-log ]] || return 0
+  sleep 0.2
+  OBS_LINES_BEFORE[$2]=$(lines_of "$OBS_ALOG")
+}
+# admin address, output file -> sum of every tollgate_requests_total series, "" if unreachable.
+requests_total() {
+  curl -sf -m 5 -o "$2" "http://$1/metrics" || { echo ""; return 0; }
+  awk '$1 ~ /^tollgate_requests_total($|[{])/ { s += $NF } END { printf "%d\n", s }' "$2"
+}
+
+observability_section() {
+  OBS_ALOG="$TMP/obs-access.log"
+  local -a obs_targets=(obs-off obs-metrics obs-log)
+  local -A label=([obs-off]="baseline (metrics off, access log off)" [obs-metrics]="metrics on"
+                  [obs-log]="metrics on + access log")
+  local -A admin
+  start_tollgate tollgate-obs-off "$TMP/tollgate.yaml" --metrics off --access-log off
+  URL[obs-off]="http://$TGX_ADDR"; admin[obs-off]=$TGX_ADMIN
+  start_tollgate tollgate-obs-metrics "$TMP/tollgate.yaml" --metrics on --access-log off
+  URL[obs-metrics]="http://$TGX_ADDR"; admin[obs-metrics]=$TGX_ADMIN
+  start_tollgate tollgate-obs-log "$TMP/tollgate.yaml" --metrics on --access-log "$OBS_ALOG"
+  URL[obs-log]="http://$TGX_ADDR"; admin[obs-log]=$TGX_ADMIN
+
+  # Functional check (one request each, counted below): each answers a chat completion.
+  local t c k base resp code
+  for t in "${obs_targets[@]}"; do
+    resp=$(curl -s -m 5 -w '\n%{http_code}' -H 'content-type: application/json' \
+      -d "$CHECK_BODY" "${URL[$t]}/v1/chat/completions" || true)
+    code=${resp##*$'\n'}
+    if [[ "$code" != 200 || "$resp" != *'"chat.completion"'* ]]; then
+      cat "$TMP/tollgate-$t.err" >&2
+      die "$t (${URL[$t]}) did not answer a chat completion: HTTP $code: ${resp%$'\n'*}"
+    fi
+  done
+
+  BEFORE_MEASURE=obs_before_measure
+  for c in $CONNS; do
+    for t in "${obs_targets[@]}"; do
+      run_wrk "$t" "$c"
+      if [[ "$t" == obs-log ]]; then
+        sleep 0.3   # the lines of the requests wrk left in flight when it stopped
+        OBS_LINES_DELTA[$c]=$(( $(lines_of "$OBS_ALOG") - ${OBS_LINES_BEFORE[$c]} ))
+      fi
+    done
+  done
+  BEFORE_MEASURE=""
+
+  # Requests each gateway served in this section, as wrk counted them: warm-ups + measurements +
+  # the functional check. wrk does not count the requests in flight when it stops (up to one per
+  # connection per wrk run), which the gateway may still have answered and recorded.
+  local -A served slack
+  for t in "${obs_targets[@]}"; do
+    served[$t]=1; slack[$t]=0
+    for c in $CONNS; do
+      served[$t]=$(( ${served[$t]} + ${WARM_REQS[$t:$c]} + ${REQS[$t:$c]} ))
+      slack[$t]=$(( ${slack[$t]} + 2 * c ))
+    done
+  done
+
+  # /metrics: the metrics gateway must have counted the requests; the baseline must not have.
+  local m_sum off_sum
+  m_sum=$(requests_total "${admin[obs-metrics]}" "$TMP/obs-metrics.metrics")
+  off_sum=$(requests_total "${admin[obs-off]}" "$TMP/obs-off.metrics")
+
+  # The access log: lines, JSON objects, status 200.
+  local alog_counts a_lines a_json a_200
+  alog_counts=$(python3 - "$OBS_ALOG" <<'PYEOF'
+import json, sys
+n = j = ok = 0
+try:
+    with open(sys.argv[1], "rb") as f:
+        for line in f:
+            n += 1
+            try:
+                o = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(o, dict):
+                j += 1
+                ok += o.get("status") == 200
+except FileNotFoundError:
+    pass
+print(n, j, ok)
+PYEOF
+)
+  read -r a_lines a_json a_200 <<<"$alog_counts"
+
+  echo "## Observability: metrics and access log (non-stream, chat.lua)"
+  echo
+  echo "The load of the first table, through three more tollgates on the same YAML that differ only in"
+  echo "\`--metrics\` and \`--access-log\`, interleaved per connection count. The baseline has both off; the"
+  echo "tollgates of the other sections run with the default \`--metrics on\` (and \`--access-log off\`)."
+  echo "The access log goes to a file in the temp dir ($(df -T "$TMP" 2>/dev/null | awk 'NR == 2 {print $2}') file system)."
+  echo
+  echo "| config | connections | req/s | p50 ms | p99 ms | errors | req/s vs baseline | p99 added vs baseline ms |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  for c in $CONNS; do
+    base="obs-off:$c"
+    for t in "${obs_targets[@]}"; do
+      k="$t:$c"
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "${label[$t]}" "$c" "$(calc .0f "${RPS[$k]}")" \
+        "$(calc .2f "${P50[$k]}")" "$(calc .2f "${P99[$k]}")" "${ERRS[$k]}" \
+        "$(calc .2f "${RPS[$k]} / ${RPS[$base]}")" \
+        "$( [[ $t == obs-off ]] && echo - || calc +.2f "${P99[$k]} - ${P99[$base]}")"
+    done
+  done
+  echo
+  local cmax=0
+  for c in $CONNS; do if (( c > cmax )); then cmax=$c; fi; done
+  local caveat=""
+  [[ -n "$off_sum" && "$off_sum" != 0 ]] && caveat=" **Not a measure of the metrics cost: the baseline recorded metrics too (WARNING below).**"
+  echo "Overhead at $cmax connections (req/s lost vs the baseline; negative = faster, i.e. noise):" \
+    "metrics $(calc +.1f "(1 - ${RPS[obs-metrics:$cmax]} / ${RPS[obs-off:$cmax]}) * 100") %" \
+    "(p99 $(calc +.2f "${P99[obs-metrics:$cmax]} - ${P99[obs-off:$cmax]}") ms)," \
+    "metrics + access log $(calc +.1f "(1 - ${RPS[obs-log:$cmax]} / ${RPS[obs-off:$cmax]}) * 100") %" \
+    "(p99 $(calc +.2f "${P99[obs-log:$cmax]} - ${P99[obs-off:$cmax]}") ms).$caveat"
+  echo
+
+  # Did the metrics record?
+  if [[ -z "$m_sum" ]]; then
+    echo "**WARNING: could not fetch /metrics from the metrics-on gateway (admin ${admin[obs-metrics]}).**"
+    log "WARNING: could not fetch /metrics from tollgate-obs-metrics"
+  else
+    echo "Metrics on: \`GET /metrics\` on its admin port after its runs: \`tollgate_requests_total\` (sum over its series) = **$m_sum**;" \
+      "wrk completed ${served[obs-metrics]} requests against it (warm-ups and the functional check included; up to ${slack[obs-metrics]} more may have been answered after wrk stopped counting)."
+    if [[ "$m_sum" == 0 ]]; then
+      echo
+      echo "**WARNING: tollgate_requests_total is 0 on the metrics-on gateway: its row measured no metrics recording.**"
+      log "WARNING: tollgate_requests_total is 0 on tollgate-obs-metrics"
+    fi
+  fi
+  echo
+  if [[ -z "$off_sum" ]]; then
+    echo "**WARNING: could not fetch /metrics from the baseline gateway (admin ${admin[obs-off]}).**"
+  elif [[ "$off_sum" != 0 ]]; then
+    echo "**WARNING: the baseline (--metrics off) reports tollgate_requests_total = $off_sum: it recorded metrics, so it is not a baseline.**"
+    log "WARNING: tollgate_requests_total is $off_sum on tollgate-obs-off (--metrics off)"
+  else
+    echo "Baseline: \`tollgate_requests_total\` absent or 0 on its \`/metrics\`, as expected with \`--metrics off\`."
+  fi
+  echo
+
+  # Did the access log record?
+  echo "Access log \`$OBS_ALOG\`: per measurement, wrk's request count and the lines the file gained during it:"
+  echo
+  echo "| connections | wrk requests | access-log lines | difference |"
+  echo "|---:|---:|---:|---:|"
+  for c in $CONNS; do
+    printf '| %s | %s | %s | %+d |\n' "$c" "${REQS[obs-log:$c]}" "${OBS_LINES_DELTA[$c]}" \
+      "$(( ${OBS_LINES_DELTA[$c]} - ${REQS[obs-log:$c]} ))"
+  done
+  echo
+  echo "Whole file after the runs: **$a_lines lines, $a_json JSON objects** ($a_200 with status 200);" \
+    "wrk completed **${served[obs-log]} requests** against that gateway (warm-ups and the functional check" \
+    "included; up to ${slack[obs-log]} more may have been answered after wrk stopped counting)."
+  echo
+  if [[ "$a_lines" == 0 ]]; then
+    echo "**WARNING: the access log file is empty (or missing): the access-log row measured no logging.**"
+    echo
+    log "WARNING: the access log $OBS_ALOG is empty"
+  elif (( a_json < served[obs-log] - served[obs-log] / 100 || a_json > served[obs-log] + slack[obs-log] + served[obs-log] / 100 )); then
+    echo "**WARNING: the access log holds $a_json JSON lines for ${served[obs-log]} requests wrk reported: not about one line per request.**"
+    echo
+    log "WARNING: access log: $a_json JSON lines vs ${served[obs-log]} requests"
+  fi
+  log "access log: $a_lines lines ($a_json JSON, $a_200 status 200) vs ${served[obs-log]} requests; tollgate_requests_total on obs-metrics: ${m_sum:-unreachable}"
+}
+
+if [[ "$OBSERVABILITY" != 0 ]]; then
+  echo
+  observability_section
+else
+  log "observability section skipped (OBSERVABILITY=0)"
 fi
