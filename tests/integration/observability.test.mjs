@@ -156,6 +156,14 @@ test('hot reload: a valid change is served without a restart, an invalid one is 
   await waitFor(async () => (await request(`${gw.url}/v1/chat/completions`, { body: chat({ model: 'added/model' }) })).status === 404, { timeoutMs: 8000, intervalMs: 100 });
 });
 
+test('rate-limit budgets survive reloads', async () => {
+  // "greedy" used its one request per hour in the first test; three reloads happened since.
+  const text = (await request(`${gw.admin}/metrics`, { method: 'GET' })).body;
+  assert.ok(metric(text, 'tollgate_config_reloads_total', { result: 'success' }) >= 2);
+  const r = await request(`${gw.url}/v1/chat/completions`, { body: chat(), headers: { 'x-user-id': 'greedy' } });
+  assert.equal(r.status, 429);
+});
+
 test('SIGUSR1 reopens a file access log (rotation)', async () => {
   const dir = fs.mkdtempSync('/tmp/tollgate-log-');
   const logPath = `${dir}/access.log`;
