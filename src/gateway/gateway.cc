@@ -445,7 +445,8 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     thread_local uint32_t round_robin = 0;
     const auto& eps = cand.backend->endpoints;
     const auto& ep = eps[round_robin++ % eps.size()];
-    upstream::UpstreamTarget target{ep.host, ep.port, cand.backend->tls.enabled};
+    upstream::UpstreamTarget target{ep.host, ep.port, cand.backend->tls.enabled,
+                                    cand.backend->tls.hostname};
 
     ++ctx.attempts;
     ctx.backend = cand.ref_name;

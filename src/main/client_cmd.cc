@@ -99,7 +99,7 @@ asio::awaitable<Reply> callModel(upstream::Pool& pool, const ParsedUrl& url, con
   Reply reply;
   upstream::Exchange ex(pool);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  const upstream::UpstreamTarget target{url.host, url.port, false};
+  const upstream::UpstreamTarget target{url.host, url.port, false, {}};
   auto st = co_await ex.start(target, req, deadline);
   if (!st) {
     reply.text = st.error().detail;
@@ -172,7 +172,7 @@ asio::awaitable<int> rateLimitScenario(upstream::Pool& pool, const ParsedUrl& ur
     req.body = body_text;
     upstream::Exchange ex(pool);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    const upstream::UpstreamTarget target{url.host, url.port, false};
+    const upstream::UpstreamTarget target{url.host, url.port, false, {}};
     auto st = co_await ex.start(target, req, deadline);
     if (!st) {
       std::cout << "request " << i << ": " << st.error().detail << "\n";

@@ -24,6 +24,7 @@ struct RunOptions {
   bool metrics = true;                      // record request metrics (--metrics off: benchmarks)
   std::string otlp_endpoint;                // http://HOST:PORT[/v1/traces]: export spans
   std::string otlp_service_name = "tollgate";
+  std::string upstream_ca_file;             // extra CAs trusted for TLS backends
   std::string log_level = "info";
   // Set by `tollgate demo`: configuration text embedded in the binary instead of files.
   std::vector<std::pair<std::string, std::string>> embedded_configs;

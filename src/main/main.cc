@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
                    "export one span per request to an OTLP/HTTP collector "
                    "(http://HOST:PORT[/v1/traces], JSON encoding)")
       ->envname("TOLLGATE_OTLP_ENDPOINT");
+  run_cmd->add_option("--upstream-ca-file", run.upstream_ca_file,
+                      "PEM bundle of extra CAs trusted for TLS backends (added to the system CAs)");
   run_cmd->add_option("--otlp-service-name", run.otlp_service_name, "service.name of the spans")
       ->capture_default_str();
   run_cmd->add_flag("--metrics-user-labels", run.metrics_user_labels,

@@ -290,9 +290,17 @@ int runGateway(const RunOptions& opts) {
                       opts.metrics ? &gateway_metrics : nullptr, exporter.get());
 
   http::EventLoops loops(defaultThreads(opts.threads));
+  std::string tls_error;
+  upstream::PoolOptions pool_opts;
+  pool_opts.tls_context = upstream::makeTlsContext(opts.upstream_ca_file, &tls_error);
+  if (!pool_opts.tls_context) {
+    spdlog::error("{}", tls_error);
+    return 1;
+  }
+  if (!tls_error.empty()) spdlog::warn("{}", tls_error);
   std::vector<std::unique_ptr<upstream::Pool>> pools;
   for (unsigned i = 0; i < loops.size(); ++i)
-    pools.push_back(std::make_unique<upstream::Pool>(loops.at(i), upstream::PoolOptions{}));
+    pools.push_back(std::make_unique<upstream::Pool>(loops.at(i), pool_opts));
   http::Server server(loops, gw, sopts);
   http::tcp::endpoint bound;
   if (auto err = server.listen(listen->host, listen->port, &bound); !err.empty()) {
@@ -381,9 +389,11 @@ int runGateway(const RunOptions& opts) {
   }
   if (exporter) {
     auto* ex = exporter.get();
-    registry.callback({Type::kCounter, "tollgate_trace_spans_total",
+    registry.callback({Type::kCounter,
+                       "tollgate_trace_spans_total",
                        "Spans by outcome (exported, or dropped: queue full, collector down)",
-                       {"outcome"}, [ex] {
+                       {"outcome"},
+                       [ex] {
                          return Samples{{{"exported"}, double(ex->stats().exported.load())},
                                         {{"dropped"}, double(ex->stats().dropped.load())}};
                        }});

@@ -4,11 +4,13 @@
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <limits>
+#include <tuple>
 
 #include "common/strings.h"
 
@@ -48,7 +50,31 @@ Error connectError(const std::string& what, const UpstreamTarget& t,
 
 }  // namespace
 
-std::string UpstreamTarget::key() const { return formatHostPort(host, port); }
+std::string UpstreamTarget::key() const {
+  if (!tls) return formatHostPort(host, port);
+  return "tls:" + (tls_name.empty() ? host : tls_name) + "@" + formatHostPort(host, port);
+}
+
+std::shared_ptr<asio::ssl::context> makeTlsContext(const std::string& extra_ca_file,
+                                                   std::string* error) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  boost::system::error_code ec;
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1,
+                   ec);
+  ctx->set_default_verify_paths(ec);
+  if (ec && error) *error = "cannot load the system CA certificates: " + ec.message();
+  if (!extra_ca_file.empty()) {
+    ctx->load_verify_file(extra_ca_file, ec);
+    if (ec) {
+      if (error) *error = "cannot load CA file " + extra_ca_file + ": " + ec.message();
+      return nullptr;
+    }
+  }
+  ctx->set_verify_mode(asio::ssl::verify_peer, ec);
+  return ctx;
+}
 
 Pool::Pool(asio::io_context& io, PoolOptions opts) : io_(io), opts_(opts) {}
 Pool::~Pool() = default;
@@ -95,9 +121,8 @@ asio::awaitable<Result<std::vector<tcp::endpoint>>> Pool::resolve(const Upstream
 }
 
 asio::awaitable<Result<std::unique_ptr<Connection>>> Pool::acquire(const UpstreamTarget& target) {
-  if (target.tls) {
-    co_return Error::internal("TLS to upstream " + target.key() +
-                              " is not supported by this build yet");
+  if (target.tls && !opts_.tls_context) {
+    co_return Error::internal("no TLS context for upstream " + target.key());
   }
   auto key = target.key();
   if (auto it = idle_.find(key); it != idle_.end()) {
@@ -129,9 +154,28 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Pool::acquire(const Upstrea
     co_return connectError(ec == beast::error::timeout ? "connect timeout to" : "connect to",
                            target, ec);
   }
-  ++stats_.connects;
   boost::system::error_code ignored;
   conn->stream.socket().set_option(tcp::no_delay(true), ignored);
+  if (target.tls) {
+    const std::string& name = target.tls_name.empty() ? target.host : target.tls_name;
+    conn->tls =
+        std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(conn->stream, *opts_.tls_context);
+    // SNI, and the name the certificate must carry (RFC 6125 checks by OpenSSL).
+    if (!SSL_set_tlsext_host_name(conn->tls->native_handle(), name.c_str())) {
+      ++stats_.connect_errors;
+      co_return Error::upstream(ErrorCode::kUpstreamConnect, "upstream connect error",
+                                "cannot set TLS server name " + name, true);
+    }
+    conn->tls->set_verify_callback(asio::ssl::host_name_verification(name));
+    conn->stream.expires_after(opts_.connect_timeout);
+    auto [hec] = co_await conn->tls->async_handshake(asio::ssl::stream_base::client, kUseTuple);
+    if (hec) {
+      ++stats_.connect_errors;
+      const std::string what = "TLS handshake (verifying '" + name + "') with";
+      co_return connectError(what, target, hec);
+    }
+  }
+  ++stats_.connects;
   co_return conn;
 }
 
@@ -182,8 +226,14 @@ asio::awaitable<Result<int>> Exchange::start(const UpstreamTarget& target,
     conn_->stream.expires_at(deadline);
     std::array<asio::const_buffer, 2> bufs{asio::buffer(head),
                                            asio::buffer(req.body.data(), req.body.size())};
-    auto [wec, wn] = co_await asio::async_write(conn_->stream, bufs, kUseTuple);
-    (void)wn;
+    // Separate co_await statements: GCC 12 destroys an awaitable chosen by ?: inside co_await
+    // twice.
+    boost::system::error_code wec;
+    if (conn_->tls) {
+      std::tie(wec, std::ignore) = co_await asio::async_write(*conn_->tls, bufs, kUseTuple);
+    } else {
+      std::tie(wec, std::ignore) = co_await asio::async_write(conn_->stream, bufs, kUseTuple);
+    }
     if (wec) {
       conn_.reset();
       if (wec == beast::error::timeout)
@@ -196,9 +246,14 @@ asio::awaitable<Result<int>> Exchange::start(const UpstreamTarget& target,
     parser_.emplace();
     parser_->header_limit(64 * 1024);
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-    auto [rec, rn] =
-        co_await beast::http::async_read_header(conn_->stream, conn_->buffer, *parser_, kUseTuple);
-    (void)rn;
+    boost::system::error_code rec;
+    if (conn_->tls) {
+      std::tie(rec, std::ignore) =
+          co_await beast::http::async_read_header(*conn_->tls, conn_->buffer, *parser_, kUseTuple);
+    } else {
+      std::tie(rec, std::ignore) = co_await beast::http::async_read_header(
+          conn_->stream, conn_->buffer, *parser_, kUseTuple);
+    }
     if (rec) {
       bool nothing_received = rec == beast::http::error::end_of_stream || rec == asio::error::eof ||
                               rec == asio::error::connection_reset;
@@ -252,9 +307,14 @@ asio::awaitable<Result<std::string_view>> Exchange::readSome(
     body.data = conn_->body_buf.get();
     body.size = kBodyBufferSize;
     conn_->stream.expires_at(deadline);
-    auto [ec, n] =
-        co_await beast::http::async_read_some(conn_->stream, conn_->buffer, *parser_, kUseTuple);
-    (void)n;
+    boost::system::error_code ec;
+    if (conn_->tls) {
+      std::tie(ec, std::ignore) =
+          co_await beast::http::async_read_some(*conn_->tls, conn_->buffer, *parser_, kUseTuple);
+    } else {
+      std::tie(ec, std::ignore) =
+          co_await beast::http::async_read_some(conn_->stream, conn_->buffer, *parser_, kUseTuple);
+    }
     if (ec == beast::http::error::need_buffer) ec = {};
     size_t got = kBodyBufferSize - body.size;
     if (ec) {

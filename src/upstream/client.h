@@ -2,14 +2,17 @@
 // time on a pooled connection. Pools are owned by one event loop thread and never locked: a
 // request only ever uses the pool of the loop it runs on (Pool::forThisThread()).
 //
-// TLS: UpstreamTarget.tls is the seam for the Bedrock work; until it lands a TLS target fails
-// with a clear internal error instead of sending plain text to a TLS port.
+// TLS: a target with tls=true is reached over TLS 1.2+, the certificate verified against the
+// system CAs (plus --upstream-ca-file) and the verification name (SNI too) checked, as
+// BackendTLSPolicy asks. Plain and TLS connections share the pool by key.
 #pragma once
 
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -36,12 +39,19 @@ struct UpstreamTarget {
   std::string host;  // fqdn or IP literal
   uint16_t port = 0;
   bool tls = false;
-  std::string key() const;  // "host:port" (pool key)
+  std::string tls_name;     // certificate name to verify and SNI; empty = host
+  std::string key() const;  // "host:port" or "tls:name@host:port" (pool key)
 };
+
+// The TLS client context shared by every pool: system CAs, plus an extra bundle when given.
+// Configured once at start; SSL_CTX is safe to use from all threads afterwards.
+std::shared_ptr<asio::ssl::context> makeTlsContext(const std::string& extra_ca_file,
+                                                   std::string* error);
 
 struct Connection {
   explicit Connection(asio::any_io_executor ex) : stream(ex) {}
-  beast::tcp_stream stream;
+  beast::tcp_stream stream;  // TCP, and the timeouts of every read and write above it
+  std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls;  // set for TLS targets
   beast::flat_buffer buffer;         // bytes read past the previous response stay here
   std::unique_ptr<char[]> body_buf;  // response body pieces land here; reused across requests
   std::string key;
@@ -52,7 +62,8 @@ struct PoolOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds dns_ttl{30000};
   size_t max_idle_per_endpoint = 128;
-  std::chrono::milliseconds idle_timeout{60000};  // pooled connections older than this are closed
+  std::chrono::milliseconds idle_timeout{60000};    // pooled connections older than this are closed
+  std::shared_ptr<asio::ssl::context> tls_context;  // needed for TLS targets
 };
 
 // Written by the pool's own thread, read by the metrics scrape (hence atomics).
