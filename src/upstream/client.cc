@@ -55,6 +55,16 @@ std::string UpstreamTarget::key() const {
   return "tls:" + (tls_name.empty() ? host : tls_name) + "@" + formatHostPort(host, port);
 }
 
+std::string UpstreamTarget::hostHeader() const {
+  // The name the backend knows itself by (the TLS name when set), without the scheme's default
+  // port: what a client would send, and what an AWS signature covers.
+  const std::string& name = tls && !tls_name.empty() ? tls_name : host;
+  if ((tls && port == 443) || (!tls && port == 80)) {
+    return name.find(':') != std::string::npos ? "[" + name + "]" : name;
+  }
+  return formatHostPort(name, port);
+}
+
 std::shared_ptr<asio::ssl::context> makeTlsContext(const std::string& extra_ca_file,
                                                    std::string* error) {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
@@ -200,7 +210,7 @@ asio::awaitable<Result<int>> Exchange::start(const UpstreamTarget& target,
   head += ' ';
   head += req.target;
   head += " HTTP/1.1\r\nhost: ";
-  head += target.key();
+  head += target.hostHeader();
   head += "\r\n";
   for (const auto& [n, v] : req.headers) {
     head += n;

@@ -41,6 +41,7 @@ struct UpstreamTarget {
   bool tls = false;
   std::string tls_name;     // certificate name to verify and SNI; empty = host
   std::string key() const;  // "host:port" or "tls:name@host:port" (pool key)
+  std::string hostHeader() const;  // the Host header: name[:port], default port omitted
 };
 
 // The TLS client context shared by every pool: system CAs, plus an extra bundle when given.

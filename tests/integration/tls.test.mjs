@@ -21,7 +21,7 @@ const server = https.createServer({ key: fs.readFileSync(path.join(dir, 'server.
   let body = '';
   req.on('data', (d) => { body += d; });
   req.on('end', () => {
-    seen.push({ servername: req.socket.servername, url: req.url });
+    seen.push({ servername: req.socket.servername, url: req.url, host: req.headers.host });
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(chatCompletion(JSON.parse(body).model, 'over tls'));
   });
@@ -64,6 +64,7 @@ test('a verified TLS backend is reached with SNI and keep-alive', async () => {
     assert.equal(r.json().choices[0].message.content, 'over tls');
   }
   assert.equal(seen.at(-1).servername, 'test.tollgate.local');
+  assert.equal(seen.at(-1).host, `test.tollgate.local:${port}`, 'Host names the backend, not the pool key');
   const text = (await request(`${gw.admin}/metrics`, { method: 'GET' })).body;
   const connects = Number(text.split('\n').find((l) => l.startsWith('tollgate_upstream_connects_total')).split(' ')[1]);
   assert.ok(connects <= 2, `connections reused (${connects} handshakes for 3 requests on 2 loops)`);
