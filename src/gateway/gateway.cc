@@ -4,6 +4,7 @@
 #include <random>
 
 #include "api/errors.h"
+#include "auth/sigv4.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "gateway/error_response.h"
@@ -79,6 +80,32 @@ bool shouldLogNow() {
 std::string_view pathOnly(std::string_view target) {
   auto q = target.find('?');
   return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+// SigV4 over exactly what will be sent (Host as the upstream client writes it). The signer adds
+// x-amz-date, x-amz-security-token and authorization.
+void signAws(upstream::OutgoingRequest& out, const upstream::UpstreamTarget& target,
+             const std::string& region, const auth::AwsCredentials& creds) {
+  auth::SignRequest sr;
+  sr.method = out.method;
+  auto q = out.target.find('?');
+  sr.path = out.target.substr(0, q);
+  if (q != std::string::npos) sr.query = out.target.substr(q + 1);
+  sr.headers = out.headers;
+  sr.headers.emplace_back("host", target.hostHeader());
+  sr.body = out.body;
+  auth::SignOptions so;
+  so.region = region;
+  so.service = "bedrock";
+  so.now = std::chrono::system_clock::now();
+  auth::SigningDetails details;
+  auth::signRequest(sr, creds, so, &details);
+  // The canonical request holds no secret; it is what to compare when AWS answers
+  // SignatureDoesNotMatch.
+  spdlog::trace("sigv4 canonical request:\n{}", details.canonical_request);
+  out.headers.clear();
+  for (auto& h : sr.headers)
+    if (!iequals(h.first, "host")) out.headers.push_back(std::move(h));
 }
 
 }  // namespace
@@ -387,8 +414,10 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
                                    "route " + rule->route + ": " + why, true);
       continue;
     }
-    auto translator =
-        providers::createTranslator(ctx.api, cand.ai_backend->schema, *cand.ai_backend);
+    std::string_view anthropic_beta;
+    if (auto it = req.find("anthropic-beta"); it != req.end()) anthropic_beta = it->value();
+    auto translator = providers::createTranslator(ctx.api, cand.ai_backend->schema,
+                                                  *cand.ai_backend, anthropic_beta);
     if (!translator) {
       last_error = Error::client(ErrorCode::kNotImplemented,
                                  "model '" + ctx.parsed.model + "' is served by a " +
@@ -410,7 +439,10 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     upstream::OutgoingRequest out;
     out.method = up->method;
     out.target = up->path;
-    const bool replaces_auth = cand.security && !cand.security->api_key.empty();
+    const bool aws_signed =
+        cand.security && cand.security->type == config::SecurityType::kAWSCredentials;
+    // The gateway's own credentials replace whatever the client sent for itself.
+    const bool replaces_auth = cand.security && (!cand.security->api_key.empty() || aws_signed);
     for (const auto& f : req) {
       if (isNotForwarded(f)) continue;
       auto name = f.name_string();
@@ -423,7 +455,13 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     out.headers.emplace_back("x-request-id", ctx.request_id);
     out.headers.emplace_back("traceparent", tracing::formatTraceparent(ctx.trace));
     if (!ctx.tracestate.empty()) out.headers.emplace_back("tracestate", ctx.tracestate);
-    for (auto& h : up->headers) out.headers.push_back(std::move(h));
+    // A translator's header replaces the client's of the same name (content-type, accept): a
+    // duplicate would be merged differently by each receiver, and an AWS signature over it
+    // would not verify.
+    for (auto& h : up->headers) {
+      std::erase_if(out.headers, [&h](const auto& o) { return iequals(o.first, h.first); });
+      out.headers.push_back(std::move(h));
+    }
     if (replaces_auth) {
       // The header each provider expects its key in (as Envoy AI Gateway sends them).
       switch (cand.security->type) {
@@ -448,6 +486,22 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     upstream::UpstreamTarget target{ep.host, ep.port, cand.backend->tls.enabled,
                                     cand.backend->tls.hostname};
 
+    if (aws_signed) {
+      auth::CredentialProvider* creds_provider =
+          opts_.aws_credentials ? opts_.aws_credentials() : nullptr;
+      if (!creds_provider) {
+        last_error = Error::internal("no AWS credential provider on this thread");
+        break;
+      }
+      auto creds = co_await creds_provider->get();
+      if (!creds) {
+        last_error = Error::upstream(ErrorCode::kNoBackend,
+                                     "the gateway has no AWS credentials for this backend",
+                                     "AWS credentials: " + creds.error().detail, true);
+        continue;
+      }
+      signAws(out, target, cand.security->aws.region, creds.value());
+    }
     ++ctx.attempts;
     ctx.backend = cand.ref_name;
     ctx.provider = std::string(providers::providerName(cand.ai_backend->schema));
@@ -493,12 +547,14 @@ asio::awaitable<void> Gateway::relay(http::ResponseWriter& w, RequestContext& ct
                                      Clock::time_point deadline) {
   const int status = ex.status();
   std::string content_type(ex.header("content-type"));
+  auto upstream_headers = ex.endToEndHeaders();
+  translator.onResponseHeaders(upstream_headers);
   translator.onResponseHead(status, content_type);
-  const bool event_stream = content_type.find("text/event-stream") != std::string::npos;
+  const bool event_stream = translator.streamsResponse(content_type);
 
   http::ResponseHead head;
   head.status = status;
-  head.headers = ex.endToEndHeaders();
+  head.headers = std::move(upstream_headers);
   for (auto& [n, v] : head.headers) {
     if (iequals(n, "content-type")) v = translator.clientContentType(v);
   }
@@ -568,10 +624,7 @@ asio::awaitable<void> Gateway::relay(http::ResponseWriter& w, RequestContext& ct
       if (client_ok) {
         // Tell the client in the stream's own format, then end the stream cleanly.
         out.clear();
-        translator.onResponseBody({}, true, out);
-        out += "data: ";
-        out += api::renderOpenAIError(piece.error());
-        out += "\n\n";
+        translator.onStreamFailure(piece.error(), out);
         client_ok = co_await w.writeChunk(out);
       }
       break;

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 
+#include "auth/aws_credentials.h"
 #include "gateway/access_log.h"
 #include "gateway/gateway_metrics.h"
 #include "gateway/request_context.h"
@@ -54,6 +56,8 @@ struct GatewayOptions {
   uint32_t max_attempts = 5;
   uint64_t max_response_bytes = 64ull * 1024 * 1024;         // non-stream responses are buffered
   std::chrono::milliseconds drain_after_client_gone{30000};  // read on to get usage
+  // The AWS credential chain of the calling event loop (AWSCredentials security policies).
+  std::function<auth::CredentialProvider*()> aws_credentials;
 };
 
 class Gateway final : public http::Handler {

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "auth/aws_credentials.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "config/model.h"
@@ -31,6 +32,8 @@ namespace asio = boost::asio;
 
 // The Redis store of the event loop running on this thread (one connection per loop).
 thread_local ratelimit::Store* t_redis_store = nullptr;
+// The AWS credential chain of the event loop running on this thread (created lazily by use).
+thread_local auth::CredentialProvider* t_aws_credentials = nullptr;
 
 unsigned defaultThreads(unsigned requested) {
   if (requested > 0) return requested;
@@ -286,7 +289,9 @@ int runGateway(const RunOptions& opts) {
     spdlog::info("tracing: exporting spans to {}", opts.otlp_endpoint);
   }
   // --metrics off leaves the per-request recording out (benchmarks measure what it costs).
-  gateway::Gateway gw(snapshots, gateway::GatewayOptions{}, access_log, &limiter,
+  gateway::GatewayOptions gw_opts;
+  gw_opts.aws_credentials = [] { return t_aws_credentials; };
+  gateway::Gateway gw(snapshots, gw_opts, access_log, &limiter,
                       opts.metrics ? &gateway_metrics : nullptr, exporter.get());
 
   http::EventLoops loops(defaultThreads(opts.threads));
@@ -444,8 +449,15 @@ int runGateway(const RunOptions& opts) {
   }
   // One Redis connection per event loop (and one for the admin loop), created on its thread.
   std::vector<std::unique_ptr<ratelimit::RedisStore>> redis_stores(loops.size() + 1);
+  // AWS credentials (env, shared files, Pod Identity, IRSA): one cached chain per loop; nothing
+  // is fetched until a request to an AWSCredentials backend needs it.
+  std::vector<std::unique_ptr<auth::CredentialProvider>> aws_chains(loops.size());
   loops.start([&](unsigned i) {
     upstream::Pool::setForThisThread(pools[i].get());
+    auth::ChainOptions chain_opts;
+    chain_opts.tls_context = pool_opts.tls_context;  // STS (IRSA) is https
+    aws_chains[i] = auth::makeDefaultChain(loops.at(i), auth::Environment::process(), chain_opts);
+    t_aws_credentials = aws_chains[i].get();
     if (redis) {
       redis_stores[i] = std::make_unique<ratelimit::RedisStore>(loops.at(i), *redis);
       t_redis_store = redis_stores[i].get();

@@ -1,22 +1,29 @@
 // The explicit list of providers: one line per (client API, backend schema) pair supported.
+#include "api/errors.h"
+#include "providers/anthropic/aws_anthropic_translator.h"
 #include "providers/openai/openai_translator.h"
 #include "providers/translator.h"
 
 namespace tollgate::providers {
 
 std::unique_ptr<Translator> createTranslator(api::ApiKind client_api, config::Schema schema,
-                                             const config::AIServiceBackend& backend) {
+                                             const config::AIServiceBackend& backend,
+                                             std::string_view anthropic_beta) {
   using api::ApiKind;
   using config::Schema;
   switch (schema) {
     case Schema::kOpenAI:
       if (client_api == ApiKind::kChatCompletions || client_api == ApiKind::kCompletions ||
           client_api == ApiKind::kEmbeddings) {
-        return std::make_unique<openai::PassthroughTranslator>(client_api,
-                                                               backend.schema_version);
+        return std::make_unique<openai::PassthroughTranslator>(client_api, backend.schema_version);
       }
       return nullptr;
     case Schema::kAWSAnthropic:
+      if (client_api == ApiKind::kAnthropicMessages) {
+        return std::make_unique<anthropic::AwsAnthropicTranslator>(backend.schema_version,
+                                                                   std::string(anthropic_beta));
+      }
+      return nullptr;
     case Schema::kAWSBedrock:
     case Schema::kAnthropic:
     case Schema::kAzureOpenAI:
@@ -28,24 +35,42 @@ std::unique_ptr<Translator> createTranslator(api::ApiKind client_api, config::Sc
 
 std::string_view schemaName(config::Schema s) {
   switch (s) {
-    case config::Schema::kOpenAI: return "OpenAI";
-    case config::Schema::kAWSAnthropic: return "AWSAnthropic";
-    case config::Schema::kAWSBedrock: return "AWSBedrock";
-    case config::Schema::kAnthropic: return "Anthropic";
-    case config::Schema::kAzureOpenAI: return "AzureOpenAI";
-    case config::Schema::kUnknown: return "Unknown";
+    case config::Schema::kOpenAI:
+      return "OpenAI";
+    case config::Schema::kAWSAnthropic:
+      return "AWSAnthropic";
+    case config::Schema::kAWSBedrock:
+      return "AWSBedrock";
+    case config::Schema::kAnthropic:
+      return "Anthropic";
+    case config::Schema::kAzureOpenAI:
+      return "AzureOpenAI";
+    case config::Schema::kUnknown:
+      return "Unknown";
   }
   return "Unknown";
 }
 
+void Translator::onStreamFailure(const Error& err, std::string& out) {
+  onResponseBody({}, true, out);  // flush complete events still buffered
+  out += "data: ";
+  out += api::renderOpenAIError(err);
+  out += "\n\n";
+}
+
 std::string_view providerName(config::Schema s) {
   switch (s) {
-    case config::Schema::kOpenAI: return "openai";
+    case config::Schema::kOpenAI:
+      return "openai";
     case config::Schema::kAWSAnthropic:
-    case config::Schema::kAWSBedrock: return "aws.bedrock";
-    case config::Schema::kAnthropic: return "anthropic";
-    case config::Schema::kAzureOpenAI: return "azure.ai.openai";
-    case config::Schema::kUnknown: return "unknown";
+    case config::Schema::kAWSBedrock:
+      return "aws.bedrock";
+    case config::Schema::kAnthropic:
+      return "anthropic";
+    case config::Schema::kAzureOpenAI:
+      return "azure.ai.openai";
+    case config::Schema::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }

@@ -40,8 +40,15 @@ class Translator {
                                                    std::string_view client_body,
                                                    const std::string& model_override) = 0;
 
-  // Called once the upstream status and headers are known. `stream` is true when the upstream
-  // answers with an event stream the translator will get piece by piece.
+  // The upstream's end-to-end response headers, before onResponseHead.
+  virtual void onResponseHeaders(const std::vector<std::pair<std::string, std::string>>& headers) {
+    (void)headers;
+  }
+  // Whether a response with this content type is relayed piece by piece (a stream).
+  virtual bool streamsResponse(std::string_view content_type) const {
+    return content_type.find("text/event-stream") != std::string_view::npos;
+  }
+  // Called once the upstream status and headers are known.
   virtual void onResponseHead(int status, std::string_view content_type) {
     (void)status;
     (void)content_type;
@@ -59,6 +66,10 @@ class Translator {
     body = std::move(out);
   }
 
+  // The upstream stream broke (reset, cut, timeout): appends what tells the client so, in its
+  // stream format, after any buffered complete events. Default: an OpenAI error event.
+  virtual void onStreamFailure(const Error& err, std::string& out);
+
   // The usage known so far (complete once the body ended).
   virtual const api::TokenUsage& usage() const = 0;
   // The model the upstream reported, when it did.
@@ -71,8 +82,10 @@ class Translator {
 
 // Creates the translator for a client API and backend schema; nullptr when the pair is not
 // supported (the pipeline answers 501 naming both).
+// `anthropic_beta`: the client's anthropic-beta header (Bedrock takes it in the body).
 std::unique_ptr<Translator> createTranslator(api::ApiKind client_api, config::Schema schema,
-                                             const config::AIServiceBackend& backend);
+                                             const config::AIServiceBackend& backend,
+                                             std::string_view anthropic_beta = {});
 
 std::string_view schemaName(config::Schema s);
 // The OpenTelemetry gen_ai.provider.name for a backend schema ("openai", "aws.bedrock", ...).

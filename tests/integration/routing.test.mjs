@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { BLUEPRINT, startGateway, startFake, request, chatCompletion, tempYaml, waitFor } from '../lib/harness.mjs';
 
+// Nothing in this file may reach AWS: no credentials from the environment or ~/.aws.
+const NO_AWS = { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SESSION_TOKEN: '', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent', AWS_CONTAINER_CREDENTIALS_FULL_URI: '', AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '', AWS_WEB_IDENTITY_TOKEN_FILE: '' };
 const qwen = await startFake((req, res, body) => {
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(chatCompletion(JSON.parse(body).model, 'from qwen3'));
@@ -16,7 +18,7 @@ const gptoss = await startFake((req, res, body) => {
 const gw = await startGateway(
   [path.join(BLUEPRINT, 'gateway.yaml'), path.join(BLUEPRINT, 'model-backends.yaml'),
     path.join(BLUEPRINT, 'multi-model-routing')],
-  { endpoints: { 'qwen3-backend': qwen.addr, 'gpt-oss-backend': gptoss.addr } });
+  { endpoints: { 'qwen3-backend': qwen.addr, 'gpt-oss-backend': gptoss.addr }, env: NO_AWS });
 
 const chat = (model, extra = {}) => ({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 50, ...extra });
 
@@ -93,17 +95,19 @@ test('unknown path 404, wrong method 405', async () => {
   assert.ok(r.json().error.message);
 });
 
-test('the Bedrock model answers a clear 501 until the Bedrock translation exists', async () => {
+test('the Bedrock model: OpenAI clients get a clear 501, Anthropic clients need AWS credentials', async () => {
+  // No AWS credentials in this gateway's environment (and no network): the Anthropic route fails
+  // before any connection is attempted. tests/integration/bedrock.test.mjs covers the real path.
   const a = await request(`${gw.url}/anthropic/v1/messages`, {
     headers: { 'anthropic-version': '2023-06-01' },
     body: { model: 'anthropic.claude-3-haiku-20240307-v1:0', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] },
   });
-  assert.equal(a.status, 501);
+  assert.equal(a.status, 503);
   assert.equal(a.json().type, 'error', 'Anthropic error shape');
-  assert.match(a.json().error.message, /AWSAnthropic/);
+  assert.match(a.json().error.message, /no AWS credentials/);
   const b = await request(`${gw.url}/v1/chat/completions`, { body: chat('anthropic.claude-3-haiku-20240307-v1:0') });
   assert.equal(b.status, 501);
-  assert.ok(b.json().error, 'OpenAI error shape');
+  assert.match(b.json().error.message, /AWSAnthropic/);
 });
 
 test('pipelined requests on one connection are answered in order', async () => {

@@ -1,0 +1,183 @@
+#include "providers/anthropic/aws_anthropic_translator.h"
+
+#include <boost/json.hpp>
+
+#include "api/errors.h"
+#include "common/strings.h"
+
+namespace tollgate::providers::anthropic {
+
+namespace json = boost::json;
+
+namespace {
+
+// A Bedrock error without x-amzn-errortype (a proxy in the way, say): classify by status.
+Error errorFromStatus(int status, std::string message) {
+  if (message.empty()) message = "upstream error (HTTP " + std::to_string(status) + ")";
+  if (status == 429) return Error::upstream(ErrorCode::kRateLimited, message, "bedrock 429", true);
+  if (status >= 500)
+    return Error::upstream(ErrorCode::kUpstreamConnect, message,
+                           "bedrock " + std::to_string(status), true);
+  return Error::client(ErrorCode::kBadRequest, message);
+}
+
+}  // namespace
+
+AwsAnthropicTranslator::AwsAnthropicTranslator(std::string version, std::string anthropic_beta)
+    : version_(version.empty() ? "bedrock-2023-05-31" : std::move(version)),
+      anthropic_beta_(std::move(anthropic_beta)) {}
+
+std::string AwsAnthropicTranslator::encodeModelId(std::string_view model) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : model) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  return out;
+}
+
+Result<UpstreamRequest> AwsAnthropicTranslator::translateRequest(
+    const api::ApiRequest& req, std::string_view client_body, const std::string& model_override) {
+  boost::system::error_code ec;
+  json::value v = json::parse(client_body, ec);
+  if (ec || !v.is_object()) {
+    return Error::client(ErrorCode::kBadRequest, "request body must be a JSON object");
+  }
+  json::object& body = v.as_object();
+  request_model_ = model_override.empty() ? req.model : model_override;
+  body.erase("model");
+  body.erase("stream");
+  if (!body.contains("anthropic_version")) body["anthropic_version"] = version_;
+  if (!anthropic_beta_.empty() && !body.contains("anthropic_beta")) {
+    json::array betas;
+    std::string_view rest = anthropic_beta_;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      std::string_view one = rest.substr(0, comma);
+      while (!one.empty() && one.front() == ' ') one.remove_prefix(1);
+      while (!one.empty() && one.back() == ' ') one.remove_suffix(1);
+      if (!one.empty()) betas.emplace_back(json::string(one));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+    body["anthropic_beta"] = std::move(betas);
+  }
+  UpstreamRequest out;
+  out.path = "/model/" + encodeModelId(request_model_) +
+             (req.stream ? "/invoke-with-response-stream" : "/invoke");
+  out.headers.emplace_back("content-type", "application/json");
+  out.headers.emplace_back("accept",
+                           req.stream ? "application/vnd.amazon.eventstream" : "application/json");
+  out.body_unchanged = false;
+  out.body = json::serialize(v);
+  return out;
+}
+
+void AwsAnthropicTranslator::onResponseHeaders(
+    const std::vector<std::pair<std::string, std::string>>& headers) {
+  for (const auto& [n, val] : headers)
+    if (iequals(n, "x-amzn-errortype")) error_type_ = val;
+}
+
+void AwsAnthropicTranslator::onResponseHead(int status, std::string_view content_type) {
+  status_ = status;
+  event_stream_ = streamsResponse(content_type);
+  if (event_stream_) {
+    decoder_.emplace([this](const aws_bedrock::Message& m) { stream_.onMessage(m, *stream_out_); });
+  }
+}
+
+bool AwsAnthropicTranslator::streamsResponse(std::string_view content_type) const {
+  return content_type.find("application/vnd.amazon.eventstream") != std::string_view::npos;
+}
+
+std::string AwsAnthropicTranslator::clientContentType(std::string_view upstream) const {
+  if (streamsResponse(upstream)) return "text/event-stream; charset=utf-8";
+  return std::string(upstream.empty() ? "application/json" : upstream);
+}
+
+void AwsAnthropicTranslator::copyUsage() {
+  auto u = stream_.usage();
+  usage_.known = u.known;
+  usage_.input_tokens = u.input_tokens;
+  usage_.output_tokens = u.output_tokens;
+  usage_.cached_input_tokens = u.cached_input_tokens;
+  usage_.total_tokens = u.input_tokens + u.output_tokens;
+  if (!stream_.model().empty()) response_model_ = stream_.model();
+}
+
+void AwsAnthropicTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
+                                            std::string& out) {
+  if (!event_stream_) {
+    out.append(piece);
+    return;
+  }
+  stream_out_ = &out;
+  if (!piece.empty() && !stream_.failed() && !decoder_->feed(piece)) {
+    stream_.onStreamError(decoder_->error(), out);
+  }
+  if (end_of_stream && !stream_.failed()) {
+    if (!decoder_->atMessageBoundary()) {
+      stream_.onStreamError("the upstream stream ended inside an event-stream frame", out);
+    } else {
+      stream_.onEnd(out);
+    }
+  }
+  stream_out_ = nullptr;
+  copyUsage();
+}
+
+void AwsAnthropicTranslator::onStreamFailure(const Error& err, std::string& out) {
+  if (!event_stream_) {
+    Translator::onStreamFailure(err, out);
+    return;
+  }
+  if (!stream_.failed() && !stream_.finished()) stream_.onStreamError(err.public_message, out);
+  copyUsage();
+}
+
+void AwsAnthropicTranslator::onFullBody(std::string& body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (status_ >= 200 && status_ < 300) {
+    if (ec || !v.is_object()) return;  // passed on as it came
+    const auto& o = v.as_object();
+    if (auto* m = o.if_contains("model"); m && m->is_string()) response_model_ = m->as_string();
+    if (response_model_.empty()) response_model_ = request_model_;
+    if (auto* u = o.if_contains("usage"); u && u->is_object()) {
+      auto num = [&](const char* k) -> uint64_t {
+        auto* x = u->as_object().if_contains(k);
+        return x && x->is_int64() ? static_cast<uint64_t>(x->as_int64()) : 0;
+      };
+      const uint64_t cache_read = num("cache_read_input_tokens");
+      const uint64_t cache_write = num("cache_creation_input_tokens");
+      // Anthropic counts cached prompt tokens apart from input_tokens; the gateway's input
+      // includes them (as OpenAI's prompt_tokens does).
+      usage_.input_tokens = num("input_tokens") + cache_read + cache_write;
+      usage_.cached_input_tokens = cache_read;
+      usage_.output_tokens = num("output_tokens");
+      usage_.total_tokens = usage_.input_tokens + usage_.output_tokens;
+      usage_.known = true;
+    }
+    return;
+  }
+  // An AWS error ({"message": "..."} or {"Message": ...}): rewrite it in Anthropic's shape.
+  std::string message;
+  if (!ec && v.is_object()) {
+    for (const char* k : {"message", "Message"})
+      if (auto* m = v.as_object().if_contains(k); m && m->is_string()) message = m->as_string();
+  }
+  const Error err = error_type_.empty()
+                        ? errorFromStatus(status_, message)
+                        : aws_bedrock::bedrockExceptionToError(error_type_, message);
+  body = api::renderAnthropicError(err);
+}
+
+}  // namespace tollgate::providers::anthropic

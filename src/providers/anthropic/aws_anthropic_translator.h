@@ -1,0 +1,58 @@
+// Anthropic Messages client → AWS Bedrock InvokeModel (schema AWSAnthropic).
+//
+// Request: `model` and `stream` leave the body (the model goes into the path, percent-encoded;
+// `stream` picks /invoke or /invoke-with-response-stream), `anthropic_version` is set from the
+// schema version unless the client sent one, the `anthropic-beta` header becomes the body's
+// `anthropic_beta` array; everything else (system, tools, thinking, cache_control, unknown
+// fields) passes unchanged.
+// Response: JSON bodies are already Anthropic messages (usage read from them); streams arrive as
+// AWS event-stream frames and leave as Anthropic SSE; Bedrock errors become Anthropic errors.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "providers/aws_bedrock/bedrock_stream.h"
+#include "providers/aws_bedrock/event_stream.h"
+#include "providers/translator.h"
+
+namespace tollgate::providers::anthropic {
+
+class AwsAnthropicTranslator final : public Translator {
+ public:
+  // version: the AIServiceBackend schema version (bedrock-2023-05-31 when empty);
+  // anthropic_beta: the client's anthropic-beta header, empty when absent.
+  AwsAnthropicTranslator(std::string version, std::string anthropic_beta);
+
+  Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
+                                           const std::string& model_override) override;
+  void onResponseHeaders(const std::vector<std::pair<std::string, std::string>>& headers) override;
+  void onResponseHead(int status, std::string_view content_type) override;
+  bool streamsResponse(std::string_view content_type) const override;
+  void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) override;
+  void onFullBody(std::string& body) override;
+  void onStreamFailure(const Error& err, std::string& out) override;
+  const api::TokenUsage& usage() const override { return usage_; }
+  const std::string& responseModel() const override { return response_model_; }
+  std::string clientContentType(std::string_view upstream_content_type) const override;
+
+  // "anthropic.claude-3-haiku-20240307-v1:0" → "anthropic.claude-3-haiku-20240307-v1%3A0".
+  static std::string encodeModelId(std::string_view model);
+
+ private:
+  void copyUsage();
+
+  std::string version_;
+  std::string anthropic_beta_;
+  std::string request_model_;
+  int status_ = 0;
+  bool event_stream_ = false;
+  std::string error_type_;  // x-amzn-errortype, e.g. "ThrottlingException:http://..."
+  std::optional<aws_bedrock::EventStreamDecoder> decoder_;
+  aws_bedrock::InvokeStreamToAnthropicSse stream_;
+  std::string* stream_out_ = nullptr;  // where decoded events go during one onResponseBody call
+  api::TokenUsage usage_;
+  std::string response_model_;
+};
+
+}  // namespace tollgate::providers::anthropic
