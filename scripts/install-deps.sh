@@ -11,7 +11,7 @@ build_pkgs=(build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libsimdjson-dev libyaml-cpp-dev libhiredis-dev libre2-dev libssl-dev
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   ca-certificates)
-test_pkgs=(redis-server curl prometheus)
+test_pkgs=(redis-server curl prometheus openssl)
 bench_pkgs=(wrk nginx)
 
 want=("${build_pkgs[@]}")
