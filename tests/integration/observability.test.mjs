@@ -164,6 +164,19 @@ test('rate-limit budgets survive reloads', async () => {
   assert.equal(r.status, 429);
 });
 
+test('per-user token counters only with --metrics-user-labels', async () => {
+  const plain = (await request(`${gw.admin}/metrics`, { method: 'GET' })).body;
+  assert.ok(!plain.includes('tollgate_user_tokens_total'), 'no per-user series by default');
+  const g = await startGateway([tempYaml(baseConfig())], { endpoints: { 'mock-backend': mock.addr }, extra: ['--metrics-user-labels'] });
+  const r = await request(`${g.url}/v1/chat/completions`, { body: chat(), headers: { 'x-user-id': 'labelled-user' } });
+  const text = await waitFor(async () => {
+    const t = (await request(`${g.admin}/metrics`, { method: 'GET' })).body;
+    return t.includes('labelled-user') ? t : null;
+  });
+  assert.equal(metric(text, 'tollgate_user_tokens_total', { user: 'labelled-user', gen_ai_token_type: 'output' }), r.json().usage.completion_tokens);
+  await g.stop();
+});
+
 test('SIGUSR1 reopens a file access log (rotation)', async () => {
   const dir = fs.mkdtempSync('/tmp/tollgate-log-');
   const logPath = `${dir}/access.log`;
