@@ -1,5 +1,6 @@
 // The explicit list of providers: one line per (client API, backend schema) pair supported.
 #include "api/errors.h"
+#include "providers/anthropic/anthropic_translator.h"
 #include "providers/anthropic/aws_anthropic_translator.h"
 #include "providers/openai/openai_translator.h"
 #include "providers/translator.h"
@@ -24,8 +25,12 @@ std::unique_ptr<Translator> createTranslator(api::ApiKind client_api, config::Sc
                                                                    std::string(anthropic_beta));
       }
       return nullptr;
-    case Schema::kAWSBedrock:
     case Schema::kAnthropic:
+      if (client_api == ApiKind::kAnthropicMessages) {
+        return std::make_unique<anthropic::PassthroughTranslator>();
+      }
+      return nullptr;
+    case Schema::kAWSBedrock:
     case Schema::kAzureOpenAI:
     case Schema::kUnknown:
       return nullptr;

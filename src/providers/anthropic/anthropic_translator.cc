@@ -1,0 +1,92 @@
+#include "providers/anthropic/anthropic_translator.h"
+
+#include <boost/json.hpp>
+
+#include "api/errors.h"
+#include "common/strings.h"
+
+namespace tollgate::providers::anthropic {
+
+namespace json = boost::json;
+
+Result<UpstreamRequest> PassthroughTranslator::translateRequest(const api::ApiRequest& req,
+                                                                std::string_view client_body,
+                                                                const std::string& model_override) {
+  UpstreamRequest out;
+  out.path = "/v1/messages";
+  // The client's anthropic-version and anthropic-beta headers are forwarded as they are.
+  if (model_override.empty()) return out;
+  api::ApiRequest located = req;
+  api::locateSpliceOffsets(located, client_body);
+  std::string quoted;
+  appendJsonString(quoted, model_override);
+  out.body.reserve(client_body.size() + quoted.size());
+  out.body.append(client_body.substr(0, located.model_span.begin));
+  out.body += quoted;
+  out.body.append(client_body.substr(located.model_span.end));
+  out.body_unchanged = false;
+  return out;
+}
+
+void PassthroughTranslator::onResponseHead(int status, std::string_view content_type) {
+  status_ = status;
+  event_stream_ = streamsResponse(content_type);
+}
+
+// Anthropic reports prompt tokens apart from cache reads and writes; the gateway's input count
+// includes them (as OpenAI's prompt_tokens does), cached_input the reads.
+void PassthroughTranslator::readUsage(std::string_view event_json) {
+  boost::system::error_code ec;
+  json::value v = json::parse(event_json, ec);
+  if (ec || !v.is_object()) return;
+  const json::object& o = v.as_object();
+  const json::object* msg = &o;
+  if (auto* m = o.if_contains("message"); m && m->is_object()) msg = &m->as_object();  // start
+  if (auto* model = msg->if_contains("model"); model && model->is_string())
+    response_model_ = model->as_string();
+  const json::value* u = msg->if_contains("usage");
+  if (!u) u = o.if_contains("usage");  // message_delta
+  if (!u || !u->is_object()) return;
+  auto num = [&](const char* k) -> std::optional<uint64_t> {
+    auto* x = u->as_object().if_contains(k);
+    if (x && x->is_int64() && x->as_int64() >= 0) return static_cast<uint64_t>(x->as_int64());
+    return std::nullopt;
+  };
+  if (auto in = num("input_tokens")) {
+    usage_.input_tokens = *in + num("cache_read_input_tokens").value_or(0) +
+                          num("cache_creation_input_tokens").value_or(0);
+    usage_.cached_input_tokens = num("cache_read_input_tokens").value_or(0);
+  }
+  if (auto outt = num("output_tokens")) usage_.output_tokens = *outt;  // cumulative: the last wins
+  usage_.total_tokens = usage_.input_tokens + usage_.output_tokens;
+  usage_.known = true;
+}
+
+void PassthroughTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
+                                           std::string& out) {
+  if (!event_stream_) {
+    out.append(piece);
+    return;
+  }
+  sse_.feed(piece, [&](const api::SseEvent& ev) {
+    if (ev.event == "message_start" || ev.event == "message_delta") readUsage(ev.data);
+    out.append(ev.raw);
+  });
+  if (end_of_stream && !sse_.pending().empty()) {
+    out.append(sse_.pending());
+    sse_.clear();
+  }
+}
+
+void PassthroughTranslator::onFullBody(std::string& body) {
+  if (status_ >= 200 && status_ < 300) readUsage(body);
+}
+
+void PassthroughTranslator::onStreamFailure(const Error& err, std::string& out) {
+  onResponseBody({}, true, out);
+  out += "event: error\ndata: ";
+  out += api::renderAnthropicError(err);
+  out += "\n\n";
+}
+
+}  // namespace tollgate::providers::anthropic

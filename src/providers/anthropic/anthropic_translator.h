@@ -1,0 +1,35 @@
+// Anthropic Messages client → Anthropic API (schema Anthropic, e.g. api.anthropic.com): the body
+// passes through byte for byte to /v1/messages (the model rewritten only for modelNameOverride);
+// the AnthropicAPIKey policy adds x-api-key; usage is read from the JSON body or from the stream's
+// message_start and last message_delta events.
+#pragma once
+
+#include <string>
+
+#include "api/sse.h"
+#include "providers/translator.h"
+
+namespace tollgate::providers::anthropic {
+
+class PassthroughTranslator final : public Translator {
+ public:
+  Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
+                                           const std::string& model_override) override;
+  void onResponseHead(int status, std::string_view content_type) override;
+  void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) override;
+  void onFullBody(std::string& body) override;
+  void onStreamFailure(const Error& err, std::string& out) override;
+  const api::TokenUsage& usage() const override { return usage_; }
+  const std::string& responseModel() const override { return response_model_; }
+
+ private:
+  void readUsage(std::string_view event_json);
+
+  int status_ = 0;
+  bool event_stream_ = false;
+  api::SseParser sse_;
+  api::TokenUsage usage_;
+  std::string response_model_;
+};
+
+}  // namespace tollgate::providers::anthropic
