@@ -523,7 +523,9 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     }
     const int status = started.value();
     const bool can_retry = i + 1 < order.size() && ctx.attempts < opts_.max_attempts;
-    if ((status == 502 || status == 503 || status == 504) && can_retry) {
+    // Throttling (429) and server errors go to the next choice while one is left (priority
+    // fallback); a client error (4xx) would fail the same way anywhere and is passed on.
+    if ((status == 429 || status >= 500) && can_retry) {
       // Nothing reached the client yet: try the next choice. The connection is dropped with `ex`.
       last_error =
           Error::upstream(ErrorCode::kUpstreamConnect, "upstream unavailable",

@@ -31,13 +31,17 @@ const primary503 = await startFake((req, res) => {
   res.writeHead(503, { 'content-type': 'application/json' });
   res.end('{"error":{"message":"overloaded","type":"server_error"}}');
 });
+const throttled = await startFake((req, res) => {
+  res.writeHead(429, { 'content-type': 'application/json', 'x-amzn-errortype': 'ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/' });
+  res.end('{"message":"Too many requests"}');
+});
 const badRequest = await startFake((req, res) => {
   res.writeHead(400, { 'content-type': 'application/json', 'x-upstream-said': 'no' });
   res.end('{"error":{"message":"max_tokens is too large","type":"BadRequestError","param":"max_tokens","code":400}}');
 });
 const down = await closedPort();
 
-const config = tempYaml(backends(['a', 'b', 'down', 'busy', 'picky']) + `---
+const config = tempYaml(backends(['a', 'b', 'down', 'busy', 'picky', 'throttled']) + `---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: r, namespace: default }
@@ -53,11 +57,13 @@ spec:
     backendRefs: [{ name: down }, { name: busy, priority: 1 }]
   - matches: [{ headers: [{ type: Exact, name: x-ai-eg-model, value: public-name }] }]
     backendRefs: [{ name: a, modelNameOverride: internal/real-model }]
+  - matches: [{ headers: [{ type: Exact, name: x-ai-eg-model, value: throttled-then-ok }] }]
+    backendRefs: [{ name: throttled, priority: 0 }, { name: b, priority: 1 }]
   - matches: [{ headers: [{ type: RegularExpression, name: x-ai-eg-model, value: "picky-.*" }] }]
     backendRefs: [{ name: picky }, { name: a, priority: 1 }]
 `);
 const gw = await startGateway([config], {
-  endpoints: { 'a-backend': a.addr, 'b-backend': b.addr, 'down-backend': down, 'busy-backend': primary503.addr, 'picky-backend': badRequest.addr },
+  endpoints: { 'a-backend': a.addr, 'b-backend': b.addr, 'down-backend': down, 'busy-backend': primary503.addr, 'picky-backend': badRequest.addr, 'throttled-backend': throttled.addr },
 });
 const chat = (model) => ({ model, messages: [{ role: 'user', content: 'hi' }] });
 
@@ -89,6 +95,13 @@ test('a 503 from the first backend is retried on the fallback before anything re
   const r = await request(`${gw.url}/v1/chat/completions`, { body: chat('busy-then-ok') });
   assert.equal(r.status, 200);
   assert.equal(r.json().choices[0].message.content, 'a');
+});
+
+test('throttling (429) falls back to the next priority too', async () => {
+  const r = await request(`${gw.url}/v1/chat/completions`, { body: chat('throttled-then-ok') });
+  assert.equal(r.status, 200);
+  assert.equal(r.json().choices[0].message.content, 'b');
+  assert.equal(throttled.requests.length >= 1, true);
 });
 
 test('when every backend fails, attempts are bounded and the last answer reaches the client', async () => {
