@@ -34,6 +34,10 @@ const bedrock = await startFakeBedrock(CREDS, (req, res, body) => {
     return;
   }
   res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-bedrock-input-token-count': '12', 'x-amzn-bedrock-output-token-count': '6' });
+  if (json.messages?.[0]?.content === 'usage in headers only') {
+    res.end(JSON.stringify({ id: 'msg_h', type: 'message', role: 'assistant', content: [{ type: 'text', text: 'ok' }], stop_reason: 'end_turn' }));
+    return;
+  }
   res.end(JSON.stringify({
     id: 'msg_bdrk_01', type: 'message', role: 'assistant', model: 'claude-3-haiku-20240307',
     content: [{ type: 'text', text: 'Hello from Bedrock' }], stop_reason: 'end_turn', stop_sequence: null,
@@ -91,6 +95,14 @@ test('streams: a real recorded Bedrock event stream arrives as Anthropic SSE wit
   const line = await waitFor(() => gw.accessLog().find((l) => l.user === 'bedrock-streamer'));
   assert.equal(line.usage_known, true);
   assert.ok(line.input_tokens > 0 && line.output_tokens > 0);
+});
+
+test('usage from the X-Amzn-Bedrock-*-Token-Count headers when the body has none', async () => {
+  const r = await request(`${gw.url}/anthropic/v1/messages`, { headers: { ...anthropicHeaders, 'x-user-id': 'header-usage' }, body: messages('usage in headers only') });
+  assert.equal(r.status, 200);
+  const line = await waitFor(() => gw.accessLog().find((l) => l.user === 'header-usage'));
+  assert.equal(line.input_tokens, 12);
+  assert.equal(line.output_tokens, 6);
 });
 
 test('Bedrock errors come back in Anthropic shape with the right status', async () => {

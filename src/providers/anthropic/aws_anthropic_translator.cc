@@ -1,5 +1,7 @@
 #include "providers/anthropic/aws_anthropic_translator.h"
 
+#include <charconv>
+
 #include <boost/json.hpp>
 
 #include "api/errors.h"
@@ -82,8 +84,17 @@ Result<UpstreamRequest> AwsAnthropicTranslator::translateRequest(
 
 void AwsAnthropicTranslator::onResponseHeaders(
     const std::vector<std::pair<std::string, std::string>>& headers) {
-  for (const auto& [n, val] : headers)
+  auto number = [](const std::string& v) -> std::optional<uint64_t> {
+    uint64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
+    return n;
+  };
+  for (const auto& [n, val] : headers) {
     if (iequals(n, "x-amzn-errortype")) error_type_ = val;
+    if (iequals(n, "x-amzn-bedrock-input-token-count")) header_input_tokens_ = number(val);
+    if (iequals(n, "x-amzn-bedrock-output-token-count")) header_output_tokens_ = number(val);
+  }
 }
 
 void AwsAnthropicTranslator::onResponseHead(int status, std::string_view content_type) {
@@ -163,6 +174,12 @@ void AwsAnthropicTranslator::onFullBody(std::string& body) {
       usage_.input_tokens = num("input_tokens") + cache_read + cache_write;
       usage_.cached_input_tokens = cache_read;
       usage_.output_tokens = num("output_tokens");
+      usage_.total_tokens = usage_.input_tokens + usage_.output_tokens;
+      usage_.known = true;
+    }
+    if (!usage_.known && header_input_tokens_ && header_output_tokens_) {
+      usage_.input_tokens = *header_input_tokens_;
+      usage_.output_tokens = *header_output_tokens_;
       usage_.total_tokens = usage_.input_tokens + usage_.output_tokens;
       usage_.known = true;
     }

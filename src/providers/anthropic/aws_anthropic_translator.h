@@ -48,6 +48,8 @@ class AwsAnthropicTranslator final : public Translator {
   int status_ = 0;
   bool event_stream_ = false;
   std::string error_type_;  // x-amzn-errortype, e.g. "ThrottlingException:http://..."
+  // X-Amzn-Bedrock-Input/Output-Token-Count: usage when the body carries none.
+  std::optional<uint64_t> header_input_tokens_, header_output_tokens_;
   std::optional<aws_bedrock::EventStreamDecoder> decoder_;
   aws_bedrock::InvokeStreamToAnthropicSse stream_;
   std::string* stream_out_ = nullptr;  // where decoded events go during one onResponseBody call
