@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "api/errors.h"
+#include "providers/translator.h"
 #include "common/strings.h"
 
 namespace tollgate::cli {
@@ -76,23 +77,6 @@ std::string configDump(const config::Config& cfg) {
   auto origin = [](const config::Origin& o) {
     return json::object{{"name", o.name}, {"namespace", o.ns}, {"file", o.file}};
   };
-  auto schema = [](config::Schema s) {
-    switch (s) {
-      case config::Schema::kOpenAI:
-        return "OpenAI";
-      case config::Schema::kAWSAnthropic:
-        return "AWSAnthropic";
-      case config::Schema::kAWSBedrock:
-        return "AWSBedrock";
-      case config::Schema::kAnthropic:
-        return "Anthropic";
-      case config::Schema::kAzureOpenAI:
-        return "AzureOpenAI";
-      case config::Schema::kUnknown:
-        return "Unknown";
-    }
-    return "Unknown";
-  };
   json::object root;
   json::array backends;
   for (const auto& b : cfg.backends) {
@@ -106,7 +90,7 @@ std::string configDump(const config::Config& cfg) {
   json::array ais;
   for (const auto& a : cfg.ai_service_backends)
     ais.push_back(json::object{{"metadata", origin(a.origin)},
-                               {"schema", schema(a.schema)},
+                               {"schema", providers::schemaName(a.schema)},
                                {"version", a.schema_version},
                                {"backendRef", a.backend_ref}});
   root["aiServiceBackends"] = ais;

@@ -1,5 +1,7 @@
 #include "providers/aws_bedrock/bedrock_stream.h"
 
+#include "common/strings.h"
+
 #include <array>
 #include <boost/json.hpp>
 #include <cctype>
@@ -21,47 +23,6 @@ constexpr std::array<int8_t, 256> makeB64Table() {
 }
 constexpr auto kB64Table = makeB64Table();
 
-// Appends s as a JSON string literal. Local rather than common/strings.h so that this folder
-// builds on its own in tests; same escaping rules (RFC 8259).
-void appendJsonString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xF]);
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out.push_back('"');
-}
 
 // The parsed object, or null when `text` is not a JSON object. Callers pass a monotonic
 // resource over a stack buffer: a Bedrock event is a few hundred bytes, so most events parse
