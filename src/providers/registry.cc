@@ -2,6 +2,7 @@
 #include "api/errors.h"
 #include "providers/anthropic/anthropic_translator.h"
 #include "providers/anthropic/aws_anthropic_translator.h"
+#include "providers/aws_bedrock/converse_translator.h"
 #include "providers/openai/openai_translator.h"
 #include "providers/translator.h"
 
@@ -31,6 +32,10 @@ std::unique_ptr<Translator> createTranslator(api::ApiKind client_api, config::Sc
       }
       return nullptr;
     case Schema::kAWSBedrock:
+      if (client_api == ApiKind::kChatCompletions) {
+        return std::make_unique<aws_bedrock::ConverseTranslator>();
+      }
+      return nullptr;
     case Schema::kAzureOpenAI:
     case Schema::kUnknown:
       return nullptr;

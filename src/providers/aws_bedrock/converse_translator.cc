@@ -1,0 +1,588 @@
+#include "providers/aws_bedrock/converse_translator.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <ctime>
+#include <utility>
+
+#include "api/errors.h"
+#include "common/strings.h"
+
+namespace tollgate::providers::aws_bedrock {
+
+namespace json = boost::json;
+
+namespace {
+
+// Bedrock model ids carry ':' ("anthropic.claude-3-haiku-20240307-v1:0"), ARNs also '/': every
+// byte outside RFC 3986's unreserved set travels percent-encoded so the id stays one path segment.
+std::string encodeModelId(std::string_view model) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(model.size() + 8);
+  for (unsigned char c : model) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  return out;
+}
+
+Error badRequest(std::string message, std::string param) {
+  return Error::client(ErrorCode::kBadRequest, std::move(message), std::move(param));
+}
+
+// A Bedrock error without x-amzn-errortype (a proxy in the way, say): classify by status.
+Error errorFromStatus(int status, std::string message) {
+  if (message.empty()) message = "upstream error (HTTP " + std::to_string(status) + ")";
+  if (status == 429) return Error::upstream(ErrorCode::kRateLimited, message, "bedrock 429", true);
+  if (status >= 500) {
+    return Error::upstream(ErrorCode::kUpstreamConnect, message,
+                           "bedrock " + std::to_string(status), true);
+  }
+  return Error::client(ErrorCode::kBadRequest, message);
+}
+
+const json::value* member(const json::value* v, std::string_view key) {
+  if (v == nullptr) return nullptr;
+  const json::object* o = v->if_object();
+  return o == nullptr ? nullptr : o->if_contains(key);
+}
+
+std::string_view stringOf(const json::value* v) {
+  const json::string* s = v == nullptr ? nullptr : v->if_string();
+  return s == nullptr ? std::string_view() : std::string_view(*s);
+}
+
+bool isNull(const json::value* v) { return v == nullptr || v->is_null(); }
+
+// Token counts are non-negative integers; anything else reads as unset.
+bool readCount(const json::value* v, uint64_t& out) {
+  if (v == nullptr) return false;
+  if (v->is_uint64()) {
+    out = v->get_uint64();
+    return true;
+  }
+  if (v->is_int64() && v->get_int64() >= 0) {
+    out = static_cast<uint64_t>(v->get_int64());
+    return true;
+  }
+  if (v->is_double() && v->get_double() >= 0) {
+    out = static_cast<uint64_t>(v->get_double());
+    return true;
+  }
+  return false;
+}
+
+json::object cachePoint() {
+  json::object cp;
+  cp["cachePoint"] = json::object{{"type", "default"}};
+  return cp;
+}
+
+json::object textBlock(std::string_view text) { return json::object{{"text", text}}; }
+
+// "data:image/png;base64,AAAA" → {image:{format:"png", source:{bytes:"AAAA"}}}. Converse carries
+// the bytes base64-encoded in JSON, so the client's base64 is forwarded without decoding.
+Result<json::object> imageBlock(std::string_view url, const std::string& param) {
+  if (url.size() < 5 || !iequals(url.substr(0, 5), "data:")) {
+    return badRequest("Bedrock needs images inline (data: URLs); remote image URLs are not fetched",
+                      param);
+  }
+  const size_t comma = url.find(',');
+  if (comma == std::string_view::npos) return badRequest("malformed data: URL", param);
+  std::string_view meta = url.substr(5, comma - 5);
+  constexpr std::string_view kBase64 = ";base64";
+  if (meta.size() < kBase64.size() ||
+      !iequals(meta.substr(meta.size() - kBase64.size()), kBase64)) {
+    return badRequest("image data: URLs must be base64-encoded", param);
+  }
+  const std::string mime = toLower(meta.substr(0, meta.find(';')));
+  std::string_view format;
+  if (mime == "image/png") {
+    format = "png";
+  } else if (mime == "image/jpeg" || mime == "image/jpg") {
+    format = "jpeg";
+  } else if (mime == "image/gif") {
+    format = "gif";
+  } else if (mime == "image/webp") {
+    format = "webp";
+  } else {
+    return badRequest("unsupported image type '" + mime + "' (Bedrock takes png, jpeg, gif, webp)",
+                      param);
+  }
+  const std::string_view data = url.substr(comma + 1);
+  if (data.empty()) return badRequest("empty image data", param);
+  json::object image;
+  image["format"] = format;
+  image["source"] = json::object{{"bytes", data}};
+  return json::object{{"image", std::move(image)}};
+}
+
+// Appends the Converse blocks for one OpenAI message's `content` (a string, an array of parts, or
+// null). `images` allows image parts (user turns); `skip_empty` drops blank texts (assistant turns,
+// where Converse rejects them and clients send "" beside tool_calls).
+std::optional<Error> appendContent(const json::value* content, const std::string& param,
+                                   bool images, bool skip_empty, json::array& blocks) {
+  if (isNull(content)) return std::nullopt;
+  if (const json::string* s = content->if_string()) {
+    if (!(skip_empty && s->empty())) blocks.emplace_back(textBlock(*s));
+    return std::nullopt;
+  }
+  const json::array* parts = content->if_array();
+  if (parts == nullptr) return badRequest("content must be a string or an array of parts", param);
+  for (size_t i = 0; i < parts->size(); ++i) {
+    const json::value& part = (*parts)[i];
+    const std::string part_param = param + "[" + std::to_string(i) + "]";
+    if (!part.is_object()) return badRequest("content parts must be objects", part_param);
+    const std::string_view type = stringOf(member(&part, "type"));
+    if (type == "text") {
+      const json::value* text = member(&part, "text");
+      if (text == nullptr || !text->is_string()) {
+        return badRequest("text parts need a string 'text'", part_param + ".text");
+      }
+      if (skip_empty && text->get_string().empty()) continue;
+      blocks.emplace_back(textBlock(text->get_string()));
+    } else if (type == "image_url" && images) {
+      const json::value* image_url = member(&part, "image_url");
+      std::string_view url = stringOf(image_url);  // some clients send the URL string directly
+      if (url.empty()) url = stringOf(member(image_url, "url"));
+      if (url.empty()) return badRequest("image_url parts need a url", part_param + ".image_url");
+      auto block = imageBlock(url, part_param + ".image_url.url");
+      if (!block) return block.error();
+      blocks.emplace_back(std::move(block.value()));
+    } else if (type == "refusal" && skip_empty) {
+      continue;  // an assistant's earlier refusal: nothing the model needs to read again
+    } else {
+      return badRequest("content part type '" + std::string(type) +
+                            "' is not supported in this message on Bedrock Converse",
+                        part_param + ".type");
+    }
+    if (!isNull(member(&part, "cache_control"))) blocks.emplace_back(cachePoint());
+  }
+  return std::nullopt;
+}
+
+// The Converse messages and system blocks of an OpenAI `messages` array.
+struct Conversation {
+  json::array messages;
+  json::array system;
+  bool has_tool_blocks = false;
+};
+
+std::optional<Error> convertMessages(const json::value* in, Conversation& conv) {
+  const json::array* list = in == nullptr ? nullptr : in->if_array();
+  if (list == nullptr) return badRequest("'messages' must be an array", "messages");
+  std::string last_role;
+  // Converse requires user and assistant turns to alternate: a turn of the role just sent is
+  // merged into the previous message.
+  auto push = [&](std::string_view role, json::array blocks) {
+    if (blocks.empty()) return;
+    if (!conv.messages.empty() && last_role == role) {
+      json::array& prev = conv.messages.back().as_object()["content"].as_array();
+      for (json::value& b : blocks) prev.emplace_back(std::move(b));
+      return;
+    }
+    json::object m;
+    m["role"] = role;
+    m["content"] = std::move(blocks);
+    conv.messages.emplace_back(std::move(m));
+    last_role = std::string(role);
+  };
+
+  for (size_t i = 0; i < list->size(); ++i) {
+    const json::value& msg = (*list)[i];
+    const std::string param = "messages[" + std::to_string(i) + "]";
+    if (!msg.is_object()) return badRequest("messages must be objects", param);
+    const std::string_view role = stringOf(member(&msg, "role"));
+    const json::value* content = member(&msg, "content");
+    json::array blocks;
+    if (role == "system" || role == "developer") {
+      if (auto err = appendContent(content, param + ".content", false, false, conv.system)) {
+        return err;
+      }
+    } else if (role == "user") {
+      if (auto err = appendContent(content, param + ".content", true, false, blocks)) return err;
+      push("user", std::move(blocks));
+    } else if (role == "assistant") {
+      if (auto err = appendContent(content, param + ".content", false, true, blocks)) return err;
+      const json::value* calls = member(&msg, "tool_calls");
+      if (!isNull(calls)) {
+        if (!calls->is_array()) return badRequest("tool_calls must be an array", param);
+        for (size_t j = 0; j < calls->get_array().size(); ++j) {
+          const json::value& call = calls->get_array()[j];
+          const std::string call_param = param + ".tool_calls[" + std::to_string(j) + "]";
+          const json::value* fn = member(&call, "function");
+          const std::string_view name = stringOf(member(fn, "name"));
+          if (name.empty()) return badRequest("tool calls need a function name", call_param);
+          const std::string_view args = stringOf(member(fn, "arguments"));
+          json::value input = json::object();
+          if (!args.empty()) {
+            boost::system::error_code ec;
+            input = json::parse(args, ec);
+            if (ec) {
+              return badRequest("tool call arguments are not valid JSON",
+                                call_param + ".function.arguments");
+            }
+          }
+          json::object use;
+          use["toolUseId"] = stringOf(member(&call, "id"));
+          use["name"] = name;
+          use["input"] = std::move(input);
+          blocks.emplace_back(json::object{{"toolUse", std::move(use)}});
+          conv.has_tool_blocks = true;
+        }
+      }
+      push("assistant", std::move(blocks));
+    } else if (role == "tool") {
+      const std::string_view id = stringOf(member(&msg, "tool_call_id"));
+      if (id.empty()) {
+        return badRequest("tool messages need a tool_call_id", param + ".tool_call_id");
+      }
+      json::array result_content;
+      if (auto err = appendContent(content, param + ".content", false, false, result_content)) {
+        return err;
+      }
+      // A cache point inside a tool result is not allowed; it goes after the toolResult block.
+      bool cache = false;
+      json::array texts;
+      for (json::value& b : result_content) {
+        if (b.as_object().contains("cachePoint")) {
+          cache = true;
+        } else {
+          texts.emplace_back(std::move(b));
+        }
+      }
+      if (texts.empty()) texts.emplace_back(textBlock(""));
+      json::object result;
+      result["toolUseId"] = id;
+      result["content"] = std::move(texts);
+      blocks.emplace_back(json::object{{"toolResult", std::move(result)}});
+      if (cache) blocks.emplace_back(cachePoint());
+      conv.has_tool_blocks = true;
+      push("user", std::move(blocks));
+    } else {
+      return badRequest("message role '" + std::string(role) + "' is not supported",
+                        param + ".role");
+    }
+  }
+  return std::nullopt;
+}
+
+// toolConfig from `tools` and `tool_choice`; a null value when there is none to send.
+Result<json::value> convertTools(const json::object& body, bool has_tool_blocks) {
+  const json::value* tools = body.if_contains("tools");
+  if (isNull(tools)) return json::value();
+  if (!tools->is_array()) return badRequest("'tools' must be an array", "tools");
+  json::array specs;
+  for (size_t i = 0; i < tools->get_array().size(); ++i) {
+    const json::value& tool = tools->get_array()[i];
+    const std::string param = "tools[" + std::to_string(i) + "]";
+    if (stringOf(member(&tool, "type")) != "function") {
+      return badRequest("only function tools are supported on Bedrock Converse", param + ".type");
+    }
+    const json::value* fn = member(&tool, "function");
+    const std::string_view name = stringOf(member(fn, "name"));
+    if (name.empty()) return badRequest("tools need a function name", param + ".function.name");
+    json::object spec;
+    spec["name"] = name;
+    if (const std::string_view d = stringOf(member(fn, "description")); !d.empty()) {
+      spec["description"] = d;
+    }
+    const json::value* params = member(fn, "parameters");
+    // OpenAI lets a function omit parameters; Converse requires a schema.
+    spec["inputSchema"] = json::object{
+        {"json", isNull(params)
+                     ? json::value(json::object{{"type", "object"}, {"properties", json::object()}})
+                     : *params}};
+    specs.emplace_back(json::object{{"toolSpec", std::move(spec)}});
+    if (!isNull(member(&tool, "cache_control"))) specs.emplace_back(cachePoint());
+  }
+  if (specs.empty()) return json::value();
+
+  json::object config;
+  config["tools"] = std::move(specs);
+  const json::value* choice = body.if_contains("tool_choice");
+  if (isNull(choice)) return json::value(std::move(config));
+  if (const json::string* s = choice->if_string()) {
+    if (*s == "auto") {
+      config["toolChoice"] = json::object{{"auto", json::object()}};
+    } else if (*s == "required") {
+      config["toolChoice"] = json::object{{"any", json::object()}};
+    } else if (*s == "none") {
+      // Converse has no "none": withhold the tools, unless earlier turns used them (Bedrock
+      // rejects toolUse/toolResult blocks without a toolConfig); then the model decides.
+      if (!has_tool_blocks) return json::value();
+    } else {
+      return badRequest("unsupported tool_choice '" + std::string(*s) + "'", "tool_choice");
+    }
+    return json::value(std::move(config));
+  }
+  const std::string_view name = stringOf(member(member(choice, "function"), "name"));
+  if (name.empty()) return badRequest("unsupported tool_choice", "tool_choice");
+  config["toolChoice"] = json::object{{"tool", json::object{{"name", name}}}};
+  return json::value(std::move(config));
+}
+
+Result<json::object> convertInference(const json::object& body) {
+  json::object inference;
+  const json::value* max_tokens = body.if_contains("max_completion_tokens");
+  if (isNull(max_tokens)) max_tokens = body.if_contains("max_tokens");
+  if (!isNull(max_tokens)) {
+    uint64_t n = 0;
+    if (!readCount(max_tokens, n)) {
+      return badRequest("max_tokens must be a non-negative integer", "max_tokens");
+    }
+    inference["maxTokens"] = n;
+  }
+  for (auto [from, to] : {std::pair{"temperature", "temperature"}, std::pair{"top_p", "topP"}}) {
+    const json::value* v = body.if_contains(from);
+    if (isNull(v)) continue;
+    if (!v->is_number()) return badRequest(std::string(from) + " must be a number", from);
+    inference[to] = *v;
+  }
+  const json::value* stop = body.if_contains("stop");
+  if (!isNull(stop)) {
+    json::array sequences;
+    if (stop->is_string()) {
+      sequences.emplace_back(stop->get_string());
+    } else if (stop->is_array()) {
+      for (const json::value& s : stop->get_array()) {
+        if (!s.is_string()) return badRequest("stop must be a string or strings", "stop");
+        sequences.emplace_back(s.get_string());
+      }
+    } else {
+      return badRequest("stop must be a string or an array of strings", "stop");
+    }
+    if (!sequences.empty()) inference["stopSequences"] = std::move(sequences);
+  }
+  return inference;
+}
+
+}  // namespace
+
+Result<UpstreamRequest> ConverseTranslator::translateRequest(const api::ApiRequest& req,
+                                                             std::string_view client_body,
+                                                             const std::string& model_override) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(client_body, ec);
+  if (ec || !v.is_object()) {
+    return Error::client(ErrorCode::kBadRequest, "request body must be a JSON object");
+  }
+  const json::object& body = v.as_object();
+  request_model_ = model_override.empty() ? req.model : model_override;
+  include_usage_ = req.include_usage;
+
+  Conversation conv;
+  if (auto err = convertMessages(body.if_contains("messages"), conv)) return std::move(*err);
+  auto tool_config = convertTools(body, conv.has_tool_blocks);
+  if (!tool_config) return tool_config.error();
+  auto inference = convertInference(body);
+  if (!inference) return inference.error();
+
+  json::object converse;
+  converse["messages"] = std::move(conv.messages);
+  if (!conv.system.empty()) converse["system"] = std::move(conv.system);
+  if (!inference->empty()) converse["inferenceConfig"] = std::move(inference.value());
+  if (!tool_config->is_null()) converse["toolConfig"] = std::move(tool_config.value());
+
+  UpstreamRequest out;
+  out.path =
+      "/model/" + encodeModelId(request_model_) + (req.stream ? "/converse-stream" : "/converse");
+  out.headers.emplace_back("content-type", "application/json");
+  out.headers.emplace_back("accept",
+                           req.stream ? "application/vnd.amazon.eventstream" : "application/json");
+  out.body_unchanged = false;
+  out.body = json::serialize(converse);
+  return out;
+}
+
+void ConverseTranslator::onResponseHeaders(
+    const std::vector<std::pair<std::string, std::string>>& headers) {
+  for (const auto& [n, val] : headers) {
+    if (iequals(n, "x-amzn-errortype")) error_type_ = val;
+  }
+}
+
+void ConverseTranslator::onResponseHead(int status, std::string_view content_type) {
+  status_ = status;
+  event_stream_ = streamsResponse(content_type);
+  if (event_stream_) {
+    stream_.emplace(request_model_, "chatcmpl-" + randomHexId(),
+                    static_cast<int64_t>(std::time(nullptr)), include_usage_);
+    decoder_.emplace([this](const Message& m) { onStreamMessage(m); });
+  }
+}
+
+bool ConverseTranslator::streamsResponse(std::string_view content_type) const {
+  return content_type.find("application/vnd.amazon.eventstream") != std::string_view::npos;
+}
+
+std::string ConverseTranslator::clientContentType(std::string_view upstream) const {
+  if (streamsResponse(upstream)) return "text/event-stream; charset=utf-8";
+  return "application/json";  // JSON bodies are rewritten into OpenAI JSON, errors included
+}
+
+void ConverseTranslator::onStreamMessage(const Message& msg) {
+  // The converter renders total_tokens from metadata but does not expose it; the metering must
+  // charge the same total the client is shown.
+  if (msg.header(":event-type") == "metadata") {
+    boost::system::error_code ec;
+    const json::value v = json::parse(msg.payload, ec);
+    if (!ec) readCount(member(member(&v, "usage"), "totalTokens"), stream_total_tokens_);
+  }
+  stream_->onMessage(msg, *stream_out_);
+}
+
+void ConverseTranslator::copyStreamUsage() {
+  const Usage u = stream_->usage();
+  usage_.known = u.known;
+  usage_.input_tokens = u.input_tokens;
+  usage_.output_tokens = u.output_tokens;
+  usage_.cached_input_tokens = u.cached_input_tokens;
+  usage_.total_tokens =
+      u.known ? std::max(stream_total_tokens_, u.input_tokens + u.output_tokens) : 0;
+}
+
+void ConverseTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
+                                        std::string& out) {
+  if (!event_stream_) {
+    // A JSON body is converted as a whole: hold it until it is complete.
+    pending_body_.append(piece);
+    if (end_of_stream) {
+      onFullBody(pending_body_);
+      out += pending_body_;
+      pending_body_.clear();
+    }
+    return;
+  }
+  stream_out_ = &out;
+  if (!piece.empty() && !stream_->failed() && !decoder_->feed(piece)) {
+    stream_->onStreamError(decoder_->error(), out);
+  }
+  if (end_of_stream && !stream_->failed()) {
+    if (!decoder_->atMessageBoundary()) {
+      stream_->onStreamError("the upstream stream ended inside an event-stream frame", out);
+    } else {
+      stream_->onEnd(out);
+    }
+  }
+  stream_out_ = nullptr;
+  copyStreamUsage();
+}
+
+void ConverseTranslator::onStreamFailure(const Error& err, std::string& out) {
+  if (!event_stream_) {
+    // A cut JSON body has nothing worth flushing: only the error.
+    out += "data: ";
+    out += api::renderOpenAIError(err);
+    out += "\n\n";
+    return;
+  }
+  if (!stream_->failed() && !stream_->finished()) stream_->onStreamError(err.public_message, out);
+  copyStreamUsage();
+}
+
+void ConverseTranslator::onFullBody(std::string& body) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  if (status_ < 200 || status_ >= 300) {
+    // An AWS error ({"message": "..."} or {"Message": ...}): rewrite it in OpenAI's shape.
+    std::string message;
+    if (!ec && v.is_object()) {
+      for (const char* k : {"message", "Message"}) {
+        if (std::string_view m = stringOf(member(&v, k)); !m.empty()) message = std::string(m);
+      }
+    }
+    const Error err = error_type_.empty() ? errorFromStatus(status_, message)
+                                          : bedrockExceptionToError(error_type_, message);
+    body = api::renderOpenAIError(err);
+    return;
+  }
+  const json::value* content = member(member(member(&v, "output"), "message"), "content");
+  if (ec || content == nullptr || !content->is_array()) {
+    // The client expects a chat.completion; a Converse body it cannot read is no use to it.
+    body = api::renderOpenAIError(Error::upstream(
+        ErrorCode::kUpstreamBadResponse, "malformed response from the upstream provider",
+        "Converse response without output.message", false));
+    return;
+  }
+
+  std::string text, reasoning;
+  bool has_text = false;
+  json::array tool_calls;
+  for (const json::value& block : content->get_array()) {
+    if (const json::value* t = member(&block, "text"); t != nullptr && t->is_string()) {
+      text += t->get_string();
+      has_text = true;
+    } else if (const json::value* r = member(&block, "reasoningContent"); r != nullptr) {
+      // Only readable reasoning, as in the stream; signatures and redacted blocks are dropped.
+      reasoning += stringOf(member(member(r, "reasoningText"), "text"));
+    } else if (const json::value* use = member(&block, "toolUse"); use != nullptr) {
+      if (stringOf(member(use, "type")) == "server_tool_use") continue;  // ran inside Bedrock
+      const json::value* input = member(use, "input");
+      json::object call;
+      call["id"] = stringOf(member(use, "toolUseId"));
+      call["type"] = "function";
+      call["function"] =
+          json::object{{"name", stringOf(member(use, "name"))},
+                       {"arguments", isNull(input) ? std::string("{}") : json::serialize(*input)}};
+      tool_calls.emplace_back(std::move(call));
+    }
+    // toolResult (server-side tools) and other blocks are not the client's.
+  }
+
+  const std::string_view stop = stringOf(member(&v, "stopReason"));
+  const std::string_view finish =
+      stop == "tool_use" && tool_calls.empty() ? "stop" : finishReasonForStopReason(stop);
+
+  json::object message;
+  message["role"] = "assistant";
+  message["content"] = has_text ? json::value(text) : json::value(nullptr);
+  if (!reasoning.empty()) message["reasoning_content"] = reasoning;
+  if (!tool_calls.empty()) message["tool_calls"] = std::move(tool_calls);
+
+  json::object choice;
+  choice["index"] = 0;
+  choice["message"] = std::move(message);
+  choice["logprobs"] = nullptr;
+  choice["finish_reason"] = finish;
+
+  json::object out;
+  out["id"] = "chatcmpl-" + randomHexId();
+  out["object"] = "chat.completion";
+  out["created"] = static_cast<int64_t>(std::time(nullptr));
+  out["model"] = request_model_;
+  out["choices"] = json::array{std::move(choice)};
+
+  if (const json::value* u = member(&v, "usage"); u != nullptr) {
+    uint64_t input = 0, output = 0, total = 0, cache_read = 0, cache_write = 0;
+    const bool has_in = readCount(member(u, "inputTokens"), input);
+    const bool has_out = readCount(member(u, "outputTokens"), output);
+    readCount(member(u, "totalTokens"), total);
+    readCount(member(u, "cacheReadInputTokens"), cache_read);
+    readCount(member(u, "cacheWriteInputTokens"), cache_write);
+    if (has_in || has_out) {
+      // Bedrock's inputTokens excludes the cached parts; OpenAI's prompt_tokens includes them.
+      usage_.input_tokens = input + cache_read + cache_write;
+      usage_.output_tokens = output;
+      usage_.cached_input_tokens = cache_read;
+      usage_.total_tokens = std::max(total, usage_.input_tokens + usage_.output_tokens);
+      usage_.known = true;
+      json::object usage;
+      usage["prompt_tokens"] = usage_.input_tokens;
+      usage["completion_tokens"] = usage_.output_tokens;
+      usage["total_tokens"] = usage_.total_tokens;
+      usage["prompt_tokens_details"] = json::object{{"cached_tokens", usage_.cached_input_tokens}};
+      out["usage"] = std::move(usage);
+    }
+  }
+  body = json::serialize(out);
+}
+
+}  // namespace tollgate::providers::aws_bedrock

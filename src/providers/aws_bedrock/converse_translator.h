@@ -1,0 +1,85 @@
+// OpenAI chat completions client → AWS Bedrock Converse API (schema AWSBedrock).
+//
+// Request (OpenAI body → Converse body, built with Boost.JSON; docs/aws-eventstream.md has the
+// stream side):
+// - Path /model/{model id, percent-encoded}/converse, or /converse-stream when `stream`; the
+//   route's modelNameOverride replaces the client's model.
+// - system and developer messages, wherever they appear, → top-level `system: [{text}]` in order.
+// - user / assistant content (string or parts): text → {text}; image_url with a base64 data: URL
+//   → {image:{format, source:{bytes}}}; a remote image URL is a 400 (Converse takes images only
+//   inline, and the gateway does not fetch URLs for clients). Other part types are a 400 rather
+//   than silently lost. Empty assistant texts are skipped (Converse rejects blank text and
+//   clients send `"content": ""` beside tool_calls).
+// - assistant tool_calls → toolUse {toolUseId, name, input: the parsed arguments}.
+// - tool messages → toolResult {toolUseId, content: [{text}]} in a user turn: text rather than
+//   json because every tool-capable Bedrock model accepts text, and the client's string reaches
+//   the model unchanged.
+// - Consecutive turns of one role (tool results followed by user text, say) merge into one
+//   message: Converse requires user and assistant to alternate.
+// - A content part (or a tool) carrying `cache_control` is followed by {cachePoint:{type:default}}.
+// - tools (type function) → toolConfig.tools[{toolSpec:{name, description, inputSchema:{json}}}];
+//   tool_choice auto → {auto:{}}, required → {any:{}}, {function:{name}} → {tool:{name}},
+//   none → no toolConfig, unless the conversation already holds toolUse/toolResult blocks
+//   (Bedrock then insists on toolConfig): the tools stay, without toolChoice.
+// - inferenceConfig: maxTokens (max_completion_tokens, else max_tokens), temperature, topP,
+//   stopSequences (stop, string or array).
+// - Dropped (Converse has no equivalent, or only per model): n, presence_penalty,
+//   frequency_penalty, logit_bias, logprobs, top_logprobs, seed, user, response_format,
+//   parallel_tool_calls, reasoning_effort, service_tier, store, metadata, modalities, audio,
+//   prediction, web_search_options, functions, function_call, the messages' `name`, assistant
+//   `reasoning_content`/`refusal`, and any field this list does not know. stream_options only
+//   decides whether the client gets a usage chunk.
+//
+// Response: a Converse JSON body becomes a chat.completion (text blocks joined without separator,
+// as the stream concatenates them; reasoning as message.reasoning_content; server-side tool blocks
+// dropped); an event stream becomes chat.completion.chunk SSE through ConverseStreamToOpenAISse.
+// Bedrock errors (non-2xx, x-amzn-errortype) become OpenAI error bodies.
+// Usage: prompt_tokens = inputTokens + cacheReadInputTokens + cacheWriteInputTokens (Bedrock
+// counts the cached parts apart), cached_tokens = cacheReadInputTokens, total_tokens = Bedrock's
+// totalTokens or prompt + completion when that is larger: the same numbers for JSON and stream.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "providers/aws_bedrock/bedrock_stream.h"
+#include "providers/aws_bedrock/event_stream.h"
+#include "providers/translator.h"
+
+namespace tollgate::providers::aws_bedrock {
+
+class ConverseTranslator final : public Translator {
+ public:
+  ConverseTranslator() = default;
+
+  Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
+                                           const std::string& model_override) override;
+  void onResponseHeaders(const std::vector<std::pair<std::string, std::string>>& headers) override;
+  void onResponseHead(int status, std::string_view content_type) override;
+  bool streamsResponse(std::string_view content_type) const override;
+  void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) override;
+  void onFullBody(std::string& body) override;
+  void onStreamFailure(const Error& err, std::string& out) override;
+  const api::TokenUsage& usage() const override { return usage_; }
+  const std::string& responseModel() const override { return request_model_; }
+  std::string clientContentType(std::string_view upstream_content_type) const override;
+
+ private:
+  void onStreamMessage(const Message& msg);
+  void copyStreamUsage();
+
+  std::string request_model_;  // the model id sent to Bedrock (Converse does not echo one)
+  bool include_usage_ = false;
+  int status_ = 0;
+  bool event_stream_ = false;
+  std::string error_type_;  // x-amzn-errortype, e.g. "ThrottlingException:http://..."
+  std::optional<EventStreamDecoder> decoder_;
+  std::optional<ConverseStreamToOpenAISse> stream_;
+  std::string* stream_out_ = nullptr;  // where decoded events go during one onResponseBody call
+  uint64_t stream_total_tokens_ = 0;   // metadata.usage.totalTokens, the converter keeps it private
+  std::string pending_body_;           // a non-stream body that arrived through onResponseBody
+  api::TokenUsage usage_;
+};
+
+}  // namespace tollgate::providers::aws_bedrock
