@@ -2,6 +2,7 @@
 #include "api/errors.h"
 #include "providers/anthropic/anthropic_translator.h"
 #include "providers/anthropic/aws_anthropic_translator.h"
+#include "providers/anthropic/openai_to_anthropic.h"
 #include "providers/aws_bedrock/converse_translator.h"
 #include "providers/openai/openai_translator.h"
 #include "providers/translator.h"
@@ -24,6 +25,9 @@ std::unique_ptr<Translator> createTranslator(api::ApiKind client_api, config::Sc
       if (client_api == ApiKind::kAnthropicMessages) {
         return std::make_unique<anthropic::AwsAnthropicTranslator>(backend.schema_version,
                                                                    std::string(anthropic_beta));
+      }
+      if (client_api == ApiKind::kChatCompletions) {
+        return std::make_unique<anthropic::OpenAIToAwsAnthropicTranslator>(backend.schema_version);
       }
       return nullptr;
     case Schema::kAnthropic:

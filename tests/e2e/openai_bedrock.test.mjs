@@ -13,7 +13,18 @@ const CREDS = { accessKey: 'AKIDTOLLGATETEST0003', secretKey: 'converse/secret',
 const streamBin = fs.readFileSync(path.join(SHARED, 'conformance/bedrock-eventstream-extracted/openinference-py__TestConverseStream.test_invoke_text_message__0.bin'));
 const MODEL = 'us.amazon.nova-lite-v1:0';
 
+const claudeStream = fs.readFileSync(path.join(SHARED, 'conformance/bedrock-eventstream-extracted/openinference-js__should-handle-streaming-responses-with-tool-calls__0.bin'));
 const bedrock = await startFakeBedrock(CREDS, (req, res) => {
+  if (req.url.endsWith('/invoke-with-response-stream')) {
+    res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream' });
+    res.end(claudeStream);
+    return;
+  }
+  if (req.url.endsWith('/invoke')) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ id: 'msg_x', type: 'message', role: 'assistant', model: 'claude-3-haiku', content: [{ type: 'text', text: 'Claude via InvokeModel' }], stop_reason: 'end_turn', usage: { input_tokens: 8, output_tokens: 5 } }));
+    return;
+  }
   if (req.url.endsWith('/converse-stream')) {
     res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream' });
     res.end(streamBin);
@@ -46,10 +57,25 @@ spec:
   awsCredentials: { region: us-east-1 }
 ---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIServiceBackend
+metadata: { name: claude }
+spec: { schema: { name: AWSAnthropic, version: bedrock-2023-05-31 }, backendRef: { name: converse-backend, kind: Backend, group: gateway.envoyproxy.io } }
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: BackendSecurityPolicy
+metadata: { name: claude-aws }
+spec:
+  targetRefs: [{ group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: claude }]
+  type: AWSCredentials
+  awsCredentials: { region: us-east-1 }
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: nova }
 spec:
   rules:
+  - matches: [{ headers: [{ type: RegularExpression, name: x-ai-eg-model, value: "anthropic[.].*" }] }]
+    backendRefs: [{ name: claude }]
   - backendRefs: [{ name: converse }]
 `);
 const gw = await startGateway([config], {
@@ -90,4 +116,32 @@ test('a recorded ConverseStream arrives as OpenAI chunks through the SDK', async
   assert.ok(bedrock.requests.at(-1).url.endsWith('/converse-stream'));
   const line = await waitFor(() => gw.accessLog().find((l) => l.user === 'converse-streamer'));
   assert.equal(line.output_tokens, usage.completion_tokens);
+});
+
+test('OpenAI clients reach Claude on Bedrock (AWSAnthropic): answer and a tool-call stream', async () => {
+  const r = await client.chat.completions.create({ model: 'anthropic.claude-3-haiku-20240307-v1:0', max_tokens: 20, messages: [{ role: 'user', content: 'Hi' }] });
+  assert.equal(r.choices[0].message.content, 'Claude via InvokeModel');
+  assert.equal(r.usage.total_tokens, 13);
+  const sent = JSON.parse(bedrock.requests.at(-1).body);
+  assert.equal(sent.anthropic_version, 'bedrock-2023-05-31');
+  assert.equal(sent.max_tokens, 20);
+  const stream = await client.chat.completions.create({ model: 'anthropic.claude-3-haiku-20240307-v1:0', stream: true, max_tokens: 200,
+    tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { location: { type: 'string' } } } } }],
+    messages: [{ role: 'user', content: 'Weather?' }] });
+  const calls = {};
+  let finish = null;
+  for await (const chunk of stream) {
+    const c = chunk.choices[0];
+    for (const tc of c?.delta?.tool_calls ?? []) {
+      calls[tc.index] ??= { name: '', args: '' };
+      if (tc.function?.name) calls[tc.index].name = tc.function.name;
+      if (tc.function?.arguments) calls[tc.index].args += tc.function.arguments;
+    }
+    if (c?.finish_reason) finish = c.finish_reason;
+  }
+  assert.equal(finish, 'tool_calls');
+  const first = Object.values(calls)[0];
+  assert.ok(first.name.length > 0);
+  assert.doesNotThrow(() => JSON.parse(first.args), 'tool arguments assembled into JSON');
+  assert.deepEqual(bedrock.rejected, []);
 });

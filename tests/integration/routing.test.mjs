@@ -95,7 +95,7 @@ test('unknown path 404, wrong method 405', async () => {
   assert.ok(r.json().error.message);
 });
 
-test('the Bedrock model: OpenAI clients get a clear 501, Anthropic clients need AWS credentials', async () => {
+test('the Bedrock model without AWS credentials: a clear 503 in each client\'s shape', async () => {
   // No AWS credentials in this gateway's environment (and no network): the Anthropic route fails
   // before any connection is attempted. tests/integration/bedrock.test.mjs covers the real path.
   const a = await request(`${gw.url}/anthropic/v1/messages`, {
@@ -106,8 +106,8 @@ test('the Bedrock model: OpenAI clients get a clear 501, Anthropic clients need 
   assert.equal(a.json().type, 'error', 'Anthropic error shape');
   assert.match(a.json().error.message, /no AWS credentials/);
   const b = await request(`${gw.url}/v1/chat/completions`, { body: chat('anthropic.claude-3-haiku-20240307-v1:0') });
-  assert.equal(b.status, 501);
-  assert.match(b.json().error.message, /AWSAnthropic/);
+  assert.equal(b.status, 503);
+  assert.match(b.json().error.message, /no AWS credentials/);
 });
 
 test('pipelined requests on one connection are answered in order', async () => {
