@@ -210,6 +210,53 @@ asio::awaitable<int> rateLimitScenario(upstream::Pool& pool, const ParsedUrl& ur
   co_return limited > 0 && failures == 0 ? 0 : 1;
 }
 
+// The blueprint's Bedrock test: /anthropic/v1/messages to the Bedrock model with the
+// anthropic-version header, then (its rate-limit variant) with anthropic_version in the body.
+asio::awaitable<int> bedrockScenario(upstream::Pool& pool, const ParsedUrl& url,
+                                     const ClientOptions& o) {
+  const std::string model =
+      o.models.empty() ? "anthropic.claude-3-haiku-20240307-v1:0" : o.models.front();
+  int failures = 0;
+  for (int variant = 0; variant < 2; ++variant) {
+    json::object body;
+    body["model"] = model;
+    body["max_tokens"] = o.max_tokens;
+    body["messages"] = json::array{json::object{{"role", "user"}, {"content", o.prompt}}};
+    if (variant == 1) body["anthropic_version"] = "bedrock-2023-05-31";
+    const std::string body_text = json::serialize(body);
+    upstream::OutgoingRequest req;
+    req.target = url.prefix + "/anthropic/v1/messages";
+    req.headers = {{"content-type", "application/json"}, {"x-user-id", o.user}};
+    if (variant == 0) req.headers.emplace_back("anthropic-version", "2023-06-01");
+    req.body = body_text;
+    upstream::Exchange ex(pool);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    const upstream::UpstreamTarget target{url.host, url.port, false, {}};
+    auto st = co_await ex.start(target, req, deadline);
+    std::string raw;
+    if (st) {
+      for (;;) {
+        auto piece = co_await ex.readSome(deadline);
+        if (!piece || piece->empty()) break;
+        raw.append(*piece);
+      }
+      ex.finish();
+    }
+    const int status = st ? st.value() : 0;
+    boost::system::error_code ec;
+    auto v = json::parse(raw, ec);
+    std::string text =
+        ec ? raw.substr(0, 200) : (status == 200 ? extractText(v, true) : errorText(v));
+    if (!st) text = st.error().detail;
+    const bool ok = status == 200;
+    if (!ok) ++failures;
+    std::cout << (ok ? "PASS " : "FAIL ") << model
+              << (variant == 0 ? " (anthropic-version header)" : " (anthropic_version in body)")
+              << " status=" << status << "\n  " << (text.empty() ? "(no text)" : text) << "\n";
+  }
+  co_return failures;
+}
+
 }  // namespace
 
 int runClient(const ClientOptions& o) {
@@ -218,9 +265,9 @@ int runClient(const ClientOptions& o) {
     std::cerr << "tollgate: error: --url must look like http://HOST:PORT\n";
     return 2;
   }
-  if (o.scenario != "multi-model" && o.scenario != "rate-limit") {
+  if (o.scenario != "multi-model" && o.scenario != "rate-limit" && o.scenario != "bedrock") {
     std::cerr << "tollgate: error: unknown --scenario '" << o.scenario
-              << "' (available: multi-model, rate-limit)\n";
+              << "' (available: multi-model, rate-limit, bedrock)\n";
     return 2;
   }
   std::vector<std::string> models = o.models;
@@ -230,6 +277,13 @@ int runClient(const ClientOptions& o) {
   asio::io_context io(1);
   upstream::Pool pool(io, upstream::PoolOptions{});
   int failures = 0;
+  if (o.scenario == "bedrock") {
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { failures = co_await bedrockScenario(pool, *url, o); },
+        asio::detached);
+    io.run();
+    return failures == 0 ? 0 : 1;
+  }
   if (o.scenario == "rate-limit") {
     asio::co_spawn(
         io,

@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   ClientOptions client;
   auto* client_cmd = app.add_subcommand("client", "The blueprint's test clients as one command");
   client_cmd->add_option("--url", client.url, "gateway base URL")->capture_default_str();
-  client_cmd->add_option("--scenario", client.scenario, "multi-model or rate-limit")
+  client_cmd->add_option("--scenario", client.scenario, "multi-model, rate-limit or bedrock")
       ->capture_default_str();
   client_cmd->add_option("--model", client.models,
                          "model to call (repeatable; default: the "

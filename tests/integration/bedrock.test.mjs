@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BLUEPRINT, SHARED, startGateway, request, streamRequest, sseData, waitFor } from '../lib/harness.mjs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { BIN, BLUEPRINT, SHARED, startGateway, request, streamRequest, sseData, waitFor } from '../lib/harness.mjs';
 import { startFakeBedrock } from '../lib/fake_bedrock.mjs';
 
 const CREDS = { accessKey: 'AKIDTOLLGATETEST0001', secretKey: 'tollgate/test/secret+key', sessionToken: 'tollgate-session-token-xyz', region: 'us-west-2', service: 'bedrock' };
@@ -103,6 +105,13 @@ test('usage from the X-Amzn-Bedrock-*-Token-Count headers when the body has none
   const line = await waitFor(() => gw.accessLog().find((l) => l.user === 'header-usage'));
   assert.equal(line.input_tokens, 12);
   assert.equal(line.output_tokens, 6);
+});
+
+test('tollgate client --scenario bedrock passes (header and body anthropic_version variants)', async () => {
+  // Asynchronous: the fake Bedrock lives in this process and must keep answering.
+  const r = await promisify(execFile)(BIN, ['client', '--url', gw.url, '--scenario', 'bedrock'], { encoding: 'utf8', timeout: 20000 });
+  assert.match(r.stdout, /PASS anthropic\.claude-3-haiku-20240307-v1:0 \(anthropic-version header\) status=200/);
+  assert.match(r.stdout, /PASS anthropic\.claude-3-haiku-20240307-v1:0 \(anthropic_version in body\) status=200/);
 });
 
 test('Bedrock errors come back in Anthropic shape with the right status', async () => {
