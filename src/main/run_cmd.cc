@@ -4,6 +4,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -92,7 +93,66 @@ bool report(const config::LoadResult& lr, bool to_stdout) {
   return errors == 0;
 }
 
+// The endpoint overrides the AWS SDKs honour: AWS_ENDPOINT_URL_BEDROCK_RUNTIME, else
+// AWS_ENDPOINT_URL (unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true). They replace the endpoints
+// of every Backend an AWS-schema AIServiceBackend uses, except those --backend-endpoint names.
+void applyAwsEndpointOverride(config::LoadResult& lr, const config::LoadOptions& lo) {
+  auto env = [](const char* n) -> std::string {
+    const char* v = std::getenv(n);
+    return v ? v : "";
+  };
+  if (env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") == "true") return;
+  std::string url = env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME");
+  std::string source = "AWS_ENDPOINT_URL_BEDROCK_RUNTIME";
+  if (url.empty()) {
+    url = env("AWS_ENDPOINT_URL");
+    source = "AWS_ENDPOINT_URL";
+  }
+  if (url.empty()) return;
+  const bool https = url.starts_with("https://");
+  if (!https && !url.starts_with("http://")) {
+    lr.diagnostics.push_back(
+        {config::Severity::kError, source, 0, "", "", "must be an http:// or https:// URL"});
+    return;
+  }
+  std::string_view rest = std::string_view(url).substr(https ? 8 : 7);
+  rest = rest.substr(0, rest.find('/'));
+  config::Endpoint ep;
+  if (auto hp = parseHostPort(rest)) {
+    ep.host = hp->host;
+    ep.port = hp->port;
+  } else {
+    ep.host = std::string(rest);
+    ep.port = https ? 443 : 80;
+  }
+  if (ep.host.empty()) {
+    lr.diagnostics.push_back({config::Severity::kError, source, 0, "", "", "has no host"});
+    return;
+  }
+  for (const auto& ai : lr.config.ai_service_backends) {
+    if (ai.schema != config::Schema::kAWSAnthropic && ai.schema != config::Schema::kAWSBedrock)
+      continue;
+    for (auto& b : lr.config.backends) {
+      if (b.origin.name != ai.backend_ref || lo.backend_endpoint_overrides.count(b.origin.name))
+        continue;
+      b.endpoints = {ep};
+      b.tls.enabled = https;
+      b.tls.hostname = https ? ep.host : "";
+      spdlog::info("{}: Backend {} now at {}://{}", source, b.origin.name, https ? "https" : "http",
+                   formatHostPort(ep.host, ep.port));
+    }
+  }
+}
+
+config::LoadResult loadAllFiles(const RunOptions& opts, const config::LoadOptions& lo);
+
 config::LoadResult loadAll(const RunOptions& opts, const config::LoadOptions& lo) {
+  config::LoadResult lr = loadAllFiles(opts, lo);
+  applyAwsEndpointOverride(lr, lo);
+  return lr;
+}
+
+config::LoadResult loadAllFiles(const RunOptions& opts, const config::LoadOptions& lo) {
   if (!opts.embedded_configs.empty()) {
     std::string text;
     for (const auto& [name, body] : opts.embedded_configs) {

@@ -114,6 +114,15 @@ test('tollgate client --scenario bedrock passes (header and body anthropic_versi
   assert.match(r.stdout, /PASS anthropic\.claude-3-haiku-20240307-v1:0 \(anthropic_version in body\) status=200/);
 });
 
+test('AWS_ENDPOINT_URL_BEDROCK_RUNTIME points the Bedrock backend elsewhere, as the AWS SDKs do', async () => {
+  const viaEnv = await startGateway([path.join(BLUEPRINT, 'gateway.yaml'), path.join(BLUEPRINT, 'model-backends.yaml'), path.join(BLUEPRINT, 'multi-model-routing')],
+    { env: { ...env, AWS_ENDPOINT_URL_BEDROCK_RUNTIME: `http://${bedrock.addr}` } });
+  const r = await request(`${viaEnv.url}/anthropic/v1/messages`, { headers: anthropicHeaders, body: messages('Hello') });
+  assert.equal(r.status, 200, r.body);
+  assert.match(viaEnv.stderr(), /AWS_ENDPOINT_URL_BEDROCK_RUNTIME: Backend bedrock-backend now at http:/);
+  await viaEnv.stop();
+});
+
 test('Bedrock errors come back in Anthropic shape with the right status', async () => {
   const r = await request(`${gw.url}/anthropic/v1/messages`, { headers: anthropicHeaders, body: messages('throttle me') });
   assert.equal(r.status, 429);
