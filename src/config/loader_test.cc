@@ -403,7 +403,8 @@ TEST(DemoTest, LoadsWithoutWarnings) {
   for (const RouteRule& rule : route.rules) models.push_back(rule.matches[0].headers[0].value);
   EXPECT_EQ(models,
             (std::vector<std::string>{"Qwen/Qwen3-1.7B", "openai/gpt-oss-20b", "tollgate/auto",
-                                      "tollgate/reliable", "gpt-4o-mini"}));
+                                      "tollgate/reliable", "gpt-4o-mini",
+                                      "anthropic.claude-3-haiku-20240307-v1:0"}));
   const RouteRule& weighted = route.rules[2];
   ASSERT_EQ(weighted.backend_refs.size(), 2u);
   EXPECT_EQ(weighted.backend_refs[0].weight, 80u);

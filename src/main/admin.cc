@@ -3,8 +3,8 @@
 #include <boost/json.hpp>
 
 #include "api/errors.h"
-#include "providers/translator.h"
 #include "common/strings.h"
+#include "providers/translator.h"
 
 namespace tollgate::cli {
 

@@ -24,7 +24,7 @@ struct RunOptions {
   bool metrics = true;                      // record request metrics (--metrics off: benchmarks)
   std::string otlp_endpoint;                // http://HOST:PORT[/v1/traces]: export spans
   std::string otlp_service_name = "tollgate";
-  std::string upstream_ca_file;             // extra CAs trusted for TLS backends
+  std::string upstream_ca_file;  // extra CAs trusted for TLS backends
   std::string log_level = "info";
   // Set by `tollgate demo`: configuration text embedded in the binary instead of files.
   std::vector<std::pair<std::string, std::string>> embedded_configs;
@@ -50,6 +50,7 @@ struct MockOptions {
   uint32_t itl_ms = 0;
   double fail_rate = 0;
   std::string models;
+  std::string aws_credentials;  // "ACCESS_KEY:SECRET"; empty = Bedrock routes check no signature
   unsigned threads = 1;
   std::string log_level = "info";
 };

@@ -90,15 +90,21 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--log-level", demo.log_level, "log level")->capture_default_str();
 
   MockOptions mock;
-  auto* mock_cmd = app.add_subcommand("mock-llm", "A mock OpenAI-compatible model server");
+  auto* mock_cmd = app.add_subcommand(
+      "mock-llm", "A mock OpenAI-compatible model server (and a fake AWS Bedrock runtime)");
   mock_cmd->add_option("--listen", mock.listen, "HOST:PORT")->capture_default_str();
   mock_cmd->add_option("--latency-ms", mock.latency_ms, "delay before a non-stream response");
   mock_cmd->add_option("--ttft-ms", mock.ttft_ms, "delay before the first stream event");
   mock_cmd->add_option("--itl-ms", mock.itl_ms, "delay between stream events");
-  mock_cmd->add_option("--fail-rate", mock.fail_rate, "fraction of requests answered with 503")
+  mock_cmd
+      ->add_option("--fail-rate", mock.fail_rate,
+                   "fraction of requests answered with 503 (Bedrock routes: 429)")
       ->check(CLI::Range(0.0, 1.0));
   mock_cmd->add_option("--models", mock.models,
                        "comma-separated served model names (default: any)");
+  mock_cmd->add_option(
+      "--aws-credentials", mock.aws_credentials,
+      "ACCESS_KEY:SECRET: Bedrock routes verify SigV4 with it (default: no check)");
   mock_cmd->add_option("--threads", mock.threads, "event loops")->capture_default_str();
   mock_cmd->add_option("--log-level", mock.log_level, "log level")->capture_default_str();
 

@@ -197,21 +197,25 @@ std::optional<Listening> resolveListen(const std::string& spec, const config::Co
 }
 
 void printDemoBanner(const std::string& url) {
-  std::fprintf(
-      stderr,
-      "\n  tollgate demo is running at %s (models: Qwen/Qwen3-1.7B, openai/gpt-oss-20b)\n\n"
-      "  curl %s/v1/chat/completions -H 'content-type: application/json' \\\n"
-      "    -d '{\"model\":\"Qwen/Qwen3-1.7B\",\"messages\":[{\"role\":\"user\","
-      "\"content\":\"Hello!\"}]}'\n\n"
-      "  curl -N %s/v1/chat/completions -H 'content-type: application/json' \\\n"
-      "    -d '{\"model\":\"openai/gpt-oss-20b\",\"stream\":true,\"messages\":"
-      "[{\"role\":\"user\",\"content\":\"Stream please\"}]}'\n\n"
-      "  curl %s/v1/models\n\n"
-      "  OpenAI SDK (Node): new OpenAI({ baseURL: '%s/v1', apiKey: 'unused' })\n"
-      "  OpenAI SDK (Python): OpenAI(base_url='%s/v1', api_key='unused')\n"
-      "  tollgate client --url %s --model Qwen/Qwen3-1.7B --model openai/gpt-oss-20b\n\n"
-      "  Ctrl-C stops it.\n\n",
-      url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str());
+  std::fprintf(stderr,
+               "\n  tollgate demo is running at %s (models: Qwen/Qwen3-1.7B, openai/gpt-oss-20b,\n"
+               "  anthropic.claude-3-haiku-20240307-v1:0 on a fake Bedrock)\n\n"
+               "  curl %s/v1/chat/completions -H 'content-type: application/json' \\\n"
+               "    -d '{\"model\":\"Qwen/Qwen3-1.7B\",\"messages\":[{\"role\":\"user\","
+               "\"content\":\"Hello!\"}]}'\n\n"
+               "  curl -N %s/v1/chat/completions -H 'content-type: application/json' \\\n"
+               "    -d '{\"model\":\"openai/gpt-oss-20b\",\"stream\":true,\"messages\":"
+               "[{\"role\":\"user\",\"content\":\"Stream please\"}]}'\n\n"
+               "  curl %s/anthropic/v1/messages -H 'content-type: application/json' \\\n"
+               "    -d '{\"model\":\"anthropic.claude-3-haiku-20240307-v1:0\",\"max_tokens\":50,"
+               "\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'\n\n"
+               "  curl %s/v1/models\n\n"
+               "  OpenAI SDK (Node): new OpenAI({ baseURL: '%s/v1', apiKey: 'unused' })\n"
+               "  OpenAI SDK (Python): OpenAI(base_url='%s/v1', api_key='unused')\n"
+               "  tollgate client --url %s\n\n"
+               "  Ctrl-C stops it.\n\n",
+               url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(),
+               url.c_str(), url.c_str());
 }
 
 // A fingerprint of the configuration files (names and contents): what the reload poller
@@ -674,6 +678,15 @@ int runMockLlm(const MockOptions& opts) {
   mo.ttft = std::chrono::milliseconds(opts.ttft_ms);
   mo.itl = std::chrono::milliseconds(opts.itl_ms);
   mo.fail_rate = opts.fail_rate;
+  if (!opts.aws_credentials.empty()) {
+    auto colon = opts.aws_credentials.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == opts.aws_credentials.size()) {
+      std::cerr << "tollgate: error: --aws-credentials expects ACCESS_KEY:SECRET\n";
+      return 2;
+    }
+    mo.aws_access_key_id = opts.aws_credentials.substr(0, colon);
+    mo.aws_secret_access_key = opts.aws_credentials.substr(colon + 1);
+  }
   mock::MockHandler handler(mo);
   http::EventLoops loops(opts.threads == 0 ? 1 : opts.threads);
   http::Server server(loops, handler, http::ServerOptions{});
@@ -698,25 +711,38 @@ int runMockLlm(const MockOptions& opts) {
 int runDemo(const DemoOptions& opts) {
   log::init(opts.log_level);
   std::signal(SIGPIPE, SIG_IGN);
-  // Two mock model servers on free loopback ports stand in for the vLLM deployments.
+  // Three mock model servers on free loopback ports stand in for the two vLLM deployments and
+  // AWS Bedrock. The Bedrock one checks SigV4 with demo credentials, which the gateway's default
+  // credential chain picks up from the environment set here.
+  static constexpr const char* kDemoAccessKey = "AKIDTOLLGATEDEMO";
+  static constexpr const char* kDemoSecretKey = "tollgate-demo-secret-not-a-real-key";
+  ::setenv("AWS_ACCESS_KEY_ID", kDemoAccessKey, 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", kDemoSecretKey, 1);
+  ::unsetenv("AWS_SESSION_TOKEN");
   mock::MockServerOptions mo;
   mo.itl = std::chrono::milliseconds(20);  // streams visibly token by token
-  mock::MockHandler qwen(mo), gptoss(mo);
+  mock::MockServerOptions bo = mo;
+  bo.aws_access_key_id = kDemoAccessKey;
+  bo.aws_secret_access_key = kDemoSecretKey;
+  mock::MockHandler qwen(mo), gptoss(mo), bedrock(bo);
   http::EventLoops mock_loops(1);
   http::Server qwen_server(mock_loops, qwen, http::ServerOptions{});
   http::Server gptoss_server(mock_loops, gptoss, http::ServerOptions{});
-  http::tcp::endpoint qwen_ep, gptoss_ep;
-  if (auto err = qwen_server.listen("127.0.0.1", 0, &qwen_ep); !err.empty()) {
-    spdlog::error("demo: {}", err);
-    return 1;
-  }
-  if (auto err = gptoss_server.listen("127.0.0.1", 0, &gptoss_ep); !err.empty()) {
-    spdlog::error("demo: {}", err);
-    return 1;
+  http::Server bedrock_server(mock_loops, bedrock, http::ServerOptions{});
+  http::tcp::endpoint qwen_ep, gptoss_ep, bedrock_ep;
+  for (auto [server, ep] :
+       {std::pair{&qwen_server, &qwen_ep}, std::pair{&gptoss_server, &gptoss_ep},
+        std::pair{&bedrock_server, &bedrock_ep}}) {
+    if (auto err = server->listen("127.0.0.1", 0, ep); !err.empty()) {
+      spdlog::error("demo: {}", err);
+      return 1;
+    }
   }
   mock_loops.start();
-  spdlog::info("demo: mock model servers qwen3-backend=127.0.0.1:{} gpt-oss-backend=127.0.0.1:{}",
-               qwen_ep.port(), gptoss_ep.port());
+  spdlog::info(
+      "demo: mock model servers qwen3-backend=127.0.0.1:{} gpt-oss-backend=127.0.0.1:{} "
+      "bedrock-backend=127.0.0.1:{}",
+      qwen_ep.port(), gptoss_ep.port(), bedrock_ep.port());
 
   RunOptions run;
   run.listen = opts.listen;
@@ -725,7 +751,8 @@ int runDemo(const DemoOptions& opts) {
   run.log_level = opts.log_level;
   run.embedded_configs = embeddedDemoConfigs();
   run.backend_endpoints = {"qwen3-backend=127.0.0.1:" + std::to_string(qwen_ep.port()),
-                           "gpt-oss-backend=127.0.0.1:" + std::to_string(gptoss_ep.port())};
+                           "gpt-oss-backend=127.0.0.1:" + std::to_string(gptoss_ep.port()),
+                           "bedrock-backend=127.0.0.1:" + std::to_string(bedrock_ep.port())};
   run.demo_banner = true;
   spdlog::drop("tollgate");  // runGateway sets the logger up again
   int rc = runGateway(run);

@@ -1,5 +1,7 @@
 #include "mock/mock_server.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -7,6 +9,7 @@
 #include <random>
 
 #include "api/errors.h"
+#include "mock/bedrock_fake.h"
 
 namespace tollgate::mock {
 
@@ -28,7 +31,17 @@ bool drawFailure(double rate) {
 
 }  // namespace
 
-MockHandler::MockHandler(MockServerOptions opts) : opts_(opts), engine_(opts.engine) {}
+namespace {
+
+EngineOptions anyModel(EngineOptions o) {
+  o.served_models_csv.clear();
+  return o;
+}
+
+}  // namespace
+
+MockHandler::MockHandler(MockServerOptions opts)
+    : opts_(opts), engine_(opts.engine), bedrock_engine_(anyModel(opts.engine)) {}
 
 std::string MockHandler::renderError(std::string_view, const Error& err, http::ResponseHead& head) {
   head.status = err.httpStatus();
@@ -43,6 +56,41 @@ asio::awaitable<void> MockHandler::handle(http::Request& req, http::ResponseWrit
   std::string_view path = q == std::string_view::npos ? target : target.substr(0, q);
   http::ResponseHead head;
   head.headers.emplace_back("server", "tollgate-mock-llm");
+
+  if (bedrock::isBedrockPath(path)) {
+    bedrock::Result br;
+    bool answered = false;
+    if (!opts_.aws_access_key_id.empty() && !opts_.aws_secret_access_key.empty()) {
+      const std::string problem =
+          bedrock::verifySigV4(req, opts_.aws_access_key_id, opts_.aws_secret_access_key);
+      if (!problem.empty()) {
+        spdlog::warn("mock-llm: bedrock request refused: {}", problem);
+        br = bedrock::invalidSignature();
+        answered = true;
+      }
+    }
+    if (!answered && drawFailure(opts_.fail_rate)) {
+      br = bedrock::throttled();
+      answered = true;
+    }
+    if (!answered) br = bedrock::handle(bedrock_engine_, req.method_string(), path, req.body());
+    head.status = br.status;
+    for (auto& h : br.headers) head.headers.push_back(std::move(h));
+    if (!br.stream) {
+      if (br.status == 200) co_await sleepFor(opts_.latency);
+      co_await w.send(head, br.body);
+      co_return;
+    }
+    co_await sleepFor(opts_.ttft);
+    if (!co_await w.begin(head)) co_return;
+    // One write per frame, like Bedrock flushing each event.
+    for (size_t i = 0; i < br.frames.size(); ++i) {
+      if (i > 0) co_await sleepFor(opts_.itl);
+      if (!co_await w.writeChunk(br.frames[i])) co_return;
+    }
+    co_await w.finish();
+    co_return;
+  }
 
   if (drawFailure(opts_.fail_rate)) {
     head.status = 503;

@@ -16,7 +16,11 @@ struct MockServerOptions {
   std::chrono::milliseconds latency{0};  // before a non-stream response
   std::chrono::milliseconds ttft{0};     // before the first stream event
   std::chrono::milliseconds itl{0};      // between stream events
-  double fail_rate = 0.0;                // fraction answered with 503
+  double fail_rate = 0.0;                // fraction answered with 503 (Bedrock: 429)
+  // When both are set, every Bedrock request (/model/...) must carry a valid SigV4 signature
+  // made with this key pair; otherwise none is checked.
+  std::string aws_access_key_id;
+  std::string aws_secret_access_key;
 };
 
 class MockHandler final : public http::Handler {
@@ -30,6 +34,7 @@ class MockHandler final : public http::Handler {
  private:
   MockServerOptions opts_;
   LlmEngine engine_;
+  LlmEngine bedrock_engine_;  // accepts any model name: Bedrock's is in the path
   std::atomic<uint64_t> served_{0};
 };
 

@@ -97,22 +97,42 @@ test('fqdn endpoints are resolved through DNS (localhost)', async () => {
   await gw.stop();
 });
 
-test('demo + client: the built-in demo serves both models and the client command reports them', async () => {
+test('demo + client: the built-in demo serves the three blueprint models and the client command reports them', async () => {
   const demo = await startProcess(['demo', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--threads', '1'],
     /tollgate ready listen=(\S+) admin=(\S+)/);
   const url = `http://${demo.match[1]}`;
   await waitFor(() => /curl/.test(demo.stderr()), { timeoutMs: 3000 });
   assert.match(demo.stderr(), /Qwen\/Qwen3-1\.7B/);
+  assert.match(demo.stderr(), /anthropic\.claude-3-haiku-20240307-v1:0/);
+  assert.match(demo.stderr(), /\/anthropic\/v1\/messages/);
+  assert.doesNotMatch(demo.stderr(), /\bwarn/i);
   const r = spawnSync(BIN, ['client', '--url', url, '--model', 'Qwen/Qwen3-1.7B', '--model', 'openai/gpt-oss-20b'], { encoding: 'utf8', timeout: 20000 });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /PASS Qwen\/Qwen3-1\.7B status=200/);
   assert.match(r.stdout, /PASS openai\/gpt-oss-20b status=200/);
   const s = spawnSync(BIN, ['client', '--url', url, '--model', 'openai/gpt-oss-20b', '--stream'], { encoding: 'utf8', timeout: 20000 });
   assert.equal(s.status, 0, s.stdout);
-  // The Bedrock model is not in the demo: the client reports it and exits non-zero.
-  const f = spawnSync(BIN, ['client', '--url', url], { encoding: 'utf8', timeout: 20000 });
-  assert.equal(f.status, 1);
-  assert.match(f.stdout, /FAIL anthropic\.claude-3-haiku-20240307-v1:0 status=404/);
+  // The Bedrock model goes to the demo's fake Bedrock, signed with the demo credentials.
+  const all = spawnSync(BIN, ['client', '--url', url], { encoding: 'utf8', timeout: 20000 });
+  assert.equal(all.status, 0, all.stdout + all.stderr);
+  assert.match(all.stdout, /PASS anthropic\.claude-3-haiku-20240307-v1:0 status=200/);
+  const b = spawnSync(BIN, ['client', '--url', url, '--scenario', 'bedrock'], { encoding: 'utf8', timeout: 20000 });
+  assert.equal(b.status, 0, b.stdout + b.stderr);
+  assert.match(b.stdout, /PASS anthropic\.claude-3-haiku-20240307-v1:0/);
+  const bs = spawnSync(BIN, ['client', '--url', url, '--model', 'anthropic.claude-3-haiku-20240307-v1:0', '--stream'], { encoding: 'utf8', timeout: 20000 });
+  assert.equal(bs.status, 0, bs.stdout + bs.stderr);
+  // The fake Bedrock (started with --aws-credentials semantics) refuses a wrong signature like AWS.
+  const bedrockAddr = demo.stderr().match(/bedrock-backend=(127\.0\.0\.1:\d+)/)[1];
+  const target = `http://${bedrockAddr}/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke`;
+  const body = JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
+  const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+  const bad = await request(target, { body, headers: { 'content-type': 'application/json', 'x-amz-date': amzDate,
+    authorization: `AWS4-HMAC-SHA256 Credential=AKIDTOLLGATEDEMO/${amzDate.slice(0, 8)}/us-west-2/bedrock/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}` } });
+  assert.equal(bad.status, 403, bad.body);
+  assert.equal(bad.headers['x-amzn-errortype'], 'InvalidSignatureException');
+  assert.deepEqual(bad.json(), { message: 'The request signature we calculated does not match the signature you provided.' });
+  const unsigned = await request(target, { body, headers: { 'content-type': 'application/json' } });
+  assert.equal(unsigned.status, 403);
   const health = await request(`http://${demo.match[2]}/healthz`, { method: 'GET' });
   assert.equal(health.status, 200);
   await demo.stop();

@@ -196,16 +196,26 @@ export async function waitFor(pred, { timeoutMs = 5000, intervalMs = 20 } = {}) 
 
 // A real redis-server on a free loopback port (killed with the test file). `port` may be given to
 // restart one on the same port.
-export async function startRedis(port) {
+export async function startRedis(port, attempt = 0) {
+  const fixed = Boolean(port);
   if (!port) {
     const addr = await closedPort();
     port = Number(addr.split(':')[1]);
   }
   const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(proc);
+  keepLogs(proc, 'redis');
   let out = '';
+  let exited = false;
   proc.stdout.on('data', (d) => { out += d; });
-  await waitFor(() => /Ready to accept connections/.test(out), { timeoutMs: 10000 });
+  proc.once('exit', () => { exited = true; });
+  await waitFor(() => exited || /Ready to accept connections/.test(out), { timeoutMs: 10000 });
+  if (exited) {
+    // Another process took the free port between our probe and redis binding it: try another
+    // one (a caller that asked for a fixed port, to restart on it, gets the error).
+    if (!fixed && attempt < 3) return startRedis(undefined, attempt + 1);
+    throw new Error(`redis-server exited before ready on port ${port}:\n${out}`);
+  }
   return {
     proc, port, url: `redis://127.0.0.1:${port}`,
     stop: () => new Promise((r) => { if (proc.exitCode !== null) return r(); proc.once('exit', r); proc.kill('SIGKILL'); }),

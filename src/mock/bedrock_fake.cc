@@ -1,0 +1,297 @@
+#include "mock/bedrock_fake.h"
+
+#include <boost/json.hpp>
+#include <cstdint>
+
+#include "auth/sigv4.h"
+#include "providers/aws_bedrock/bedrock_stream.h"
+#include "providers/aws_bedrock/event_stream.h"
+
+namespace tollgate::mock::bedrock {
+
+namespace json = boost::json;
+namespace aws = providers::aws_bedrock;
+
+namespace {
+
+constexpr std::string_view kPrefix = "/model/";
+
+// The text of an Anthropic content value: a string, or the text blocks of an array joined.
+bool contentText(const json::value& v, std::string& out) {
+  if (v.is_string()) {
+    out.assign(v.get_string().begin(), v.get_string().end());
+    return true;
+  }
+  if (!v.is_array()) return false;
+  out.clear();
+  for (const json::value& block : v.get_array()) {
+    const json::object* o = block.if_object();
+    if (!o) return false;
+    const json::value* type = o->if_contains("type");
+    const json::value* text = o->if_contains("text");
+    if (type && type->is_string() && type->get_string() == "text" && text && text->is_string()) {
+      if (!out.empty()) out += '\n';  // as the engine joins OpenAI text parts
+      out.append(text->get_string().begin(), text->get_string().end());
+    }
+  }
+  return true;
+}
+
+Result validation(std::string_view message) { return error(400, "ValidationException", message); }
+
+std::string chunkFrame(const json::object& event) {
+  const std::string inner = json::serialize(event);
+  std::string b64;
+  aws::base64Encode(inner, b64);
+  json::object payload;
+  payload["bytes"] = b64;
+  return aws::encodeEvent("chunk", json::serialize(payload));
+}
+
+// Splits `text` into words the way the engine counts tokens (runs of non-whitespace), each but
+// the first keeping one leading space so that the deltas concatenate to the text.
+std::vector<std::string> words(std::string_view text) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t start = i;
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\t')) ++i;
+    while (i < text.size() && !(text[i] == ' ' || text[i] == '\n' || text[i] == '\t')) ++i;
+    if (i > start) out.emplace_back(text.substr(start, i - start));
+  }
+  return out;
+}
+
+}  // namespace
+
+bool isBedrockPath(std::string_view path) { return path.starts_with(kPrefix); }
+
+Result error(int status, std::string_view type, std::string_view message) {
+  Result r;
+  r.status = status;
+  r.headers.emplace_back("content-type", "application/json");
+  r.headers.emplace_back("x-amzn-errortype", std::string(type));
+  json::object o;
+  o["message"] = message;
+  r.body = json::serialize(o);
+  return r;
+}
+
+Result throttled() {
+  return error(429, "ThrottlingException", "Too many requests, please wait before trying again.");
+}
+
+Result invalidSignature() {
+  return error(403, "InvalidSignatureException",
+               "The request signature we calculated does not match the signature you provided.");
+}
+
+Result handle(const LlmEngine& engine, std::string_view method, std::string_view path,
+              std::string_view body) {
+  std::string_view rest = path.substr(kPrefix.size());
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos || slash == 0)
+    return error(404, "UnknownOperationException", "Unknown operation");
+  const std::string model = auth::percentDecode(rest.substr(0, slash));
+  const std::string_view op = rest.substr(slash + 1);
+  bool stream = false;
+  if (op == "invoke-with-response-stream") {
+    stream = true;
+  } else if (op != "invoke") {
+    return error(404, "UnknownOperationException", "Unknown operation");
+  }
+  if (method != "POST") return error(405, "UnknownOperationException", "Unknown operation");
+
+  json::error_code ec;
+  json::value parsed = json::parse(json::string_view(body.data(), body.size()), ec);
+  if (ec || !parsed.is_object())
+    return validation("Malformed input request, please reformat your input and try again.");
+  const json::object& in = parsed.get_object();
+  if (!in.contains("anthropic_version"))
+    return validation(
+        "Malformed input request: #: required key [anthropic_version] not found, please reformat "
+        "your input and try again.");
+  const json::value* max_tokens = in.if_contains("max_tokens");
+  if (!max_tokens || !max_tokens->is_int64() || max_tokens->get_int64() < 1)
+    return validation(
+        "Malformed input request: #: required key [max_tokens] not found, please reformat your "
+        "input and try again.");
+  const json::value* messages = in.if_contains("messages");
+  if (!messages || !messages->is_array() || messages->get_array().empty())
+    return validation(
+        "Malformed input request: #: required key [messages] not found, please reformat your input "
+        "and try again.");
+
+  // The equivalent OpenAI chat request, so the engine's deterministic rule decides the reply.
+  json::array chat_messages;
+  std::string text;
+  if (const json::value* system = in.if_contains("system")) {
+    if (!contentText(*system, text))
+      return validation("Malformed input request: #/system: invalid");
+    chat_messages.push_back(json::object{{"role", "system"}, {"content", text}});
+  }
+  for (const json::value& m : messages->get_array()) {
+    const json::object* mo = m.if_object();
+    const json::value* role = mo ? mo->if_contains("role") : nullptr;
+    const json::value* content = mo ? mo->if_contains("content") : nullptr;
+    if (!role || !role->is_string() || !content || !contentText(*content, text))
+      return validation("Malformed input request: #/messages: invalid message");
+    chat_messages.push_back(json::object{{"role", role->get_string()}, {"content", text}});
+  }
+  json::object chat;
+  chat["model"] = model;
+  chat["messages"] = std::move(chat_messages);
+  chat["max_tokens"] = max_tokens->get_int64();
+  const EngineResult er = engine.handle("POST", "/v1/chat/completions", json::serialize(chat));
+  if (er.status != 200) {
+    std::string message = "Malformed input request";
+    json::value ev = json::parse(er.body, ec);
+    if (!ec && ev.is_object()) {
+      if (const json::value* e = ev.get_object().if_contains("error"); e && e->is_object()) {
+        if (const json::value* msg = e->get_object().if_contains("message");
+            msg && msg->is_string())
+          message.assign(msg->get_string().begin(), msg->get_string().end());
+      }
+    }
+    return validation(message);
+  }
+  json::value answer = json::parse(er.body, ec);
+  if (ec || !answer.is_object()) return error(500, "InternalServerException", "engine failure");
+  const json::object& choice = answer.at("choices").at(0).as_object();
+  const json::value& content_v = choice.at("message").at("content");
+  const std::string reply = content_v.is_string() ? std::string(content_v.get_string()) : "";
+  const std::string_view stop_reason =
+      choice.at("finish_reason").as_string() == "length" ? "max_tokens" : "end_turn";
+  const int64_t input_tokens = answer.at("usage").at("prompt_tokens").to_number<int64_t>();
+  const int64_t output_tokens = answer.at("usage").at("completion_tokens").to_number<int64_t>();
+  std::string id = "msg_bdrk_";
+  id += std::string(answer.at("id").as_string());
+
+  Result r;
+  r.headers.emplace_back("x-amzn-requestid", std::string(answer.at("id").as_string()));
+  if (!stream) {
+    r.headers.emplace_back("content-type", "application/json");
+    r.headers.emplace_back("X-Amzn-Bedrock-Input-Token-Count", std::to_string(input_tokens));
+    r.headers.emplace_back("X-Amzn-Bedrock-Output-Token-Count", std::to_string(output_tokens));
+    json::object o;
+    o["id"] = id;
+    o["type"] = "message";
+    o["role"] = "assistant";
+    o["model"] = model;
+    o["content"] = json::array{json::object{{"type", "text"}, {"text", reply}}};
+    o["stop_reason"] = stop_reason;
+    o["stop_sequence"] = nullptr;
+    o["usage"] = json::object{{"input_tokens", input_tokens}, {"output_tokens", output_tokens}};
+    r.body = json::serialize(o);
+    return r;
+  }
+  r.stream = true;
+  r.headers.emplace_back("content-type", "application/vnd.amazon.eventstream");
+  r.headers.emplace_back("x-amzn-bedrock-content-type", "application/json");
+  json::object start;
+  start["type"] = "message_start";
+  start["message"] =
+      json::object{{"id", id},
+                   {"type", "message"},
+                   {"role", "assistant"},
+                   {"model", model},
+                   {"content", json::array{}},
+                   {"stop_reason", nullptr},
+                   {"stop_sequence", nullptr},
+                   {"usage", json::object{{"input_tokens", input_tokens}, {"output_tokens", 1}}}};
+  r.frames.push_back(chunkFrame(start));
+  r.frames.push_back(
+      chunkFrame(json::object{{"type", "content_block_start"},
+                              {"index", 0},
+                              {"content_block", json::object{{"type", "text"}, {"text", ""}}}}));
+  for (const std::string& w : words(reply)) {
+    r.frames.push_back(
+        chunkFrame(json::object{{"type", "content_block_delta"},
+                                {"index", 0},
+                                {"delta", json::object{{"type", "text_delta"}, {"text", w}}}}));
+  }
+  r.frames.push_back(chunkFrame(json::object{{"type", "content_block_stop"}, {"index", 0}}));
+  r.frames.push_back(chunkFrame(json::object{
+      {"type", "message_delta"},
+      {"delta", json::object{{"stop_reason", stop_reason}, {"stop_sequence", nullptr}}},
+      {"usage", json::object{{"output_tokens", output_tokens}}}}));
+  json::object stop;
+  stop["type"] = "message_stop";
+  stop["amazon-bedrock-invocationMetrics"] =
+      json::object{{"inputTokenCount", input_tokens}, {"outputTokenCount", output_tokens}};
+  r.frames.push_back(chunkFrame(stop));
+  return r;
+}
+
+std::string verifySigV4(const http::Request& req, std::string_view access_key_id,
+                        std::string_view secret_access_key) {
+  const std::string_view authz = req[boost::beast::http::field::authorization];
+  constexpr std::string_view kAlg = "AWS4-HMAC-SHA256 ";
+  if (!authz.starts_with(kAlg)) return "missing or non-SigV4 authorization";
+  std::string_view credential, signed_headers, sig;
+  std::string_view rest = authz.substr(kAlg.size());
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string_view part = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    if (part.starts_with("Credential="))
+      credential = part.substr(11);
+    else if (part.starts_with("SignedHeaders="))
+      signed_headers = part.substr(14);
+    else if (part.starts_with("Signature="))
+      sig = part.substr(10);
+    else
+      return "malformed authorization";
+  }
+  // Credential=AKID/20150830/us-east-1/bedrock/aws4_request
+  std::vector<std::string_view> scope;
+  for (size_t start = 0;;) {
+    auto slash = credential.find('/', start);
+    scope.push_back(credential.substr(start, slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  if (scope.size() != 5 || scope[4] != "aws4_request") return "malformed credential scope";
+  if (scope[0] != access_key_id) return "unknown access key";
+  if (scope[3] != "bedrock") return "wrong service in the credential scope";
+  const std::string_view amz_date = req["x-amz-date"];
+  if (amz_date.size() != 16 || !amz_date.starts_with(scope[1]))
+    return "x-amz-date missing or not matching the scope date";
+
+  auth::SignRequest sr;
+  sr.method = std::string(req.method_string());
+  const std::string_view target = req.target();
+  auto q = target.find('?');
+  sr.path = std::string(target.substr(0, q));
+  if (q != std::string_view::npos) sr.query = std::string(target.substr(q + 1));
+  bool has_host = false, has_date = false;
+  for (size_t start = 0;;) {
+    auto semi = signed_headers.find(';', start);
+    const std::string_view name = signed_headers.substr(start, semi - start);
+    if (name == "host") has_host = true;
+    if (name == "x-amz-date") has_date = true;
+    auto range = req.equal_range(boost::beast::string_view(name.data(), name.size()));
+    for (auto it = range.first; it != range.second; ++it)
+      sr.headers.emplace_back(std::string(name), std::string(it->value()));
+    if (semi == std::string_view::npos) break;
+    start = semi + 1;
+  }
+  if (!has_host || !has_date) return "host and x-amz-date must be signed";
+  sr.body = req.body();
+  auth::SignOptions so;
+  so.region = std::string(scope[2]);
+  so.service = "bedrock";
+  std::string computed_signed;
+  const std::string creq = auth::canonicalRequest(sr, so, &computed_signed);
+  if (computed_signed != signed_headers) return "signed headers missing from the request";
+  const std::string sts =
+      auth::stringToSign(amz_date, auth::credentialScope(scope[1], scope[2], "bedrock"), creq);
+  const std::string expected =
+      auth::signature(secret_access_key, scope[1], scope[2], "bedrock", sts);
+  if (expected != sig) return "signature mismatch";
+  return {};
+}
+
+}  // namespace tollgate::mock::bedrock

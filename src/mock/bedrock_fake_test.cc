@@ -1,0 +1,128 @@
+#include "mock/bedrock_fake.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <string>
+#include <vector>
+
+#include "auth/sigv4.h"
+#include "providers/aws_bedrock/bedrock_stream.h"
+#include "providers/aws_bedrock/event_stream.h"
+
+namespace tollgate::mock::bedrock {
+namespace {
+
+namespace json = boost::json;
+namespace aws = providers::aws_bedrock;
+
+constexpr std::string_view kBody =
+    R"({"anthropic_version":"bedrock-2023-05-31","max_tokens":5,)"
+    R"("messages":[{"role":"user","content":[{"type":"text","text":"Hello there"}]}]})";
+constexpr std::string_view kPath = "/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke";
+
+std::string header(const Result& r, std::string_view name) {
+  for (const auto& [n, v] : r.headers)
+    if (n == name) return v;
+  return {};
+}
+
+TEST(BedrockFakeTest, InvokeAnswersAnthropicMessage) {
+  LlmEngine engine{EngineOptions{}};
+  const Result r = handle(engine, "POST", kPath, kBody);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_FALSE(r.stream);
+  const json::object o = json::parse(r.body).as_object();
+  EXPECT_EQ(o.at("type").as_string(), "message");
+  EXPECT_EQ(o.at("role").as_string(), "assistant");
+  EXPECT_EQ(o.at("model").as_string(), "anthropic.claude-3-haiku-20240307-v1:0");
+  const std::string text(o.at("content").at(0).at("text").as_string());
+  EXPECT_EQ(countTokens(text), 5u);
+  EXPECT_EQ(o.at("stop_reason").as_string(), "max_tokens");
+  EXPECT_EQ(o.at("usage").at("output_tokens").to_number<int64_t>(), 5);
+  EXPECT_EQ(o.at("usage").at("input_tokens").to_number<int64_t>(), 2);
+  EXPECT_EQ(header(r, "X-Amzn-Bedrock-Input-Token-Count"), "2");
+  EXPECT_EQ(header(r, "X-Amzn-Bedrock-Output-Token-Count"), "5");
+  // Deterministic text (the id is random).
+  const json::object again = json::parse(handle(engine, "POST", kPath, kBody).body).as_object();
+  EXPECT_EQ(again.at("content"), o.at("content"));
+}
+
+TEST(BedrockFakeTest, StreamSendsChunkEvents) {
+  LlmEngine engine{EngineOptions{}};
+  const Result r =
+      handle(engine, "POST",
+             "/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke-with-response-stream", kBody);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_TRUE(r.stream);
+  EXPECT_EQ(header(r, "content-type"), "application/vnd.amazon.eventstream");
+  std::vector<std::string> types;
+  std::string text;
+  for (const std::string& frame : r.frames) {
+    aws::Message m;
+    ASSERT_EQ(aws::decodeMessage(frame, m), "");
+    EXPECT_EQ(m.header(":event-type"), "chunk");
+    const json::object p = json::parse(m.payload).as_object();
+    std::string inner;
+    ASSERT_TRUE(aws::base64Decode(std::string(p.at("bytes").as_string()), inner));
+    const json::object ev = json::parse(inner).as_object();
+    types.emplace_back(ev.at("type").as_string());
+    if (types.back() == "content_block_delta") text += ev.at("delta").at("text").as_string();
+    if (types.back() == "message_delta") {
+      EXPECT_EQ(ev.at("delta").at("stop_reason").as_string(), "max_tokens");
+    }
+  }
+  ASSERT_EQ(types.size(), 10u);  // start, block start, 5 deltas, block stop, delta, stop
+  EXPECT_EQ(types.front(), "message_start");
+  EXPECT_EQ(types.back(), "message_stop");
+  const json::object full = json::parse(handle(engine, "POST", kPath, kBody).body).as_object();
+  EXPECT_EQ(text, full.at("content").at(0).at("text").as_string());
+}
+
+TEST(BedrockFakeTest, InvalidRequests) {
+  LlmEngine engine{EngineOptions{}};
+  EXPECT_EQ(handle(engine, "POST", kPath, "{}").status, 400);
+  EXPECT_EQ(handle(engine, "POST", kPath, "nope").status, 400);
+  EXPECT_EQ(handle(engine, "POST", "/model/x/other", kBody).status, 404);
+  const Result t = throttled();
+  EXPECT_EQ(t.status, 429);
+  EXPECT_EQ(header(t, "x-amzn-errortype"), "ThrottlingException");
+}
+
+http::Request signedRequest(std::string_view secret) {
+  auth::SignRequest sr;
+  sr.method = "POST";
+  sr.path = std::string(kPath);
+  sr.headers = {{"host", "127.0.0.1:8003"}, {"content-type", "application/json"}};
+  sr.body = kBody;
+  auth::AwsCredentials creds{"AKIDTEST", std::string(secret), "", std::nullopt};
+  auth::SignOptions so;
+  so.region = "us-west-2";
+  so.service = "bedrock";
+  so.now = std::chrono::system_clock::now();
+  auth::signRequest(sr, creds, so);
+  http::Request req{boost::beast::http::verb::post, kPath, 11};
+  for (const auto& [n, v] : sr.headers) req.insert(n, v);
+  req.body() = std::string(kBody);
+  return req;
+}
+
+TEST(BedrockFakeTest, VerifiesSigV4) {
+  EXPECT_EQ(verifySigV4(signedRequest("s3cret"), "AKIDTEST", "s3cret"), "");
+  EXPECT_NE(verifySigV4(signedRequest("wrong"), "AKIDTEST", "s3cret"), "");
+  EXPECT_NE(verifySigV4(signedRequest("s3cret"), "AKIDOTHER", "s3cret"), "");
+  http::Request tampered = signedRequest("s3cret");
+  tampered.body() += " ";
+  EXPECT_NE(verifySigV4(tampered, "AKIDTEST", "s3cret"), "");
+  http::Request unsigned_req{boost::beast::http::verb::post, kPath, 11};
+  EXPECT_NE(verifySigV4(unsigned_req, "AKIDTEST", "s3cret"), "");
+  const Result r = invalidSignature();
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(header(r, "x-amzn-errortype"), "InvalidSignatureException");
+  EXPECT_EQ(
+      r.body,
+      R"({"message":"The request signature we calculated does not match the signature you provided."})");
+}
+
+}  // namespace
+}  // namespace tollgate::mock::bedrock
