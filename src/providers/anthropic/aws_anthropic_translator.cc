@@ -1,8 +1,7 @@
 #include "providers/anthropic/aws_anthropic_translator.h"
 
-#include <charconv>
-
 #include <boost/json.hpp>
+#include <charconv>
 
 #include "api/errors.h"
 #include "common/strings.h"

@@ -438,24 +438,6 @@ Error malformed(std::string detail) {
                          std::move(detail), false);
 }
 
-// Token counts are non-negative integers; anything else (absent, null, negative) reads as unset.
-bool readCount(const json::value* v, uint64_t& out) {
-  if (v == nullptr) return false;
-  if (v->is_uint64()) {
-    out = v->get_uint64();
-    return true;
-  }
-  if (v->is_int64() && v->get_int64() >= 0) {
-    out = static_cast<uint64_t>(v->get_int64());
-    return true;
-  }
-  if (v->is_double() && v->get_double() >= 0) {
-    out = static_cast<uint64_t>(v->get_double());
-    return true;
-  }
-  return false;
-}
-
 const json::value* field(const json::value* v, std::string_view key) {
   const json::object* o = v == nullptr ? nullptr : v->if_object();
   return o == nullptr ? nullptr : o->if_contains(key);
@@ -591,10 +573,10 @@ void OpenAIToAwsAnthropicTranslator::onFullBody(std::string& body) {
   const json::value* u = member(msg, "usage");
   bool known = false;
   if (u != nullptr && u->is_object()) {
-    known |= readCount(field(u, "input_tokens"), input);
-    readCount(field(u, "cache_read_input_tokens"), cache_read);
-    readCount(field(u, "cache_creation_input_tokens"), cache_write);
-    known |= readCount(field(u, "output_tokens"), output);
+    known |= aws_bedrock::readTokenCount(field(u, "input_tokens"), input);
+    aws_bedrock::readTokenCount(field(u, "cache_read_input_tokens"), cache_read);
+    aws_bedrock::readTokenCount(field(u, "cache_creation_input_tokens"), cache_write);
+    known |= aws_bedrock::readTokenCount(field(u, "output_tokens"), output);
   }
   if (!known && (header_input_tokens_ || header_output_tokens_)) {
     input = header_input_tokens_.value_or(0);
@@ -821,10 +803,10 @@ void OpenAIToAwsAnthropicTranslator::onFrame(const aws_bedrock::Message& msg, st
   auto readUsage = [&](const json::value* u, bool from_delta) {
     if (u == nullptr || !u->is_object()) return;
     // Every field is cumulative: a later event replaces, never adds to, an earlier value.
-    usage_seen_ |= readCount(field(u, "input_tokens"), input_uncached_);
-    readCount(field(u, "cache_read_input_tokens"), cache_read_);
-    readCount(field(u, "cache_creation_input_tokens"), cache_write_);
-    if (readCount(field(u, "output_tokens"), output_)) {
+    usage_seen_ |= aws_bedrock::readTokenCount(field(u, "input_tokens"), input_uncached_);
+    aws_bedrock::readTokenCount(field(u, "cache_read_input_tokens"), cache_read_);
+    aws_bedrock::readTokenCount(field(u, "cache_creation_input_tokens"), cache_write_);
+    if (aws_bedrock::readTokenCount(field(u, "output_tokens"), output_)) {
       usage_seen_ = true;
       output_from_events_ |= from_delta;
     }
@@ -920,8 +902,10 @@ void OpenAIToAwsAnthropicTranslator::onFrame(const aws_bedrock::Message& msg, st
     // Bedrock's own count, used only when the Anthropic events carried none.
     if (const json::value* metrics = field(&ev, "amazon-bedrock-invocationMetrics")) {
       if (!usage_seen_)
-        usage_seen_ |= readCount(field(metrics, "inputTokenCount"), input_uncached_);
-      if (!output_from_events_ && readCount(field(metrics, "outputTokenCount"), output_)) {
+        usage_seen_ |=
+            aws_bedrock::readTokenCount(field(metrics, "inputTokenCount"), input_uncached_);
+      if (!output_from_events_ &&
+          aws_bedrock::readTokenCount(field(metrics, "outputTokenCount"), output_)) {
         usage_seen_ = true;
       }
     }

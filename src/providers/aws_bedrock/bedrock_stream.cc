@@ -1,11 +1,11 @@
 #include "providers/aws_bedrock/bedrock_stream.h"
 
-#include "common/strings.h"
-
 #include <array>
 #include <boost/json.hpp>
 #include <cctype>
 #include <utility>
+
+#include "common/strings.h"
 
 namespace tollgate::providers::aws_bedrock {
 
@@ -22,7 +22,6 @@ constexpr std::array<int8_t, 256> makeB64Table() {
   return t;
 }
 constexpr auto kB64Table = makeB64Table();
-
 
 // The parsed object, or null when `text` is not a JSON object. Callers pass a monotonic
 // resource over a stack buffer: a Bedrock event is a few hundred bytes, so most events parse
@@ -45,24 +44,6 @@ const json::value* field(const json::value* v, std::string_view key) {
 std::string_view stringOf(const json::value* v) {
   const json::string* s = v == nullptr ? nullptr : v->if_string();
   return s == nullptr ? std::string_view() : std::string_view(*s);
-}
-
-// Token counts are non-negative integers; anything else (absent, null, negative) reads as unset.
-bool readCount(const json::value* v, uint64_t& out) {
-  if (v == nullptr) return false;
-  if (v->is_uint64()) {
-    out = v->get_uint64();
-    return true;
-  }
-  if (v->is_int64() && v->get_int64() >= 0) {
-    out = static_cast<uint64_t>(v->get_int64());
-    return true;
-  }
-  if (v->is_double() && v->get_double() >= 0) {
-    out = static_cast<uint64_t>(v->get_double());
-    return true;
-  }
-  return false;
 }
 
 // The human message of an exception payload ({"message":...}; some services spell it Message).
@@ -100,6 +81,23 @@ bool isFailureFrame(const Message& msg) {
 }
 
 }  // namespace
+
+bool readTokenCount(const json::value* v, uint64_t& out) {
+  if (v == nullptr) return false;
+  if (v->is_uint64()) {
+    out = v->get_uint64();
+    return true;
+  }
+  if (v->is_int64() && v->get_int64() >= 0) {
+    out = static_cast<uint64_t>(v->get_int64());
+    return true;
+  }
+  if (v->is_double() && v->get_double() >= 0) {
+    out = static_cast<uint64_t>(v->get_double());
+    return true;
+  }
+  return false;
+}
 
 // ---- base64 ----
 
@@ -248,10 +246,10 @@ void InvokeStreamToAnthropicSse::onMessage(const Message& msg, std::string& out)
   auto readUsage = [&](const json::value* u, bool from_start) {
     if (u == nullptr) return;
     // Every field is cumulative: a later event replaces, never adds to, an earlier value.
-    usage_changed |= readCount(field(u, "input_tokens"), input_uncached_);
-    usage_changed |= readCount(field(u, "cache_read_input_tokens"), cache_read_);
-    usage_changed |= readCount(field(u, "cache_creation_input_tokens"), cache_write_);
-    if (readCount(field(u, "output_tokens"), usage_.output_tokens)) {
+    usage_changed |= readTokenCount(field(u, "input_tokens"), input_uncached_);
+    usage_changed |= readTokenCount(field(u, "cache_read_input_tokens"), cache_read_);
+    usage_changed |= readTokenCount(field(u, "cache_creation_input_tokens"), cache_write_);
+    if (readTokenCount(field(u, "output_tokens"), usage_.output_tokens)) {
       usage_changed = true;
       output_from_events_ |= !from_start;
     }
@@ -268,10 +266,10 @@ void InvokeStreamToAnthropicSse::onMessage(const Message& msg, std::string& out)
     const json::value* metrics = field(&ev, "amazon-bedrock-invocationMetrics");
     if (metrics != nullptr) {
       if (!usage_.known) {
-        usage_changed |= readCount(field(metrics, "inputTokenCount"), input_uncached_);
+        usage_changed |= readTokenCount(field(metrics, "inputTokenCount"), input_uncached_);
       }
       if (!output_from_events_ &&
-          readCount(field(metrics, "outputTokenCount"), usage_.output_tokens)) {
+          readTokenCount(field(metrics, "outputTokenCount"), usage_.output_tokens)) {
         usage_changed = true;
       }
     }
@@ -485,11 +483,11 @@ void ConverseStreamToOpenAISse::onMessage(const Message& msg, std::string& out) 
     const json::value* u = field(p, "usage");
     if (u != nullptr) {
       uint64_t input = 0, output = 0, total = 0, cache_read = 0, cache_write = 0;
-      const bool has_in = readCount(field(u, "inputTokens"), input);
-      const bool has_out = readCount(field(u, "outputTokens"), output);
-      readCount(field(u, "totalTokens"), total);
-      readCount(field(u, "cacheReadInputTokens"), cache_read);
-      readCount(field(u, "cacheWriteInputTokens"), cache_write);
+      const bool has_in = readTokenCount(field(u, "inputTokens"), input);
+      const bool has_out = readTokenCount(field(u, "outputTokens"), output);
+      readTokenCount(field(u, "totalTokens"), total);
+      readTokenCount(field(u, "cacheReadInputTokens"), cache_read);
+      readTokenCount(field(u, "cacheWriteInputTokens"), cache_write);
       if (has_in || has_out) {
         // Bedrock's inputTokens excludes the cached parts; OpenAI's prompt_tokens includes them.
         usage_.input_tokens = input + cache_read + cache_write;

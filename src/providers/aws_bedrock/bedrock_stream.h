@@ -14,6 +14,10 @@
 #include "common/error.h"
 #include "providers/aws_bedrock/event_stream.h"
 
+namespace boost::json {
+class value;
+}
+
 namespace tollgate::providers::aws_bedrock {
 
 // Token usage read from a Bedrock stream. input_tokens counts every prompt token, cached ones
@@ -29,6 +33,9 @@ struct Usage {
 // Strict standard base64 (RFC 4648, '=' padding optional, no whitespace). Appends to `out`;
 // false on any invalid character or impossible length.
 bool base64Decode(std::string_view in, std::string& out);
+// A token count from JSON: non-negative integers (or doubles); absent, null or negative reads as
+// unset (false). Shared by every Bedrock translator.
+bool readTokenCount(const boost::json::value* v, uint64_t& out);
 void base64Encode(std::string_view in, std::string& out);
 
 // The gateway error for a Bedrock exception (`:exception-type`, or the x-amzn-errortype of a

@@ -61,24 +61,6 @@ std::string_view stringOf(const json::value* v) {
 
 bool isNull(const json::value* v) { return v == nullptr || v->is_null(); }
 
-// Token counts are non-negative integers; anything else reads as unset.
-bool readCount(const json::value* v, uint64_t& out) {
-  if (v == nullptr) return false;
-  if (v->is_uint64()) {
-    out = v->get_uint64();
-    return true;
-  }
-  if (v->is_int64() && v->get_int64() >= 0) {
-    out = static_cast<uint64_t>(v->get_int64());
-    return true;
-  }
-  if (v->is_double() && v->get_double() >= 0) {
-    out = static_cast<uint64_t>(v->get_double());
-    return true;
-  }
-  return false;
-}
-
 json::object cachePoint() {
   json::object cp;
   cp["cachePoint"] = json::object{{"type", "default"}};
@@ -335,7 +317,7 @@ Result<json::object> convertInference(const json::object& body) {
   if (isNull(max_tokens)) max_tokens = body.if_contains("max_tokens");
   if (!isNull(max_tokens)) {
     uint64_t n = 0;
-    if (!readCount(max_tokens, n)) {
+    if (!readTokenCount(max_tokens, n)) {
       return badRequest("max_tokens must be a non-negative integer", "max_tokens");
     }
     inference["maxTokens"] = n;
@@ -434,7 +416,7 @@ void ConverseTranslator::onStreamMessage(const Message& msg) {
   if (msg.header(":event-type") == "metadata") {
     boost::system::error_code ec;
     const json::value v = json::parse(msg.payload, ec);
-    if (!ec) readCount(member(member(&v, "usage"), "totalTokens"), stream_total_tokens_);
+    if (!ec) readTokenCount(member(member(&v, "usage"), "totalTokens"), stream_total_tokens_);
   }
   stream_->onMessage(msg, *stream_out_);
 }
@@ -562,11 +544,11 @@ void ConverseTranslator::onFullBody(std::string& body) {
 
   if (const json::value* u = member(&v, "usage"); u != nullptr) {
     uint64_t input = 0, output = 0, total = 0, cache_read = 0, cache_write = 0;
-    const bool has_in = readCount(member(u, "inputTokens"), input);
-    const bool has_out = readCount(member(u, "outputTokens"), output);
-    readCount(member(u, "totalTokens"), total);
-    readCount(member(u, "cacheReadInputTokens"), cache_read);
-    readCount(member(u, "cacheWriteInputTokens"), cache_write);
+    const bool has_in = readTokenCount(member(u, "inputTokens"), input);
+    const bool has_out = readTokenCount(member(u, "outputTokens"), output);
+    readTokenCount(member(u, "totalTokens"), total);
+    readTokenCount(member(u, "cacheReadInputTokens"), cache_read);
+    readTokenCount(member(u, "cacheWriteInputTokens"), cache_write);
     if (has_in || has_out) {
       // Bedrock's inputTokens excludes the cached parts; OpenAI's prompt_tokens includes them.
       usage_.input_tokens = input + cache_read + cache_write;
