@@ -128,7 +128,34 @@ Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, ratelimit::Mode ra
       policies(*cfg, rate_limit_mode),
       loaded_unix(std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())
-                      .count()) {}
+                      .count()) {
+  for (const auto& p : config->security_policies) {
+    if (p.type != config::SecurityType::kAWSCredentials || p.aws.credentials_file_content.empty())
+      continue;
+    const std::string where =
+        "BackendSecurityPolicy " + p.origin.ns + "/" + p.origin.name + " credentialsFile";
+    auto ini = auth::parseIni(p.aws.credentials_file_content, where);
+    if (!ini) {
+      errors.push_back(ini.error().public_message + " " + ini.error().detail);
+      continue;
+    }
+    const std::string profile =
+        p.aws.credentials_profile.empty() ? "default" : p.aws.credentials_profile;
+    auto section = ini->find(profile);
+    if (section == ini->end() || !section->second.count("aws_access_key_id") ||
+        !section->second.count("aws_secret_access_key")) {
+      errors.push_back(where + ": profile '" + profile +
+                       "' has no aws_access_key_id / aws_secret_access_key");
+      continue;
+    }
+    auth::AwsCredentials c;
+    c.access_key_id = section->second.at("aws_access_key_id");
+    c.secret_access_key = section->second.at("aws_secret_access_key");
+    if (auto t = section->second.find("aws_session_token"); t != section->second.end())
+      c.session_token = t->second;
+    aws_policy_credentials[p.origin.ns + "/" + p.origin.name] = std::move(c);
+  }
+}
 
 void SnapshotHolder::publish(std::shared_ptr<const Snapshot> s) {
   std::lock_guard lock(mu_);
@@ -487,20 +514,29 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
                                     cand.backend->tls.hostname};
 
     if (aws_signed) {
-      auth::CredentialProvider* creds_provider =
-          opts_.aws_credentials ? opts_.aws_credentials() : nullptr;
-      if (!creds_provider) {
-        last_error = Error::internal("no AWS credential provider on this thread");
-        break;
+      // A credentialsFile in the policy comes first; otherwise the default chain of this loop.
+      std::optional<auth::AwsCredentials> creds;
+      auto from_policy = snap.aws_policy_credentials.find(cand.security->origin.ns + "/" +
+                                                          cand.security->origin.name);
+      if (from_policy != snap.aws_policy_credentials.end()) {
+        creds = from_policy->second;
+      } else {
+        auth::CredentialProvider* creds_provider =
+            opts_.aws_credentials ? opts_.aws_credentials() : nullptr;
+        if (!creds_provider) {
+          last_error = Error::internal("no AWS credential provider on this thread");
+          break;
+        }
+        auto fetched = co_await creds_provider->get();
+        if (!fetched) {
+          last_error = Error::upstream(ErrorCode::kNoBackend,
+                                       "the gateway has no AWS credentials for this backend",
+                                       "AWS credentials: " + fetched.error().detail, true);
+          continue;
+        }
+        creds = std::move(fetched.value());
       }
-      auto creds = co_await creds_provider->get();
-      if (!creds) {
-        last_error = Error::upstream(ErrorCode::kNoBackend,
-                                     "the gateway has no AWS credentials for this backend",
-                                     "AWS credentials: " + creds.error().detail, true);
-        continue;
-      }
-      signAws(out, target, cand.security->aws.region, creds.value());
+      signAws(out, target, cand.security->aws.region, *creds);
     }
     ++ctx.attempts;
     ctx.backend = cand.ref_name;

@@ -4,8 +4,9 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,6 +32,10 @@ struct Snapshot {
   std::shared_ptr<const config::Config> config;
   router::RouteTable routes;
   ratelimit::Policies policies;
+  // AWS credentials from a policy's credentialsFile Secret (first in the chain, as Envoy AI
+  // Gateway does), parsed once per snapshot; by policy "ns/name".
+  std::map<std::string, auth::AwsCredentials> aws_policy_credentials;
+  std::vector<std::string> errors;  // credentialsFile problems (file and line, never content)
   int64_t loaded_unix = 0;
 };
 

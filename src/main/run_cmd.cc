@@ -304,8 +304,9 @@ int runGateway(const RunOptions& opts) {
   const auto mode =
       opts.rate_limit_mode == "reserve" ? ratelimit::Mode::kReserve : ratelimit::Mode::kEnvoy;
   auto snapshot = std::make_shared<const gateway::Snapshot>(cfg, mode);
-  if (!snapshot->policies.errors().empty()) {
+  if (!snapshot->policies.errors().empty() || !snapshot->errors.empty()) {
     for (const auto& e : snapshot->policies.errors()) spdlog::error("config: {}", e);
+    for (const auto& e : snapshot->errors) spdlog::error("config: {}", e);
     spdlog::error("configuration has errors; not starting");
     return 1;
   }
@@ -549,6 +550,10 @@ int runGateway(const RunOptions& opts) {
       auto next_cfg = std::make_shared<const config::Config>(std::move(next.config));
       snap = std::make_shared<const gateway::Snapshot>(next_cfg, mode);
       for (const auto& e : snap->policies.errors()) {
+        spdlog::error("config: {}", e);
+        ok = false;
+      }
+      for (const auto& e : snap->errors) {
         spdlog::error("config: {}", e);
         ok = false;
       }

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { BIN, BLUEPRINT, SHARED, startGateway, request, streamRequest, sseData, waitFor } from '../lib/harness.mjs';
+import { BIN, BLUEPRINT, SHARED, startGateway, request, streamRequest, sseData, tempYaml, waitFor } from '../lib/harness.mjs';
 import { startFakeBedrock } from '../lib/fake_bedrock.mjs';
 
 const CREDS = { accessKey: 'AKIDTOLLGATETEST0001', secretKey: 'tollgate/test/secret+key', sessionToken: 'tollgate-session-token-xyz', region: 'us-west-2', service: 'bedrock' };
@@ -121,6 +121,33 @@ test('AWS_ENDPOINT_URL_BEDROCK_RUNTIME points the Bedrock backend elsewhere, as 
   assert.equal(r.status, 200, r.body);
   assert.match(viaEnv.stderr(), /AWS_ENDPOINT_URL_BEDROCK_RUNTIME: Backend bedrock-backend now at http:/);
   await viaEnv.stop();
+});
+
+test('a credentialsFile Secret in the policy signs before the environment chain', async () => {
+  const secret = Buffer.from(`[default]\naws_access_key_id = ${CREDS.accessKey}\naws_secret_access_key = ${CREDS.secretKey}\naws_session_token = ${CREDS.sessionToken}\n`).toString('base64');
+  const cfg = tempYaml(`
+apiVersion: v1
+kind: Secret
+metadata: { name: bedrock-creds, namespace: default }
+data: { credentials: ${secret} }
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: BackendSecurityPolicy
+metadata: { name: bedrock-policy, namespace: default }
+spec:
+  targetRefs: [{ group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: bedrock }]
+  type: AWSCredentials
+  awsCredentials:
+    region: us-west-2
+    credentialsFile: { secretRef: { name: bedrock-creds } }
+`, 'policy.yaml');
+  // The environment holds wrong keys: only the Secret's can produce a valid signature.
+  const g = await startGateway([path.join(BLUEPRINT, 'gateway.yaml'), path.join(BLUEPRINT, 'model-backends.yaml'), path.join(BLUEPRINT, 'multi-model-routing'), cfg],
+    { endpoints: { 'bedrock-backend': bedrock.addr }, env: { ...env, AWS_ACCESS_KEY_ID: 'AKIDWRONG', AWS_SECRET_ACCESS_KEY: 'wrong' } });
+  const r = await request(`${g.url}/anthropic/v1/messages`, { headers: anthropicHeaders, body: messages('Hello') });
+  assert.equal(r.status, 200, r.body);
+  assert.ok(!g.stderr().includes(CREDS.secretKey), 'the secret is never logged');
+  await g.stop();
 });
 
 test('Bedrock errors come back in Anthropic shape with the right status', async () => {
