@@ -677,41 +677,25 @@ void OpenAIToAwsAnthropicTranslator::fail(const Error& err, std::string& out) {
 }
 
 void OpenAIToAwsAnthropicTranslator::ensurePrefix(std::string_view message_id) {
-  if (!chunk_prefix_.empty()) return;
-  // Every chunk starts the same way: render that once. Without a message id (no message_start
-  // yet, a malformed stream) the chunks still need one.
-  chunk_prefix_ = "data: {\"id\":";
-  appendJsonString(chunk_prefix_,
-                   "chatcmpl-" + (message_id.empty() ? randomHexId() : std::string(message_id)));
-  chunk_prefix_ += ",\"object\":\"chat.completion.chunk\",\"created\":";
-  chunk_prefix_ += std::to_string(created_);
-  chunk_prefix_ += ",\"model\":";
-  appendJsonString(chunk_prefix_, request_model_);
-  chunk_prefix_ += ",\"choices\":[";
+  if (chunks_.hasPrefix()) return;
+  // Without a message id (no message_start yet, a malformed stream) the chunks still need one.
+  const std::string id =
+      "chatcmpl-" + (message_id.empty() ? randomHexId() : std::string(message_id));
+  chunks_.setPrefix(id, created_, request_model_);
 }
 
 void OpenAIToAwsAnthropicTranslator::beginChunk(std::string& out) {
   ensurePrefix({});
-  out += chunk_prefix_;
-  out += "{\"index\":0,\"delta\":";
+  chunks_.begin(out);
 }
 
 void OpenAIToAwsAnthropicTranslator::endChunk(std::string_view finish_reason, std::string& out) {
-  out += ",\"logprobs\":null,\"finish_reason\":";
-  if (finish_reason.empty()) {
-    out += "null";
-  } else {
-    appendJsonString(out, finish_reason);
-  }
-  out += "}]}\n\n";
+  openai::ChunkWriter::end(finish_reason, out);
 }
 
 void OpenAIToAwsAnthropicTranslator::ensureRole(std::string& out) {
-  if (role_sent_) return;
-  role_sent_ = true;
-  beginChunk(out);
-  out += "{\"role\":\"assistant\",\"content\":\"\"}";
-  endChunk({}, out);
+  ensurePrefix({});
+  chunks_.ensureRole(out);
 }
 
 void OpenAIToAwsAnthropicTranslator::sendFinish(std::string& out) {
@@ -728,7 +712,7 @@ void OpenAIToAwsAnthropicTranslator::sendUsageAndDone(std::string& out) {
   updateUsage();
   if (include_usage_ && usage_.known) {
     ensurePrefix({});
-    out += chunk_prefix_;
+    out += chunks_.prefix();
     out += "],\"usage\":{\"prompt_tokens\":";
     out += std::to_string(usage_.input_tokens);
     out += ",\"completion_tokens\":";

@@ -23,6 +23,7 @@
 #include <unordered_map>
 
 #include "providers/aws_bedrock/event_stream.h"
+#include "providers/openai/chunk_writer.h"
 #include "providers/translator.h"
 
 namespace tollgate::providers::anthropic {
@@ -73,8 +74,7 @@ class OpenAIToAwsAnthropicTranslator final : public Translator {
   std::optional<aws_bedrock::EventStreamDecoder> decoder_;
   std::string* stream_out_ = nullptr;  // where decoded frames write during one onResponseBody
   std::string decoded_;                // reused base64 scratch
-  std::string chunk_prefix_;  // `data: {"id":..,"object":..,"created":..,"model":..,"choices":[`
-  bool role_sent_ = false;
+  openai::ChunkWriter chunks_;
   bool finish_sent_ = false;
   bool done_ = false;  // [DONE] sent, or the stream failed: nothing more goes to the client
   bool failed_ = false;

@@ -320,38 +320,16 @@ void InvokeStreamToAnthropicSse::onStreamError(std::string_view detail, std::str
 ConverseStreamToOpenAISse::ConverseStreamToOpenAISse(std::string model, std::string id,
                                                      int64_t created, bool include_usage)
     : include_usage_(include_usage) {
-  // Every chunk starts the same way: render that once.
-  chunk_prefix_ = "data: {\"id\":";
-  appendJsonString(chunk_prefix_, id);
-  chunk_prefix_ += ",\"object\":\"chat.completion.chunk\",\"created\":";
-  chunk_prefix_ += std::to_string(created);
-  chunk_prefix_ += ",\"model\":";
-  appendJsonString(chunk_prefix_, model);
-  chunk_prefix_ += ",\"choices\":[";
+  chunks_.setPrefix(id, created, model);
 }
 
-void ConverseStreamToOpenAISse::beginChunk(std::string& out) {
-  out += chunk_prefix_;
-  out += "{\"index\":0,\"delta\":";
-}
+void ConverseStreamToOpenAISse::beginChunk(std::string& out) { chunks_.begin(out); }
 
 void ConverseStreamToOpenAISse::endChunk(std::string_view finish_reason, std::string& out) {
-  out += ",\"logprobs\":null,\"finish_reason\":";
-  if (finish_reason.empty()) {
-    out += "null";
-  } else {
-    appendJsonString(out, finish_reason);
-  }
-  out += "}]}\n\n";
+  openai::ChunkWriter::end(finish_reason, out);
 }
 
-void ConverseStreamToOpenAISse::ensureRole(std::string& out) {
-  if (role_sent_) return;
-  role_sent_ = true;
-  beginChunk(out);
-  out += "{\"role\":\"assistant\",\"content\":\"\"}";
-  endChunk({}, out);
-}
+void ConverseStreamToOpenAISse::ensureRole(std::string& out) { chunks_.ensureRole(out); }
 
 void ConverseStreamToOpenAISse::fail(Error err, std::string& out) {
   failed_ = true;
@@ -368,7 +346,7 @@ void ConverseStreamToOpenAISse::fail(Error err, std::string& out) {
 void ConverseStreamToOpenAISse::finishIfComplete(std::string& out) {
   if (!stop_seen_ || !metadata_seen_ || done_sent_) return;
   if (include_usage_ && usage_.known) {
-    out += chunk_prefix_;
+    out += chunks_.prefix();
     out += "],\"usage\":{\"prompt_tokens\":";
     out += std::to_string(usage_.input_tokens);
     out += ",\"completion_tokens\":";

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "providers/aws_bedrock/event_stream.h"
+#include "providers/openai/chunk_writer.h"
 
 namespace boost::json {
 class value;
@@ -115,9 +116,8 @@ class ConverseStreamToOpenAISse {
   void ensureRole(std::string& out);
   void finishIfComplete(std::string& out);
 
-  std::string chunk_prefix_;  // `data: {"id":..,"object":..,"created":..,"model":..,"choices":[`
+  openai::ChunkWriter chunks_;
   bool include_usage_;
-  bool role_sent_ = false;
   bool stop_seen_ = false;
   bool metadata_seen_ = false;
   bool done_sent_ = false;
