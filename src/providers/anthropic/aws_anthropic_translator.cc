@@ -28,22 +28,6 @@ AwsAnthropicTranslator::AwsAnthropicTranslator(std::string version, std::string 
     : version_(version.empty() ? "bedrock-2023-05-31" : std::move(version)),
       anthropic_beta_(std::move(anthropic_beta)) {}
 
-std::string AwsAnthropicTranslator::encodeModelId(std::string_view model) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : model) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  return out;
-}
-
 Result<UpstreamRequest> AwsAnthropicTranslator::translateRequest(
     const api::ApiRequest& req, std::string_view client_body, const std::string& model_override) {
   boost::system::error_code ec;
@@ -71,7 +55,7 @@ Result<UpstreamRequest> AwsAnthropicTranslator::translateRequest(
     body["anthropic_beta"] = std::move(betas);
   }
   UpstreamRequest out;
-  out.path = "/model/" + encodeModelId(request_model_) +
+  out.path = "/model/" + aws_bedrock::encodeModelId(request_model_) +
              (req.stream ? "/invoke-with-response-stream" : "/invoke");
   out.headers.emplace_back("content-type", "application/json");
   out.headers.emplace_back("accept",

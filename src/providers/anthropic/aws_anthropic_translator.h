@@ -36,9 +36,6 @@ class AwsAnthropicTranslator final : public Translator {
   const std::string& responseModel() const override { return response_model_; }
   std::string clientContentType(std::string_view upstream_content_type) const override;
 
-  // "anthropic.claude-3-haiku-20240307-v1:0" → "anthropic.claude-3-haiku-20240307-v1%3A0".
-  static std::string encodeModelId(std::string_view model);
-
  private:
   void copyUsage();
 

@@ -475,7 +475,7 @@ Result<UpstreamRequest> OpenAIToAwsAnthropicTranslator::translateRequest(
   request_model_ = model_override.empty() ? req.model : model_override;
   include_usage_ = req.stream && req.include_usage;
   UpstreamRequest out;
-  out.path = "/model/" + AwsAnthropicTranslator::encodeModelId(request_model_) +
+  out.path = "/model/" + aws_bedrock::encodeModelId(request_model_) +
              (req.stream ? "/invoke-with-response-stream" : "/invoke");
   out.headers.emplace_back("content-type", "application/json");
   out.headers.emplace_back("accept",

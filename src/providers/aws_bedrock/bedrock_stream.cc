@@ -99,6 +99,42 @@ bool readTokenCount(const json::value* v, uint64_t& out) {
   return false;
 }
 
+bool readConverseUsage(const json::value& usage, Usage& out, uint64_t& total) {
+  if (!usage.is_object()) return false;
+  const json::object& u = usage.as_object();
+  uint64_t input = 0, output = 0, cache_read = 0, cache_write = 0;
+  total = 0;
+  const bool has_in = readTokenCount(u.if_contains("inputTokens"), input);
+  const bool has_out = readTokenCount(u.if_contains("outputTokens"), output);
+  readTokenCount(u.if_contains("totalTokens"), total);
+  readTokenCount(u.if_contains("cacheReadInputTokens"), cache_read);
+  readTokenCount(u.if_contains("cacheWriteInputTokens"), cache_write);
+  if (!has_in && !has_out) return false;
+  out.input_tokens = input + cache_read + cache_write;
+  out.output_tokens = output;
+  out.cached_input_tokens = cache_read;
+  out.known = true;
+  total = std::max(total, out.input_tokens + out.output_tokens);
+  return true;
+}
+
+std::string encodeModelId(std::string_view model) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(model.size() + 8);
+  for (unsigned char c : model) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  return out;
+}
+
 // ---- base64 ----
 
 bool base64Decode(std::string_view in, std::string& out) {
@@ -460,20 +496,8 @@ void ConverseStreamToOpenAISse::onMessage(const Message& msg, std::string& out) 
     metadata_seen_ = true;
     const json::value* u = field(p, "usage");
     if (u != nullptr) {
-      uint64_t input = 0, output = 0, total = 0, cache_read = 0, cache_write = 0;
-      const bool has_in = readTokenCount(field(u, "inputTokens"), input);
-      const bool has_out = readTokenCount(field(u, "outputTokens"), output);
-      readTokenCount(field(u, "totalTokens"), total);
-      readTokenCount(field(u, "cacheReadInputTokens"), cache_read);
-      readTokenCount(field(u, "cacheWriteInputTokens"), cache_write);
-      if (has_in || has_out) {
-        // Bedrock's inputTokens excludes the cached parts; OpenAI's prompt_tokens includes them.
-        usage_.input_tokens = input + cache_read + cache_write;
-        usage_.output_tokens = output;
-        usage_.cached_input_tokens = cache_read;
-        usage_.known = true;
-        total_tokens_ = std::max(total, usage_.input_tokens + usage_.output_tokens);
-      }
+      uint64_t total = 0;
+      if (readConverseUsage(*u, usage_, total)) total_tokens_ = total;
     }
     finishIfComplete(out);
   }

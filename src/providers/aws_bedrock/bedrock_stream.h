@@ -37,6 +37,13 @@ bool base64Decode(std::string_view in, std::string& out);
 // A token count from JSON: non-negative integers (or doubles); absent, null or negative reads as
 // unset (false). Shared by every Bedrock translator.
 bool readTokenCount(const boost::json::value* v, uint64_t& out);
+// A Converse `usage` object (inputTokens excludes cache reads and writes; the result's
+// input_tokens includes them, as OpenAI's prompt_tokens does). `total` is the larger of
+// totalTokens and input + output. False when it has neither input nor output tokens.
+bool readConverseUsage(const boost::json::value& usage, Usage& out, uint64_t& total);
+// A Bedrock model id (":" in ids, "/" in ARNs) as one path segment: every byte outside RFC 3986's
+// unreserved set percent-encoded ("...-v1:0" → "...-v1%3A0").
+std::string encodeModelId(std::string_view model);
 void base64Encode(std::string_view in, std::string& out);
 
 // The gateway error for a Bedrock exception (`:exception-type`, or the x-amzn-errortype of a

@@ -14,25 +14,6 @@ namespace json = boost::json;
 
 namespace {
 
-// Bedrock model ids carry ':' ("anthropic.claude-3-haiku-20240307-v1:0"), ARNs also '/': every
-// byte outside RFC 3986's unreserved set travels percent-encoded so the id stays one path segment.
-std::string encodeModelId(std::string_view model) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(model.size() + 8);
-  for (unsigned char c : model) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  return out;
-}
-
 Error badRequest(std::string message, std::string param) {
   return Error::client(ErrorCode::kBadRequest, std::move(message), std::move(param));
 }
@@ -543,18 +524,13 @@ void ConverseTranslator::onFullBody(std::string& body) {
   out["choices"] = json::array{std::move(choice)};
 
   if (const json::value* u = member(&v, "usage"); u != nullptr) {
-    uint64_t input = 0, output = 0, total = 0, cache_read = 0, cache_write = 0;
-    const bool has_in = readTokenCount(member(u, "inputTokens"), input);
-    const bool has_out = readTokenCount(member(u, "outputTokens"), output);
-    readTokenCount(member(u, "totalTokens"), total);
-    readTokenCount(member(u, "cacheReadInputTokens"), cache_read);
-    readTokenCount(member(u, "cacheWriteInputTokens"), cache_write);
-    if (has_in || has_out) {
-      // Bedrock's inputTokens excludes the cached parts; OpenAI's prompt_tokens includes them.
-      usage_.input_tokens = input + cache_read + cache_write;
-      usage_.output_tokens = output;
-      usage_.cached_input_tokens = cache_read;
-      usage_.total_tokens = std::max(total, usage_.input_tokens + usage_.output_tokens);
+    Usage parsed;
+    uint64_t total = 0;
+    if (readConverseUsage(*u, parsed, total)) {
+      usage_.input_tokens = parsed.input_tokens;
+      usage_.output_tokens = parsed.output_tokens;
+      usage_.cached_input_tokens = parsed.cached_input_tokens;
+      usage_.total_tokens = total;
       usage_.known = true;
       json::object usage;
       usage["prompt_tokens"] = usage_.input_tokens;
