@@ -35,25 +35,16 @@ class RequestHeaders final : public router::HeaderSource {
   std::string_view model_;
 };
 
-// Headers the gateway sets itself or that only concern one hop. Beast has already mapped known
-// names to an enum while parsing, so this is a switch, not string compares.
+// Headers that only concern one hop, the Host and Expect of this hop, and those the gateway sets
+// itself.
 bool isNotForwarded(const http::Request::fields_type::value_type& f) {
   using beast::http::field;
+  if (upstream::isHopByHop(f)) return true;
   switch (f.name()) {
     case field::host:
-    case field::connection:
-    case field::keep_alive:
-    case field::transfer_encoding:
-    case field::content_length:
-    case field::te:
-    case field::trailer:
-    case field::upgrade:
-    case field::proxy_connection:
-    case field::proxy_authorization:
     case field::expect:
       return true;
     case field::unknown:
-      // Set by the gateway itself: the routing header, the request id and trace context.
       return iequals(f.name_string(), "x-ai-eg-model") ||
              iequals(f.name_string(), "x-request-id") || iequals(f.name_string(), "traceparent") ||
              iequals(f.name_string(), "tracestate");

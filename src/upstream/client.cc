@@ -22,26 +22,6 @@ constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kBodyBufferSize = 32 * 1024;
 thread_local Pool* g_pool = nullptr;
 
-template <typename Field>
-bool isHopByHop(const Field& f) {
-  using beast::http::field;
-  switch (f.name()) {
-    case field::connection:
-    case field::keep_alive:
-    case field::transfer_encoding:
-    case field::content_length:
-    case field::te:
-    case field::trailer:
-    case field::upgrade:
-    case field::proxy_connection:
-    case field::proxy_authenticate:
-    case field::proxy_authorization:
-      return true;
-    default:
-      return false;
-  }
-}
-
 Error connectError(const std::string& what, const UpstreamTarget& t,
                    const boost::system::error_code& ec) {
   return Error::upstream(ErrorCode::kUpstreamConnect, "upstream connect error",

@@ -16,6 +16,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/field.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <chrono>
 #include <cstdint>
@@ -35,12 +36,35 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
+// Headers that concern one hop only (RFC 9110 §7.6.1) plus the framing ones the writer sets
+// itself: never forwarded in either direction. Field is a Beast fields entry (its name() enum
+// was computed while parsing, so this is a switch, not string compares).
+template <typename Field>
+inline bool isHopByHop(const Field& f) {
+  using beast::http::field;
+  switch (f.name()) {
+    case field::connection:
+    case field::keep_alive:
+    case field::transfer_encoding:
+    case field::content_length:
+    case field::te:
+    case field::trailer:
+    case field::upgrade:
+    case field::proxy_connection:
+    case field::proxy_authenticate:
+    case field::proxy_authorization:
+      return true;
+    default:
+      return false;
+  }
+}
+
 struct UpstreamTarget {
   std::string host;  // fqdn or IP literal
   uint16_t port = 0;
   bool tls = false;
-  std::string tls_name;     // certificate name to verify and SNI; empty = host
-  std::string key() const;  // "host:port" or "tls:name@host:port" (pool key)
+  std::string tls_name;            // certificate name to verify and SNI; empty = host
+  std::string key() const;         // "host:port" or "tls:name@host:port" (pool key)
   std::string hostHeader() const;  // the Host header: name[:port], default port omitted
 };
 
