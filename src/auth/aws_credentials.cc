@@ -1,6 +1,8 @@
 #include "auth/aws_credentials.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -668,79 +670,105 @@ class ChainProvider final : public CredentialProvider {
   ChainOptions opts_;
 };
 
+// The cache's state lives in a shared Core so that a background refresh, which may outlive the
+// request that started it, never touches a destroyed provider.
 class CachingProvider final : public CredentialProvider {
  public:
   CachingProvider(asio::io_context& io, std::unique_ptr<CredentialProvider> inner,
                   ChainOptions opts)
-      : inner_(std::move(inner)), opts_(std::move(opts)), done_(io) {}
-  std::string_view name() const override { return inner_->name(); }
+      : core_(std::make_shared<Core>(io, std::move(inner), std::move(opts))) {}
+  std::string_view name() const override { return core_->inner->name(); }
 
   asio::awaitable<Result<AwsCredentials>> get() override {
-    while (refreshing_) {
-      if (fresh()) co_return *cached_;
-      // One refresh at a time: wait for the one in flight and share its outcome.
-      const uint64_t gen = generation_;
-      co_await done_.async_wait(kUseTuple);
-      if (generation_ != gen) {
-        if (last_error_) co_return fallback(*last_error_);
-        if (cached_) co_return *cached_;
+    std::shared_ptr<Core> core = core_;
+    if (core->usable()) {
+      // Due for refresh but still valid: the request signs with what is cached while a
+      // background refresh fetches the next ones. Requests never wait for a refresh then.
+      if (!core->fresh() && !core->refreshing && now(core->opts) >= core->retry_after) {
+        asio::co_spawn(core->io, Core::refresh(core), asio::detached);
+      }
+      co_return *core->cached;
+    }
+    // Nothing usable: this request has to wait, sharing one refresh with every other waiter.
+    while (core->refreshing) {
+      const uint64_t gen = core->generation;
+      co_await core->done.async_wait(kUseTuple);
+      if (core->generation != gen) {
+        if (core->usable()) co_return *core->cached;
+        if (core->last_error) co_return *core->last_error;
       }
     }
-    if (fresh()) co_return *cached_;
-
-    refreshing_ = true;
-    done_.expires_at(std::chrono::steady_clock::time_point::max());
-    Result<AwsCredentials> r = fail("credential refresh did not complete");
-    try {
-      r = co_await inner_->get();
-    } catch (const std::exception& e) {
-      // Waiters must be woken whatever happens, or they would wait forever.
-      r = fail(std::string("credential refresh failed: ") + e.what());
-    }
-    refreshing_ = false;
-    ++generation_;
-    done_.cancel();
-    if (!r) {
-      last_error_ = r.error();
-      co_return fallback(r.error());
-    }
-    cached_ = r.value();
-    last_error_.reset();
-    refresh_at_ = refreshTime(r.value());
-    co_return r;
+    if (core->usable()) co_return *core->cached;
+    // A named awaitable: GCC 12 mishandles temporaries inside a co_await expression.
+    asio::awaitable<void> refreshing = Core::refresh(core);
+    co_await std::move(refreshing);
+    if (core->usable()) co_return *core->cached;
+    if (core->last_error) co_return *core->last_error;
+    co_return fail("credential refresh did not complete");
   }
 
  private:
-  bool fresh() const { return cached_ && (!cached_->expiration || now(opts_) < refresh_at_); }
+  struct Core {
+    Core(asio::io_context& io_, std::unique_ptr<CredentialProvider> inner_, ChainOptions opts_)
+        : io(io_), inner(std::move(inner_)), opts(std::move(opts_)), done(io_) {}
 
-  // When the refresh failed but the cached credentials still work, they are better than nothing.
-  Result<AwsCredentials> fallback(const Error& err) const {
-    if (cached_ && cached_->expiration && now(opts_) < *cached_->expiration) {
-      spdlog::warn("AWS credential refresh failed, using the cached ones until {}: {}",
-                   formatTime(*cached_->expiration), err.detail);
-      return *cached_;
+    // Valid now (not necessarily fresh): signing with it works.
+    bool usable() const {
+      return cached && (!cached->expiration || now(opts) < *cached->expiration);
     }
-    return err;
-  }
+    bool fresh() const { return cached && (!cached->expiration || now(opts) < refresh_at); }
 
-  SysClock::time_point refreshTime(const AwsCredentials& c) const {
-    if (!c.expiration) return SysClock::time_point::max();
-    const auto t = now(opts_);
-    auto at = *c.expiration - opts_.refresh_before;
-    // Credentials shorter-lived than the margin: use them for half of what is left, rather than
-    // refreshing on every call.
-    if (at <= t) at = t + (*c.expiration - t) / 2;
-    return at;
-  }
+    static asio::awaitable<void> refresh(std::shared_ptr<Core> self) {
+      self->refreshing = true;
+      self->done.expires_at(std::chrono::steady_clock::time_point::max());
+      Result<AwsCredentials> r = fail("credential refresh did not complete");
+      try {
+        r = co_await self->inner->get();
+      } catch (const std::exception& e) {
+        // Waiters must be woken whatever happens, or they would wait forever.
+        r = fail(std::string("credential refresh failed: ") + e.what());
+      }
+      self->refreshing = false;
+      ++self->generation;
+      self->done.cancel();
+      if (!r) {
+        self->last_error = r.error();
+        // Not again on every request: a source that is down is asked at most every 30 s.
+        self->retry_after = now(self->opts) + kRetryInterval;
+        if (self->usable() && self->cached->expiration) {
+          spdlog::warn("AWS credential refresh failed, using the cached ones until {}: {}",
+                       formatTime(*self->cached->expiration), r.error().detail);
+        }
+        co_return;
+      }
+      self->cached = r.value();
+      self->last_error.reset();
+      self->refresh_at = self->refreshTime(r.value());
+    }
 
-  std::unique_ptr<CredentialProvider> inner_;
-  ChainOptions opts_;
-  asio::steady_timer done_;  // cancelled when a refresh ends, waking the waiters
-  bool refreshing_ = false;
-  uint64_t generation_ = 0;
-  std::optional<AwsCredentials> cached_;
-  SysClock::time_point refresh_at_{};
-  std::optional<Error> last_error_;
+    SysClock::time_point refreshTime(const AwsCredentials& c) const {
+      if (!c.expiration) return SysClock::time_point::max();
+      const auto t = now(opts);
+      auto at = *c.expiration - opts.refresh_before;
+      // Credentials shorter-lived than the margin: use them for half of what is left, rather
+      // than refreshing on every call.
+      if (at <= t) at = t + (*c.expiration - t) / 2;
+      return at;
+    }
+
+    static constexpr std::chrono::seconds kRetryInterval{30};
+    asio::io_context& io;
+    std::unique_ptr<CredentialProvider> inner;
+    ChainOptions opts;
+    asio::steady_timer done;  // cancelled when a refresh ends, waking the waiters
+    bool refreshing = false;
+    uint64_t generation = 0;
+    std::optional<AwsCredentials> cached;
+    SysClock::time_point refresh_at{};
+    SysClock::time_point retry_after{};
+    std::optional<Error> last_error;
+  };
+  std::shared_ptr<Core> core_;
 };
 
 }  // namespace

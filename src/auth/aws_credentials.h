@@ -13,8 +13,8 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -88,9 +88,11 @@ std::unique_ptr<CredentialProvider> makeStaticProvider(AwsCredentials creds);
 // opts.clock) wins. When none does, ONE error naming every source and why it gave nothing.
 std::unique_ptr<CredentialProvider> makeChainProvider(
     std::vector<std::unique_ptr<CredentialProvider>> providers, ChainOptions opts = {});
-// Caches what `inner` yields until `refresh_before` ahead of its expiration (forever when it has
-// none). Concurrent get()s share one refresh. When a refresh fails while the cached credentials
-// have not expired yet, those are returned (and the failure logged).
+// Caches what `inner` yields. From `refresh_before` ahead of its expiration (forever when it has
+// none) the next get() starts ONE refresh in the background and still returns the cached
+// credentials: requests wait only when nothing valid is cached (first use, or expired), and then
+// share one fetch. A failed refresh keeps the cached credentials until they expire (logged), and
+// is retried at most every 30 s.
 std::unique_ptr<CredentialProvider> makeCachingProvider(boost::asio::io_context& io,
                                                         std::unique_ptr<CredentialProvider> inner,
                                                         ChainOptions opts);

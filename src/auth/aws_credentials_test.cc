@@ -4,7 +4,9 @@
 #include <stdlib.h>
 
 #include <atomic>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -823,10 +825,12 @@ TEST(DefaultChain, CachesAndRefreshesFiveMinutesBeforeExpiry) {
   now = kT0 + 54min + 59s;
   EXPECT_EQ(key(), "KEY1");
   EXPECT_EQ(served.load(), 1);
-  now = kT0 + 55min;         // 5 minutes before expiry: refreshed
-  EXPECT_EQ(key(), "KEY2");  // valid until T0+2h
+  // 5 minutes before expiry: this request still signs with KEY1 (it does not wait) while a
+  // background refresh fetches KEY2 (runGet runs the loop until that refresh is done too).
+  now = kT0 + 55min;
+  EXPECT_EQ(key(), "KEY1");
   EXPECT_EQ(served.load(), 2);
-  EXPECT_EQ(key(), "KEY2");
+  EXPECT_EQ(key(), "KEY2");  // valid until T0+2h
   EXPECT_EQ(served.load(), 2);
 
   // A failed refresh keeps serving the cached credentials while they still work...
@@ -834,6 +838,13 @@ TEST(DefaultChain, CachesAndRefreshesFiveMinutesBeforeExpiry) {
   now = kT0 + 1h + 57min;
   EXPECT_EQ(key(), "KEY2");
   EXPECT_EQ(container.seen().size(), 3u);
+  // ...without asking the failing source again on every request (at most every 30 s)...
+  now += 10s;
+  EXPECT_EQ(key(), "KEY2");
+  EXPECT_EQ(container.seen().size(), 3u);
+  now += 30s;
+  EXPECT_EQ(key(), "KEY2");
+  EXPECT_EQ(container.seen().size(), 4u);
   // ...and reports the failure once they have expired.
   now = kT0 + 2h;
   std::string err = key();
@@ -912,6 +923,72 @@ TEST(Cache, LongTermCredentialsAreKeptAndShortLivedOnesUsedForHalfTheirLife) {
   now = kT0 + 2min;
   ASSERT_TRUE(runGet(io, *cache));
   EXPECT_EQ(s->calls, 2);
+}
+
+// A source whose answers wait until the test opens the gate: shows who waits for a refresh.
+class GatedProvider : public CredentialProvider {
+ public:
+  explicit GatedProvider(asio::io_context& io) : gate_(io) {}
+  std::string_view name() const override { return "gated"; }
+  asio::awaitable<Result<AwsCredentials>> get() override {
+    ++calls;
+    if (closed) {
+      gate_.expires_at(std::chrono::steady_clock::time_point::max());
+      co_await gate_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    co_return next;
+  }
+  void open() {
+    closed = false;
+    gate_.cancel();
+  }
+  bool closed = false;
+  int calls = 0;
+  AwsCredentials next;
+
+ private:
+  asio::steady_timer gate_;
+};
+
+TEST(Cache, RequestsNeverWaitForARefreshWhileTheCachedCredentialsAreValid) {
+  SysClock::time_point now = kT0;
+  ChainOptions opts;
+  opts.clock = [&] { return now; };
+  asio::io_context io;
+  auto gated = std::make_unique<GatedProvider>(io);
+  GatedProvider* g = gated.get();
+  g->next = AwsCredentials{"FIRST", "S", "T", kT0 + 1h};
+  auto cache = makeCachingProvider(io, std::move(gated), opts);
+  ASSERT_EQ(runGet(io, *cache)->access_key_id, "FIRST");
+
+  // Past the refresh point with the source hanging: every request is answered at once from the
+  // cache, and only one refresh is in flight.
+  now = kT0 + 56min;
+  g->closed = true;
+  g->next = AwsCredentials{"SECOND", "S", "T", kT0 + 2h};
+  std::vector<std::string> got;
+  for (int i = 0; i < 3; ++i) {
+    auto task = [&]() -> asio::awaitable<void> {
+      auto r = co_await cache->get();
+      got.push_back(r ? r->access_key_id : r.error().detail);
+    };
+    asio::co_spawn(io, task, asio::detached);
+  }
+  io.restart();
+  io.poll();
+  EXPECT_EQ(got, (std::vector<std::string>{"FIRST", "FIRST", "FIRST"}));
+  EXPECT_EQ(g->calls, 2);
+
+  g->open();
+  io.poll();
+  EXPECT_EQ(runGet(io, *cache)->access_key_id, "SECOND");
+  EXPECT_EQ(g->calls, 2);
+
+  // Once expired, a request has no choice but to wait for the source.
+  now = kT0 + 2h;
+  g->next = AwsCredentials{"THIRD", "S", "T", kT0 + 3h};
+  EXPECT_EQ(runGet(io, *cache)->access_key_id, "THIRD");
+  EXPECT_EQ(g->calls, 3);
 }
 
 TEST(Chain, SkipsCredentialsThatAlreadyExpired) {
