@@ -432,6 +432,7 @@ std::optional<std::string_view> expectedGroup(std::string_view kind) {
       {"AIGatewayRoute", kAIGatewayGroup},
       {"BackendSecurityPolicy", kAIGatewayGroup},
       {"Secret", kCoreGroup},
+      {"ConfigMap", kCoreGroup},
   };
   const auto it = kGroups.find(kind);
   if (it == kGroups.end()) return std::nullopt;
@@ -451,11 +452,25 @@ struct RawObject {
 };
 
 // BackendTLSPolicy has no struct of its own: it only changes the Backends it targets.
+// One entry of caCertificateRefs, resolved once every object is loaded.
+struct CaRef {
+  std::string kind;  // ConfigMap or Secret
+  std::string name;  // same namespace as the referring object
+  Diagnostic where;  // the error to report when it leads nowhere; message filled in then
+};
+
 struct TlsPolicy {
   Origin origin;
   std::vector<std::string> target_backends;  // same namespace as the policy
   bool system_cas = true;
   std::string hostname;
+  std::vector<CaRef> ca_refs;
+};
+
+// caCertificateRefs written on a Backend's own spec.tls.
+struct PendingBackendCa {
+  size_t backend = 0;  // index into Config::backends
+  std::vector<CaRef> refs;
 };
 
 // A reference to check once every object is known; `if_missing` is reported when it leads nowhere.
@@ -513,6 +528,11 @@ class Loader {
   void convertTrafficPolicy(const RawObject& o, const YAML::Node& spec, const Reporter& r);
   void convertClientTrafficPolicy(const RawObject& o, const YAML::Node& spec, const Reporter& r);
   void convertSecret(const RawObject& o, const Reporter& r);
+  void convertConfigMap(const RawObject& o, const Reporter& r);
+  std::vector<CaRef> parseCaRefs(const YAML::Node& tls, const std::string& path, const Reporter& r);
+  // The CA bundle `refs` name (namespace `ns`), or nullopt after reporting why there is none.
+  std::optional<std::string> resolveCaBundle(std::vector<CaRef>& refs, const std::string& ns,
+                                             std::string* source);
   std::optional<RateLimitRule> parseRateLimitRule(const YAML::Node& n, const std::string& path,
                                                   const Reporter& r);
   std::optional<HeaderMatch> parseHeaderMatch(const YAML::Node& n, const std::string& path,
@@ -534,6 +554,7 @@ class Loader {
   std::set<std::string> loaded_files_;          // canonical paths, to read each file once
   Config config_;
   std::vector<TlsPolicy> tls_policies_;
+  std::vector<PendingBackendCa> backend_cas_;
   std::vector<PendingRef> refs_;
   std::vector<PendingSecret> secrets_;
   std::vector<PendingPolicyLink> policy_links_;
@@ -778,6 +799,10 @@ void Loader::convert(const RawObject& o) {
     convertSecret(o, r);
     return;
   }
+  if (kind == "ConfigMap") {
+    convertConfigMap(o, r);
+    return;
+  }
   const YAML::Node spec = child(o.doc, "spec");
   if (!present(spec)) {
     r.error(o.doc, "spec", "required field is missing");
@@ -867,9 +892,10 @@ void Loader::convertBackend(const RawObject& o, const YAML::Node& spec, const Re
     if (present(cas)) {
       getEnum<bool>(r, cas, "spec.tls.wellKnownCACertificates", {{"System", true}});
     }
-    if (present(child(tls, "caCertificateRefs"))) {
-      r.error(child(tls, "caCertificateRefs"), "spec.tls.caCertificateRefs",
-              "custom CA certificates are not supported; use wellKnownCACertificates: System");
+    std::vector<CaRef> refs = parseCaRefs(tls, "spec.tls", r);
+    if (!refs.empty()) {
+      backend.tls.system_cas = false;
+      backend_cas_.push_back(PendingBackendCa{config_.backends.size(), std::move(refs)});
     }
     const YAML::Node insecure = child(tls, "insecureSkipVerify");
     if (getBool(r, insecure, "spec.tls.insecureSkipVerify").value_or(false)) {
@@ -1318,10 +1344,8 @@ void Loader::convertTlsPolicy(const RawObject& o, const YAML::Node& spec, const 
     if (present(cas)) {
       getEnum<bool>(r, cas, "spec.validation.wellKnownCACertificates", {{"System", true}});
     }
-    if (present(child(validation, "caCertificateRefs"))) {
-      r.error(child(validation, "caCertificateRefs"), "spec.validation.caCertificateRefs",
-              "custom CA certificates are not supported; use wellKnownCACertificates: System");
-    }
+    policy.ca_refs = parseCaRefs(validation, "spec.validation", r);
+    if (!policy.ca_refs.empty()) policy.system_cas = false;
     policy.hostname = requireString(r, validation, "hostname", "spec.validation").value_or("");
   }
   tls_policies_.push_back(std::move(policy));
@@ -1613,6 +1637,97 @@ void Loader::convertSecret(const RawObject& o, const Reporter& r) {
   config_.secrets.push_back(std::move(secret));
 }
 
+void Loader::convertConfigMap(const RawObject& o, const Reporter& r) {
+  ConfigMap map;
+  map.origin = o.origin;
+  const YAML::Node data = child(o.doc, "data");
+  if (isMap(r, data, "data")) {
+    for (auto it = data.begin(); it != data.end(); ++it) {
+      if (!it->first.IsScalar()) continue;
+      const std::string& key = it->first.Scalar();
+      map.data[key] = getString(r, it->second, sub("data", key)).value_or("");
+    }
+  }
+  config_.config_maps.push_back(std::move(map));
+}
+
+// Gateway API: caCertificateRefs and wellKnownCACertificates are mutually exclusive; each ref
+// is a LocalObjectReference (group "", kind ConfigMap or Secret, name) whose key ca.crt holds
+// PEM certificates.
+std::vector<CaRef> Loader::parseCaRefs(const YAML::Node& tls, const std::string& path,
+                                       const Reporter& r) {
+  std::vector<CaRef> out;
+  const YAML::Node refs = child(tls, "caCertificateRefs");
+  if (!present(refs)) return out;
+  const std::string refs_path = sub(path, "caCertificateRefs");
+  if (present(child(tls, "wellKnownCACertificates"))) {
+    r.error(refs, refs_path,
+            "caCertificateRefs and wellKnownCACertificates are mutually exclusive; set one");
+    return out;
+  }
+  forEach(r, refs, refs_path, [&](const YAML::Node& item, const std::string& item_path) {
+    if (!requireMap(r, item, item_path)) return;
+    const std::optional<std::string> name = requireString(r, item, "name", item_path);
+    const std::string kind =
+        getString(r, child(item, "kind"), sub(item_path, "kind")).value_or("ConfigMap");
+    const std::string group =
+        getString(r, child(item, "group"), sub(item_path, "group")).value_or("");
+    if (!name) return;
+    if ((kind != "ConfigMap" && kind != "Secret") || !(group.empty() || group == "core")) {
+      r.error(item, item_path,
+              "a CA certificate reference must be a core ConfigMap or Secret, not " +
+                  (group.empty() ? kind : group + "/" + kind));
+      return;
+    }
+    out.push_back(CaRef{kind, *name,
+                        r.make(Severity::kError, child(item, "name"), sub(item_path, "name"), "")});
+  });
+  if (refs.IsSequence() && refs.size() == 0) r.error(refs, refs_path, "needs at least one entry");
+  return out;
+}
+
+std::optional<std::string> Loader::resolveCaBundle(std::vector<CaRef>& refs, const std::string& ns,
+                                                   std::string* source) {
+  std::string bundle;
+  bool ok = true;
+  for (CaRef& ref : refs) {
+    const std::string label = ref.kind + " " + ns + "/" + ref.name;
+    const std::map<std::string, std::string>* data = nullptr;
+    const Origin* origin = nullptr;
+    if (ref.kind == "Secret") {
+      for (const Secret& s : config_.secrets) {
+        if (s.origin.ns == ns && s.origin.name == ref.name) data = &s.data, origin = &s.origin;
+      }
+    } else {
+      for (const ConfigMap& m : config_.config_maps) {
+        if (m.origin.ns == ns && m.origin.name == ref.name) data = &m.data, origin = &m.origin;
+      }
+    }
+    Diagnostic d = ref.where;
+    if (data == nullptr) {
+      d.message = "names " + label +
+                  ", which no loaded file defines; without its CA certificates tollgate cannot "
+                  "verify the backend";
+      diags_.push_back(std::move(d));
+      ok = false;
+      continue;
+    }
+    const auto it = data->find("ca.crt");
+    if (it == data->end() || it->second.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      d.message = label + " (" + place(*origin) + ") has no PEM certificate under key \"ca.crt\"";
+      diags_.push_back(std::move(d));
+      ok = false;
+      continue;
+    }
+    bundle += it->second;
+    if (!bundle.ends_with('\n')) bundle += '\n';
+    if (!source->empty()) *source += ", ";
+    *source += label;
+  }
+  if (!ok) return std::nullopt;
+  return bundle;
+}
+
 void Loader::linkSecurityPolicies() {
   for (PendingPolicyLink& link : policy_links_) {
     BackendSecurityPolicy* found = nullptr;
@@ -1699,7 +1814,21 @@ void Loader::resolveSecrets() {
 }
 
 void Loader::applyTlsPolicies() {
-  for (const TlsPolicy& policy : tls_policies_) {
+  // A Backend's own spec.tls first: a BackendTLSPolicy targeting it replaces those settings.
+  for (PendingBackendCa& pending : backend_cas_) {
+    Backend& backend = config_.backends[pending.backend];
+    std::string source;
+    if (auto bundle = resolveCaBundle(pending.refs, backend.origin.ns, &source)) {
+      backend.tls.ca_pem = std::move(*bundle);
+      backend.tls.ca_source = std::move(source);
+    }
+  }
+  for (TlsPolicy& policy : tls_policies_) {
+    std::string ca_pem;
+    std::string ca_source;
+    if (!policy.ca_refs.empty()) {
+      ca_pem = resolveCaBundle(policy.ca_refs, policy.origin.ns, &ca_source).value_or("");
+    }
     for (Backend& backend : config_.backends) {
       if (backend.origin.ns != policy.origin.ns) continue;
       const auto& targets = policy.target_backends;
@@ -1709,6 +1838,8 @@ void Loader::applyTlsPolicies() {
       backend.tls.enabled = true;
       backend.tls.system_cas = policy.system_cas;
       backend.tls.hostname = policy.hostname;
+      backend.tls.ca_pem = ca_pem;
+      backend.tls.ca_source = ca_source;
     }
   }
 }

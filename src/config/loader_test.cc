@@ -401,10 +401,9 @@ TEST(DemoTest, LoadsWithoutWarnings) {
   const AIGatewayRoute& route = c.routes[0];
   std::vector<std::string> models;
   for (const RouteRule& rule : route.rules) models.push_back(rule.matches[0].headers[0].value);
-  EXPECT_EQ(models,
-            (std::vector<std::string>{"Qwen/Qwen3-1.7B", "openai/gpt-oss-20b", "tollgate/auto",
-                                      "tollgate/reliable", "gpt-4o-mini",
-                                      "anthropic.claude-3-haiku-20240307-v1:0"}));
+  EXPECT_EQ(models, (std::vector<std::string>{"Qwen/Qwen3-1.7B", "openai/gpt-oss-20b",
+                                              "tollgate/auto", "tollgate/reliable", "gpt-4o-mini",
+                                              "anthropic.claude-3-haiku-20240307-v1:0"}));
   const RouteRule& weighted = route.rules[2];
   ASSERT_EQ(weighted.backend_refs.size(), 2u);
   EXPECT_EQ(weighted.backend_refs[0].weight, 80u);
@@ -934,9 +933,8 @@ TEST(LoaderTest, UndefinedCostMetadataKeyIsAWarning) {
 TEST(LoaderTest, UnknownKindsAreInfoNeverErrors) {
   const LoadResult r = load(R"(
 apiVersion: v1
-kind: ConfigMap
+kind: ServiceAccount
 metadata: {name: settings, namespace: tools}
-data: {a: b}
 ---
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -952,8 +950,8 @@ spec: {rules: [{backendRefs: [{name: svc, port: 80}]}]}
   EXPECT_TRUE(ofSeverity(r, Severity::kWarning).empty()) << dump(r);
   const auto infos = ofSeverity(r, Severity::kInfo);
   ASSERT_EQ(infos.size(), 3u) << dump(r);
-  EXPECT_EQ(infos[0].object, "ConfigMap tools/settings");
-  EXPECT_TRUE(contains(infos[0].message, "ignored kind ConfigMap")) << infos[0].message;
+  EXPECT_EQ(infos[0].object, "ServiceAccount tools/settings");
+  EXPECT_TRUE(contains(infos[0].message, "ignored kind ServiceAccount")) << infos[0].message;
   EXPECT_TRUE(contains(infos[1].message, "ignored kind Gateway of apiVersion networking.istio.io"))
       << infos[1].message;
   EXPECT_TRUE(contains(infos[2].message, "ignored kind HTTPRoute")) << infos[2].message;
@@ -1264,6 +1262,103 @@ spec:
   EXPECT_TRUE(by_policy->tls.enabled);
   EXPECT_TRUE(by_policy->tls.system_cas);
   EXPECT_EQ(by_policy->tls.hostname, "verify.example.com");
+}
+
+TEST(LoaderTest, CaCertificateRefsFromConfigMapsAndSecretsReplaceTheSystemCas) {
+  const LoadResult r = load(R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: private-ca}
+data:
+  ca.crt: |
+    -----BEGIN CERTIFICATE-----
+    MIIBconfigmap
+    -----END CERTIFICATE-----
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: other-ca}
+stringData:
+  ca.crt: "-----BEGIN CERTIFICATE-----\nMIIBsecret\n-----END CERTIFICATE-----\n"
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: own}
+spec:
+  endpoints: [{fqdn: {hostname: api.internal, port: 443}}]
+  tls:
+    caCertificateRefs: [{name: other-ca, kind: Secret, group: ""}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: by-policy}
+spec:
+  endpoints: [{fqdn: {hostname: vllm.internal, port: 8443}}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha3
+kind: BackendTLSPolicy
+metadata: {name: tls}
+spec:
+  targetRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: by-policy}]
+  validation:
+    hostname: vllm.internal
+    caCertificateRefs:
+      - {group: "", kind: ConfigMap, name: private-ca}
+      - {group: "", kind: Secret, name: other-ca}
+)");
+  EXPECT_FALSE(r.hasErrors()) << dump(r);
+  const Backend* own = r.config.findBackend("default", "own");
+  ASSERT_NE(own, nullptr);
+  EXPECT_TRUE(own->tls.enabled);
+  EXPECT_FALSE(own->tls.system_cas);
+  EXPECT_TRUE(contains(own->tls.ca_pem, "MIIBsecret")) << own->tls.ca_pem;
+  EXPECT_EQ(own->tls.ca_source, "Secret default/other-ca");
+  const Backend* by_policy = r.config.findBackend("default", "by-policy");
+  ASSERT_NE(by_policy, nullptr);
+  EXPECT_TRUE(by_policy->tls.enabled);
+  EXPECT_FALSE(by_policy->tls.system_cas);
+  EXPECT_TRUE(contains(by_policy->tls.ca_pem, "MIIBconfigmap")) << by_policy->tls.ca_pem;
+  EXPECT_TRUE(contains(by_policy->tls.ca_pem, "MIIBsecret")) << by_policy->tls.ca_pem;
+  EXPECT_EQ(by_policy->tls.ca_source, "ConfigMap default/private-ca, Secret default/other-ca");
+}
+
+TEST(LoaderTest, BadCaCertificateRefsAreErrorsNamingTheReference) {
+  const LoadResult r = load(R"(
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: no-pem}
+data: {ca.crt: "not a certificate"}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: b}
+spec:
+  endpoints: [{fqdn: {hostname: api.internal, port: 443}}]
+  tls:
+    caCertificateRefs:
+      - {name: missing}
+      - {name: no-pem, kind: ConfigMap}
+      - {name: bundle, kind: ClusterTrustBundle, group: certificates.k8s.io}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: both}
+spec:
+  endpoints: [{fqdn: {hostname: api.internal, port: 443}}]
+  tls:
+    wellKnownCACertificates: System
+    caCertificateRefs: [{name: no-pem}]
+)");
+  EXPECT_EQ(matching(r, Severity::kError,
+                     {"spec.tls.caCertificateRefs[0].name", "ConfigMap default/missing"})
+                .size(),
+            1u)
+      << dump(r);
+  EXPECT_EQ(matching(r, Severity::kError, {"ConfigMap default/no-pem", "ca.crt"}).size(), 1u)
+      << dump(r);
+  EXPECT_EQ(matching(r, Severity::kError, {"certificates.k8s.io/ClusterTrustBundle"}).size(), 1u)
+      << dump(r);
+  EXPECT_EQ(matching(r, Severity::kError, {"mutually exclusive"}).size(), 1u) << dump(r);
 }
 
 TEST(LoaderTest, NonHttpListenersAreDroppedWithAWarning) {

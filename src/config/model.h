@@ -42,6 +42,11 @@ struct BackendTls {
   bool enabled = false;
   bool system_cas = true;  // wellKnownCACertificates: System
   std::string hostname;    // SNI / verification name; empty = endpoint host
+  // caCertificateRefs: the PEM certificates of the referenced ConfigMaps/Secrets (key ca.crt),
+  // concatenated. When set, these CAs alone are trusted (not the system ones), as Gateway API's
+  // BackendTLSPolicy says.
+  std::string ca_pem;
+  std::string ca_source;  // "ConfigMap ns/name, Secret ns/name", for messages
 };
 
 // gateway.envoyproxy.io Backend.
@@ -171,6 +176,12 @@ struct Secret {
   std::map<std::string, std::string> data;  // decoded; never logged
 };
 
+// A core/v1 ConfigMap: only read for CA certificates (caCertificateRefs) today.
+struct ConfigMap {
+  Origin origin;
+  std::map<std::string, std::string> data;
+};
+
 struct Config {
   std::vector<Gateway> gateways;
   std::vector<Backend> backends;
@@ -180,6 +191,7 @@ struct Config {
   std::vector<BackendTrafficPolicy> traffic_policies;
   std::vector<ClientTrafficPolicy> client_traffic_policies;
   std::vector<Secret> secrets;
+  std::vector<ConfigMap> config_maps;
 
   // Look-ups by name (namespaces are compared too; nullptr when absent).
   const Backend* findBackend(const std::string& ns, const std::string& name) const;

@@ -1,6 +1,7 @@
 #include "gateway/gateway.h"
 
 #include <boost/asio/this_coro.hpp>
+#include <cstdio>
 #include <random>
 
 #include "api/errors.h"
@@ -145,6 +146,19 @@ Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, ratelimit::Mode ra
     if (auto t = section->second.find("aws_session_token"); t != section->second.end())
       c.session_token = t->second;
     aws_policy_credentials[p.origin.ns + "/" + p.origin.name] = std::move(c);
+  }
+  for (const config::Backend& b : config->backends) {
+    if (!b.tls.enabled || b.tls.ca_pem.empty()) continue;
+    std::string error;
+    auto context = upstream::makeTlsContextFromPem(b.tls.ca_pem, &error);
+    if (!context) {
+      errors.push_back("Backend " + b.origin.ns + "/" + b.origin.name + ": caCertificateRefs (" +
+                       b.tls.ca_source + "): " + error);
+      continue;
+    }
+    char id[17];
+    std::snprintf(id, sizeof id, "%016zx", std::hash<std::string>{}(b.tls.ca_pem));
+    backend_trust[&b] = BackendTrust{std::move(context), id};
   }
 }
 
@@ -501,8 +515,17 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     thread_local uint32_t round_robin = 0;
     const auto& eps = cand.backend->endpoints;
     const auto& ep = eps[round_robin++ % eps.size()];
-    upstream::UpstreamTarget target{ep.host, ep.port, cand.backend->tls.enabled,
-                                    cand.backend->tls.hostname};
+    upstream::UpstreamTarget target;
+    target.host = ep.host;
+    target.port = ep.port;
+    target.tls = cand.backend->tls.enabled;
+    target.tls_name = cand.backend->tls.hostname;
+    if (!cand.backend->tls.ca_pem.empty()) {
+      if (auto trust = snap.backend_trust.find(cand.backend); trust != snap.backend_trust.end()) {
+        target.tls_context = trust->second.context.get();
+        target.ca_id = trust->second.ca_id;
+      }
+    }
 
     if (aws_signed) {
       // A credentialsFile in the policy comes first; otherwise the default chain of this loop.

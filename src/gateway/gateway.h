@@ -35,7 +35,15 @@ struct Snapshot {
   // AWS credentials from a policy's credentialsFile Secret (first in the chain, as Envoy AI
   // Gateway does), parsed once per snapshot; by policy "ns/name".
   std::map<std::string, auth::AwsCredentials> aws_policy_credentials;
-  std::vector<std::string> errors;  // credentialsFile problems (file and line, never content)
+  // Backends with their own CAs (caCertificateRefs): one TLS context each, built once per
+  // snapshot; the id keeps their pooled connections apart. Backends without are absent.
+  struct BackendTrust {
+    std::shared_ptr<boost::asio::ssl::context> context;
+    std::string ca_id;
+  };
+  std::map<const config::Backend*, BackendTrust> backend_trust;
+  // credentialsFile problems (file and line, never content), unreadable CA bundles
+  std::vector<std::string> errors;
   int64_t loaded_unix = 0;
 };
 

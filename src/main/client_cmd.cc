@@ -99,7 +99,9 @@ asio::awaitable<Reply> callModel(upstream::Pool& pool, const ParsedUrl& url, con
   Reply reply;
   upstream::Exchange ex(pool);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  const upstream::UpstreamTarget target{url.host, url.port, false, {}};
+  upstream::UpstreamTarget target;
+  target.host = url.host;
+  target.port = url.port;
   auto st = co_await ex.start(target, req, deadline);
   if (!st) {
     reply.text = st.error().detail;
@@ -172,7 +174,9 @@ asio::awaitable<int> rateLimitScenario(upstream::Pool& pool, const ParsedUrl& ur
     req.body = body_text;
     upstream::Exchange ex(pool);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    const upstream::UpstreamTarget target{url.host, url.port, false, {}};
+    upstream::UpstreamTarget target;
+    target.host = url.host;
+    target.port = url.port;
     auto st = co_await ex.start(target, req, deadline);
     if (!st) {
       std::cout << "request " << i << ": " << st.error().detail << "\n";
@@ -231,7 +235,9 @@ asio::awaitable<int> bedrockScenario(upstream::Pool& pool, const ParsedUrl& url,
     req.body = body_text;
     upstream::Exchange ex(pool);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    const upstream::UpstreamTarget target{url.host, url.port, false, {}};
+    upstream::UpstreamTarget target;
+    target.host = url.host;
+    target.port = url.port;
     auto st = co_await ex.start(target, req, deadline);
     std::string raw;
     if (st) {

@@ -264,9 +264,13 @@ int validateConfig(const std::vector<std::string>& paths,
   config::LoadOptions lo;
   if (!parseOverrides(overrides, lo)) return 2;
   auto lr = config::loadFiles(paths, lo);
-  // Cost expressions are compiled by the rate limiter: report their errors here too.
-  ratelimit::Policies policies(lr.config, ratelimit::Mode::kEnvoy);
-  for (const auto& e : policies.errors()) {
+  // What is checked when a snapshot is built (cost expressions compiled by the rate limiter,
+  // credentialsFile contents, CA bundles) is reported here too, as `run` would refuse it.
+  const gateway::Snapshot snapshot(std::make_shared<const config::Config>(lr.config),
+                                   ratelimit::Mode::kEnvoy);
+  std::vector<std::string> problems = snapshot.policies.errors();
+  problems.insert(problems.end(), snapshot.errors.begin(), snapshot.errors.end());
+  for (const auto& e : problems) {
     config::Diagnostic d;
     d.severity = config::Severity::kError;
     d.message = e;
@@ -414,6 +418,18 @@ int runGateway(const RunOptions& opts) {
                      "Requests sent on a pooled keep-alive connection",
                      {},
                      [pool_sum] { return pool_sum(&upstream::PoolStats::reuses); }});
+  registry.callback({Type::kCounter,
+                     "tollgate_upstream_tls_handshakes_total",
+                     "Upstream TLS handshakes, by whether a cached session was resumed",
+                     {"resumed"},
+                     [&pools] {
+                       double all = 0, resumed = 0;
+                       for (const auto& p : pools) {
+                         all += double(p->stats().tls_handshakes.load());
+                         resumed += double(p->stats().tls_resumed.load());
+                       }
+                       return Samples{{{"true"}, resumed}, {{"false"}, all - resumed}};
+                     }});
   registry.callback({Type::kGauge,
                      "tollgate_upstream_pool_idle_connections",
                      "Idle pooled upstream connections",

@@ -32,7 +32,9 @@ Error connectError(const std::string& what, const UpstreamTarget& t,
 
 std::string UpstreamTarget::key() const {
   if (!tls) return formatHostPort(host, port);
-  return "tls:" + (tls_name.empty() ? host : tls_name) + "@" + formatHostPort(host, port);
+  std::string k = "tls:" + (tls_name.empty() ? host : tls_name) + "@" + formatHostPort(host, port);
+  if (!ca_id.empty()) k += "#" + ca_id;
+  return k;
 }
 
 std::string UpstreamTarget::hostHeader() const {
@@ -45,14 +47,66 @@ std::string UpstreamTarget::hostHeader() const {
   return formatHostPort(name, port);
 }
 
-std::shared_ptr<asio::ssl::context> makeTlsContext(const std::string& extra_ca_file,
-                                                   std::string* error) {
+namespace {
+
+// OpenSSL hands every session (TLS 1.3: every ticket, which arrives after the handshake) to this
+// callback; the connection's pool keeps a copy of the latest per key. A copy, because OpenSSL
+// marks the connection's own session not resumable when the connection ends without a TLS
+// close_notify, which is how HTTP connections usually end (framing tells where a response ends,
+// so a truncation cannot pass unnoticed).
+// Asio keeps its verify callback in the SSL's app data, so the connection goes in a slot of ours.
+int connectionExIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+int onNewTlsSession(SSL* ssl, SSL_SESSION* session) {
+  auto* conn = static_cast<Connection*>(SSL_get_ex_data(ssl, connectionExIndex()));
+  if (conn == nullptr || conn->pool == nullptr) return 0;
+  if (SSL_SESSION* copy = SSL_SESSION_dup(session)) conn->pool->storeTlsSession(conn->key, copy);
+  return 0;  // OpenSSL keeps (and frees) the original
+}
+
+// TLS 1.2+ only, peers verified, sessions cached by the pools rather than OpenSSL's internal
+// store (which is keyed by nothing we control and shared across threads under a lock).
+std::shared_ptr<asio::ssl::context> newClientContext() {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
   boost::system::error_code ec;
   ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
                        asio::ssl::context::no_tlsv1_1,
                    ec);
+  SSL_CTX_set_session_cache_mode(ctx->native_handle(),
+                                 SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(ctx->native_handle(), onNewTlsSession);
+  ctx->set_verify_mode(asio::ssl::verify_peer, ec);
+  return ctx;
+}
+
+}  // namespace
+
+std::shared_ptr<asio::ssl::context> makeTlsContextFromPem(std::string_view pem,
+                                                          std::string* error) {
+  auto ctx = newClientContext();
+  boost::system::error_code ec;
+  ctx->add_certificate_authority(asio::buffer(pem.data(), pem.size()), ec);
+  if (ec) {
+    if (error) *error = "cannot read the CA certificates: " + ec.message();
+    return nullptr;
+  }
+  return ctx;
+}
+
+void Pool::SessionFree::operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
+
+void Pool::storeTlsSession(const std::string& key, SSL_SESSION* session) {
+  tls_sessions_[key].reset(session);
+}
+
+std::shared_ptr<asio::ssl::context> makeTlsContext(const std::string& extra_ca_file,
+                                                   std::string* error) {
+  auto ctx = newClientContext();
+  boost::system::error_code ec;
   ctx->set_default_verify_paths(ec);
   if (ec && error) *error = "cannot load the system CA certificates: " + ec.message();
   if (!extra_ca_file.empty()) {
@@ -62,7 +116,6 @@ std::shared_ptr<asio::ssl::context> makeTlsContext(const std::string& extra_ca_f
       return nullptr;
     }
   }
-  ctx->set_verify_mode(asio::ssl::verify_peer, ec);
   return ctx;
 }
 
@@ -111,7 +164,7 @@ asio::awaitable<Result<std::vector<tcp::endpoint>>> Pool::resolve(const Upstream
 }
 
 asio::awaitable<Result<std::unique_ptr<Connection>>> Pool::acquire(const UpstreamTarget& target) {
-  if (target.tls && !opts_.tls_context) {
+  if (target.tls && !target.tls_context && !opts_.tls_context) {
     co_return Error::internal("no TLS context for upstream " + target.key());
   }
   auto key = target.key();
@@ -136,6 +189,7 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Pool::acquire(const Upstrea
   if (!eps) co_return eps.error();
   auto conn = std::make_unique<Connection>(io_.get_executor());
   conn->key = key;
+  conn->pool = this;
   conn->stream.expires_after(opts_.connect_timeout);
   auto [ec, ep] = co_await conn->stream.async_connect(eps.value(), kUseTuple);
   (void)ep;
@@ -148,8 +202,18 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Pool::acquire(const Upstrea
   conn->stream.socket().set_option(tcp::no_delay(true), ignored);
   if (target.tls) {
     const std::string& name = target.tls_name.empty() ? target.host : target.tls_name;
-    conn->tls =
-        std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(conn->stream, *opts_.tls_context);
+    asio::ssl::context& context = target.tls_context ? *target.tls_context : *opts_.tls_context;
+    conn->tls = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(conn->stream, context);
+    SSL* ssl = conn->tls->native_handle();
+    SSL_set_ex_data(ssl, connectionExIndex(), conn.get());
+    if (auto it = tls_sessions_.find(key); it != tls_sessions_.end()) {
+      // A copy again: a resumed connection that gets no new ticket would otherwise mark the
+      // kept session not resumable when it ends.
+      if (SSL_SESSION* offer = SSL_SESSION_dup(it->second.get())) {
+        SSL_set_session(ssl, offer);  // takes its own reference
+        SSL_SESSION_free(offer);
+      }
+    }
     // SNI, and the name the certificate must carry (RFC 6125 checks by OpenSSL).
     if (!SSL_set_tlsext_host_name(conn->tls->native_handle(), name.c_str())) {
       ++stats_.connect_errors;
@@ -164,6 +228,8 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Pool::acquire(const Upstrea
       const std::string what = "TLS handshake (verifying '" + name + "') with";
       co_return connectError(what, target, hec);
     }
+    ++stats_.tls_handshakes;
+    if (SSL_session_reused(ssl)) ++stats_.tls_resumed;
   }
   ++stats_.connects;
   co_return conn;

@@ -63,15 +63,24 @@ struct UpstreamTarget {
   std::string host;  // fqdn or IP literal
   uint16_t port = 0;
   bool tls = false;
-  std::string tls_name;            // certificate name to verify and SNI; empty = host
-  std::string key() const;         // "host:port" or "tls:name@host:port" (pool key)
+  std::string tls_name;  // certificate name to verify and SNI; empty = host
+  // A backend's own trust (caCertificateRefs): its context, and an id of its CA bundle that
+  // keeps its connections (and TLS sessions) apart from those verified against other CAs.
+  // Null: the pool's context (system CAs). The owner (a config snapshot) outlives the request;
+  // pooled connections do not need it afterwards (OpenSSL counts its own references).
+  asio::ssl::context* tls_context = nullptr;
+  std::string ca_id;
+  std::string key() const;         // "host:port" or "tls:name@host:port[#ca_id]" (pool key)
   std::string hostHeader() const;  // the Host header: name[:port], default port omitted
 };
 
 // The TLS client context shared by every pool: system CAs, plus an extra bundle when given.
-// Configured once at start; SSL_CTX is safe to use from all threads afterwards.
+// Configured once at start; SSL_CTX is safe to use from all threads afterwards. Client-side
+// session caching is on: the pools resume TLS sessions (see Pool).
 std::shared_ptr<asio::ssl::context> makeTlsContext(const std::string& extra_ca_file,
                                                    std::string* error);
+// A context trusting only the PEM certificates given (a backend's caCertificateRefs).
+std::shared_ptr<asio::ssl::context> makeTlsContextFromPem(std::string_view pem, std::string* error);
 
 struct Connection {
   explicit Connection(asio::any_io_executor ex) : stream(ex) {}
@@ -81,6 +90,7 @@ struct Connection {
   std::unique_ptr<char[]> body_buf;  // response body pieces land here; reused across requests
   std::string key;
   uint32_t uses = 0;
+  class Pool* pool = nullptr;  // where TLS session tickets of this connection are kept
 };
 
 struct PoolOptions {
@@ -98,6 +108,8 @@ struct PoolStats {
   std::atomic<uint64_t> reuses{0};
   std::atomic<uint64_t> dns_lookups{0};
   std::atomic<int64_t> idle{0};  // pooled idle connections now
+  std::atomic<uint64_t> tls_handshakes{0};
+  std::atomic<uint64_t> tls_resumed{0};  // handshakes that resumed a cached session
 };
 
 class Pool {
@@ -114,6 +126,11 @@ class Pool {
   // The pool of the event loop running on this thread (installed by main/the tests).
   static Pool* forThisThread();
   static void setForThisThread(Pool* pool);
+
+  // TLS session resumption: the latest session (ticket) a server gave for a pool key is offered
+  // on the next handshake to that key, saving a full handshake (a round trip and the
+  // certificate checks). Called by OpenSSL's new-session callback on this pool's thread.
+  void storeTlsSession(const std::string& key, SSL_SESSION* session);
 
  private:
   struct Idle {
@@ -132,6 +149,10 @@ class Pool {
   PoolStats stats_;
   std::unordered_map<std::string, std::vector<Idle>> idle_;
   std::unordered_map<std::string, DnsEntry> dns_;
+  struct SessionFree {
+    void operator()(SSL_SESSION* s) const;
+  };
+  std::unordered_map<std::string, std::unique_ptr<SSL_SESSION, SessionFree>> tls_sessions_;
 };
 
 struct OutgoingRequest {

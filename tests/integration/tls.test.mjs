@@ -1,33 +1,41 @@
 // TLS to backends: the certificate is verified against the trusted CAs and the BackendTLSPolicy
 // hostname; a wrong CA or name is a connect failure (503), never plain text to a TLS port.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { startGateway, request, chatCompletion, tempYaml, waitFor } from '../lib/harness.mjs';
 
+const execFileAsync = promisify(execFile);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-tls-'));
 const sh = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
 sh('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=tollgate test CA');
 sh('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=test.tollgate.local');
 fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=DNS:test.tollgate.local\n');
 sh('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
+// A second CA that signed nothing here: trusting only it must fail.
+sh('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'other-ca.key', '-out', 'other-ca.pem', '-days', '2', '-subj', '/CN=unrelated CA');
 
 const seen = [];
+let closeEachConnection = false;  // forces a new connection (and TLS handshake) per request
 const server = https.createServer({ key: fs.readFileSync(path.join(dir, 'server.key')), cert: fs.readFileSync(path.join(dir, 'server.pem')) }, (req, res) => {
   let body = '';
   req.on('data', (d) => { body += d; });
   req.on('end', () => {
-    seen.push({ servername: req.socket.servername, url: req.url, host: req.headers.host });
-    res.writeHead(200, { 'content-type': 'application/json' });
+    seen.push({ servername: req.socket.servername, url: req.url, host: req.headers.host, resumed: req.socket.isSessionReused() });
+    const headers = { 'content-type': 'application/json' };
+    if (closeEachConnection) headers.connection = 'close';
+    res.writeHead(200, headers);
     res.end(chatCompletion(JSON.parse(body).model, 'over tls'));
   });
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const port = server.address().port;
+after(() => server.close());
 
 const config = (hostname) => tempYaml(`
 apiVersion: gateway.envoyproxy.io/v1alpha1
@@ -86,5 +94,86 @@ test('a certificate for another name is refused', async () => {
   assert.equal(r.status, 503);
   await waitFor(() => /TLS handshake \(verifying 'other\.tollgate\.local'\)/.test(gw.stderr()));
   await gw.stop();
-  server.close();
+});
+
+// The same backend trusting its own CA through BackendTLSPolicy caCertificateRefs.
+const caRefsConfig = (caPem) => tempYaml(`
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: backend-ca }
+data:
+  ca.crt: ${JSON.stringify(caPem)}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: { name: secure-backend }
+spec: { endpoints: [{ ip: { address: 127.0.0.1, port: ${port} } }] }
+---
+apiVersion: gateway.networking.k8s.io/v1alpha3
+kind: BackendTLSPolicy
+metadata: { name: secure-tls }
+spec:
+  targetRefs: [{ group: gateway.envoyproxy.io, kind: Backend, name: secure-backend }]
+  validation:
+    hostname: test.tollgate.local
+    caCertificateRefs: [{ group: "", kind: ConfigMap, name: backend-ca }]
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIServiceBackend
+metadata: { name: secure }
+spec: { schema: { name: OpenAI }, backendRef: { name: secure-backend, kind: Backend, group: gateway.envoyproxy.io } }
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIGatewayRoute
+metadata: { name: r }
+spec:
+  rules:
+  - backendRefs: [{ name: secure }]
+`);
+
+test('caCertificateRefs: the backend is verified against the CA of its ConfigMap', async () => {
+  const gw = await startGateway([caRefsConfig(fs.readFileSync(path.join(dir, 'ca.pem'), 'utf8'))]);
+  const r = await request(`${gw.url}/v1/chat/completions`, { body: chat });
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.json().choices[0].message.content, 'over tls');
+  await gw.stop();
+});
+
+test('caCertificateRefs replace the other trusted CAs: an unrelated CA is refused', async () => {
+  // --upstream-ca-file trusts the right CA for other backends, but this backend names its own.
+  const gw = await startGateway([caRefsConfig(fs.readFileSync(path.join(dir, 'other-ca.pem'), 'utf8'))],
+    { extra: ['--upstream-ca-file', path.join(dir, 'ca.pem')] });
+  const r = await request(`${gw.url}/v1/chat/completions`, { body: chat });
+  assert.equal(r.status, 503, r.body);
+  await waitFor(() => /certificate verify failed/.test(gw.stderr()));
+  await gw.stop();
+});
+
+test('a caCertificateRefs ConfigMap without a certificate stops validate and run with the reason', async () => {
+  const bad = caRefsConfig('not a certificate');
+  for (const cmd of ['validate', 'run']) {
+    const args = cmd === 'validate' ? ['validate', '-c', bad] : ['run', '-c', bad, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'];
+    const result = await execFileAsync(process.env.TOLLGATE_BIN, args).then(() => ({ code: 0, all: '' }), (e) => ({ code: e.code, all: e.stdout + e.stderr }));
+    assert.equal(result.code, 1, `${cmd}: ${result.all}`);
+    assert.match(result.all, /ConfigMap default\/backend-ca .*has no PEM certificate under key "ca\.crt"/, cmd);
+  }
+});
+
+test('TLS sessions are resumed on new connections to the same backend', async () => {
+  closeEachConnection = true;
+  const first = seen.length;
+  const gw = await startGateway([config('test.tollgate.local')], { threads: 1, extra: ['--upstream-ca-file', path.join(dir, 'ca.pem')] });
+  for (let i = 0; i < 4; i++) {
+    const r = await request(`${gw.url}/v1/chat/completions`, { body: chat });
+    assert.equal(r.status, 200, r.body);
+  }
+  closeEachConnection = false;
+  const mine = seen.slice(first);
+  assert.equal(mine.length, 4);
+  assert.equal(mine[0].resumed, false, 'the first handshake is a full one');
+  assert.ok(mine.slice(1).every((s) => s.resumed), `later connections resume: ${JSON.stringify(mine.map((s) => s.resumed))}`);
+  const text = (await request(`${gw.admin}/metrics`, { method: 'GET' })).body;
+  assert.match(text, /tollgate_upstream_tls_handshakes_total\{resumed="true"\} 3\b/);
+  assert.match(text, /tollgate_upstream_tls_handshakes_total\{resumed="false"\} 1\b/);
+  await gw.stop();
 });

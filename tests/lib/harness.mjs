@@ -79,8 +79,8 @@ export async function startMock(extra = []) {
   return { ...p, addr: p.match[1] };
 }
 
-export async function startGateway(configPaths, { endpoints = {}, extra = [], env = {} } = {}) {
-  const args = ['run', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--threads', '2'];
+export async function startGateway(configPaths, { endpoints = {}, extra = [], env = {}, threads = 2 } = {}) {
+  const args = ['run', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--threads', String(threads)];
   for (const c of configPaths) args.push('-c', c);
   for (const [b, a] of Object.entries(endpoints)) args.push('--backend-endpoint', `${b}=${a}`);
   args.push(...extra);
