@@ -49,6 +49,7 @@ struct MockOptions {
   uint32_t ttft_ms = 0;
   uint32_t itl_ms = 0;
   double fail_rate = 0;
+  double stream_error_rate = 0.0;
   std::string models;
   std::string aws_credentials;  // "ACCESS_KEY:SECRET"; empty = Bedrock routes check no signature
   unsigned threads = 1;

@@ -100,6 +100,11 @@ int main(int argc, char** argv) {
       ->add_option("--fail-rate", mock.fail_rate,
                    "fraction of requests answered with 503 (Bedrock routes: 429)")
       ->check(CLI::Range(0.0, 1.0));
+  mock_cmd
+      ->add_option("--stream-error-rate", mock.stream_error_rate,
+                   "fraction of streams that fail halfway (Bedrock: an exception frame; OpenAI: "
+                   "an error event, no [DONE])")
+      ->check(CLI::Range(0.0, 1.0));
   mock_cmd->add_option("--models", mock.models,
                        "comma-separated served model names (default: any)");
   mock_cmd->add_option(

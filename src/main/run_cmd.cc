@@ -699,6 +699,7 @@ int runMockLlm(const MockOptions& opts) {
   mo.ttft = std::chrono::milliseconds(opts.ttft_ms);
   mo.itl = std::chrono::milliseconds(opts.itl_ms);
   mo.fail_rate = opts.fail_rate;
+  mo.stream_error_rate = opts.stream_error_rate;
   if (!opts.aws_credentials.empty()) {
     auto colon = opts.aws_credentials.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == opts.aws_credentials.size()) {

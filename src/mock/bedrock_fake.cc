@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <cstdint>
+#include <variant>
 
 #include "auth/sigv4.h"
 #include "providers/aws_bedrock/bedrock_stream.h"
@@ -86,63 +87,27 @@ Result invalidSignature() {
                "The request signature we calculated does not match the signature you provided.");
 }
 
-Result handle(const LlmEngine& engine, std::string_view method, std::string_view path,
-              std::string_view body) {
-  std::string_view rest = path.substr(kPrefix.size());
-  auto slash = rest.find('/');
-  if (slash == std::string_view::npos || slash == 0)
-    return error(404, "UnknownOperationException", "Unknown operation");
-  const std::string model = auth::percentDecode(rest.substr(0, slash));
-  const std::string_view op = rest.substr(slash + 1);
-  bool stream = false;
-  if (op == "invoke-with-response-stream") {
-    stream = true;
-  } else if (op != "invoke") {
-    return error(404, "UnknownOperationException", "Unknown operation");
-  }
-  if (method != "POST") return error(405, "UnknownOperationException", "Unknown operation");
+namespace {
 
-  json::error_code ec;
-  json::value parsed = json::parse(json::string_view(body.data(), body.size()), ec);
-  if (ec || !parsed.is_object())
-    return validation("Malformed input request, please reformat your input and try again.");
-  const json::object& in = parsed.get_object();
-  if (!in.contains("anthropic_version"))
-    return validation(
-        "Malformed input request: #: required key [anthropic_version] not found, please reformat "
-        "your input and try again.");
-  const json::value* max_tokens = in.if_contains("max_tokens");
-  if (!max_tokens || !max_tokens->is_int64() || max_tokens->get_int64() < 1)
-    return validation(
-        "Malformed input request: #: required key [max_tokens] not found, please reformat your "
-        "input and try again.");
-  const json::value* messages = in.if_contains("messages");
-  if (!messages || !messages->is_array() || messages->get_array().empty())
-    return validation(
-        "Malformed input request: #: required key [messages] not found, please reformat your input "
-        "and try again.");
-
-  // The equivalent OpenAI chat request, so the engine's deterministic rule decides the reply.
-  json::array chat_messages;
+// What the engine answered for one request, before it is rendered in a Bedrock API's shape.
+struct Reply {
   std::string text;
-  if (const json::value* system = in.if_contains("system")) {
-    if (!contentText(*system, text))
-      return validation("Malformed input request: #/system: invalid");
-    chat_messages.push_back(json::object{{"role", "system"}, {"content", text}});
-  }
-  for (const json::value& m : messages->get_array()) {
-    const json::object* mo = m.if_object();
-    const json::value* role = mo ? mo->if_contains("role") : nullptr;
-    const json::value* content = mo ? mo->if_contains("content") : nullptr;
-    if (!role || !role->is_string() || !content || !contentText(*content, text))
-      return validation("Malformed input request: #/messages: invalid message");
-    chat_messages.push_back(json::object{{"role", role->get_string()}, {"content", text}});
-  }
+  bool hit_max_tokens = false;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  std::string id;
+};
+
+// Asks the engine with the equivalent OpenAI chat request, so the same deterministic rule decides
+// the reply whichever API the request came in. max_tokens < 0: none given.
+std::variant<Reply, Result> askEngine(const LlmEngine& engine, const std::string& model,
+                                      json::array chat_messages, int64_t max_tokens) {
   json::object chat;
   chat["model"] = model;
   chat["messages"] = std::move(chat_messages);
-  chat["max_tokens"] = max_tokens->get_int64();
+  if (max_tokens >= 0) chat["max_tokens"] = max_tokens;
   const EngineResult er = engine.handle("POST", "/v1/chat/completions", json::serialize(chat));
+  json::error_code ec;
   if (er.status != 200) {
     std::string message = "Malformed input request";
     json::value ev = json::parse(er.body, ec);
@@ -158,30 +123,72 @@ Result handle(const LlmEngine& engine, std::string_view method, std::string_view
   json::value answer = json::parse(er.body, ec);
   if (ec || !answer.is_object()) return error(500, "InternalServerException", "engine failure");
   const json::object& choice = answer.at("choices").at(0).as_object();
-  const json::value& content_v = choice.at("message").at("content");
-  const std::string reply = content_v.is_string() ? std::string(content_v.get_string()) : "";
-  const std::string_view stop_reason =
-      choice.at("finish_reason").as_string() == "length" ? "max_tokens" : "end_turn";
-  const int64_t input_tokens = answer.at("usage").at("prompt_tokens").to_number<int64_t>();
-  const int64_t output_tokens = answer.at("usage").at("completion_tokens").to_number<int64_t>();
-  std::string id = "msg_bdrk_";
-  id += std::string(answer.at("id").as_string());
+  const json::value& content = choice.at("message").at("content");
+  Reply reply;
+  if (content.is_string()) reply.text = std::string(content.get_string());
+  reply.hit_max_tokens = choice.at("finish_reason").as_string() == "length";
+  reply.input_tokens = answer.at("usage").at("prompt_tokens").to_number<int64_t>();
+  reply.output_tokens = answer.at("usage").at("completion_tokens").to_number<int64_t>();
+  reply.id = std::string(answer.at("id").as_string());
+  return reply;
+}
+
+// InvokeModel with an Anthropic Messages body (anthropic_version, max_tokens, messages, system).
+Result invokeAnthropic(const LlmEngine& engine, const std::string& model, const json::object& in,
+                       bool stream) {
+  if (!in.contains("anthropic_version"))
+    return validation(
+        "Malformed input request: #: required key [anthropic_version] not found, please reformat "
+        "your input and try again.");
+  const json::value* max_tokens = in.if_contains("max_tokens");
+  if (!max_tokens || !max_tokens->is_int64() || max_tokens->get_int64() < 1)
+    return validation(
+        "Malformed input request: #: required key [max_tokens] not found, please reformat your "
+        "input and try again.");
+  const json::value* messages = in.if_contains("messages");
+  if (!messages || !messages->is_array() || messages->get_array().empty())
+    return validation(
+        "Malformed input request: #: required key [messages] not found, please reformat your input "
+        "and try again.");
+
+  json::array chat_messages;
+  std::string text;
+  if (const json::value* system = in.if_contains("system")) {
+    if (!contentText(*system, text))
+      return validation("Malformed input request: #/system: invalid");
+    chat_messages.push_back(json::object{{"role", "system"}, {"content", text}});
+  }
+  for (const json::value& m : messages->get_array()) {
+    const json::object* mo = m.if_object();
+    const json::value* role = mo ? mo->if_contains("role") : nullptr;
+    const json::value* content = mo ? mo->if_contains("content") : nullptr;
+    if (!role || !role->is_string() || !content || !contentText(*content, text))
+      return validation("Malformed input request: #/messages: invalid message");
+    chat_messages.push_back(json::object{{"role", role->get_string()}, {"content", text}});
+  }
+  auto asked = askEngine(engine, model, std::move(chat_messages), max_tokens->get_int64());
+  if (Result* failed = std::get_if<Result>(&asked)) return std::move(*failed);
+  const Reply& reply = std::get<Reply>(asked);
+  const std::string_view stop_reason = reply.hit_max_tokens ? "max_tokens" : "end_turn";
+  const std::string id = "msg_bdrk_" + reply.id;
 
   Result r;
-  r.headers.emplace_back("x-amzn-requestid", std::string(answer.at("id").as_string()));
+  r.headers.emplace_back("x-amzn-requestid", reply.id);
   if (!stream) {
     r.headers.emplace_back("content-type", "application/json");
-    r.headers.emplace_back("X-Amzn-Bedrock-Input-Token-Count", std::to_string(input_tokens));
-    r.headers.emplace_back("X-Amzn-Bedrock-Output-Token-Count", std::to_string(output_tokens));
+    r.headers.emplace_back("X-Amzn-Bedrock-Input-Token-Count", std::to_string(reply.input_tokens));
+    r.headers.emplace_back("X-Amzn-Bedrock-Output-Token-Count",
+                           std::to_string(reply.output_tokens));
     json::object o;
     o["id"] = id;
     o["type"] = "message";
     o["role"] = "assistant";
     o["model"] = model;
-    o["content"] = json::array{json::object{{"type", "text"}, {"text", reply}}};
+    o["content"] = json::array{json::object{{"type", "text"}, {"text", reply.text}}};
     o["stop_reason"] = stop_reason;
     o["stop_sequence"] = nullptr;
-    o["usage"] = json::object{{"input_tokens", input_tokens}, {"output_tokens", output_tokens}};
+    o["usage"] =
+        json::object{{"input_tokens", reply.input_tokens}, {"output_tokens", reply.output_tokens}};
     r.body = json::serialize(o);
     return r;
   }
@@ -190,21 +197,21 @@ Result handle(const LlmEngine& engine, std::string_view method, std::string_view
   r.headers.emplace_back("x-amzn-bedrock-content-type", "application/json");
   json::object start;
   start["type"] = "message_start";
-  start["message"] =
-      json::object{{"id", id},
-                   {"type", "message"},
-                   {"role", "assistant"},
-                   {"model", model},
-                   {"content", json::array{}},
-                   {"stop_reason", nullptr},
-                   {"stop_sequence", nullptr},
-                   {"usage", json::object{{"input_tokens", input_tokens}, {"output_tokens", 1}}}};
+  start["message"] = json::object{
+      {"id", id},
+      {"type", "message"},
+      {"role", "assistant"},
+      {"model", model},
+      {"content", json::array{}},
+      {"stop_reason", nullptr},
+      {"stop_sequence", nullptr},
+      {"usage", json::object{{"input_tokens", reply.input_tokens}, {"output_tokens", 1}}}};
   r.frames.push_back(chunkFrame(start));
   r.frames.push_back(
       chunkFrame(json::object{{"type", "content_block_start"},
                               {"index", 0},
                               {"content_block", json::object{{"type", "text"}, {"text", ""}}}}));
-  for (const std::string& w : words(reply)) {
+  for (const std::string& w : words(reply.text)) {
     r.frames.push_back(
         chunkFrame(json::object{{"type", "content_block_delta"},
                                 {"index", 0},
@@ -214,13 +221,144 @@ Result handle(const LlmEngine& engine, std::string_view method, std::string_view
   r.frames.push_back(chunkFrame(json::object{
       {"type", "message_delta"},
       {"delta", json::object{{"stop_reason", stop_reason}, {"stop_sequence", nullptr}}},
-      {"usage", json::object{{"output_tokens", output_tokens}}}}));
+      {"usage", json::object{{"output_tokens", reply.output_tokens}}}}));
   json::object stop;
   stop["type"] = "message_stop";
-  stop["amazon-bedrock-invocationMetrics"] =
-      json::object{{"inputTokenCount", input_tokens}, {"outputTokenCount", output_tokens}};
+  stop["amazon-bedrock-invocationMetrics"] = json::object{
+      {"inputTokenCount", reply.input_tokens}, {"outputTokenCount", reply.output_tokens}};
   r.frames.push_back(chunkFrame(stop));
   return r;
+}
+
+// The text of a Converse content array: its text blocks joined (other blocks are accepted and
+// not read: images, documents, tool use and results, cache points).
+bool converseText(const json::value& v, std::string& out) {
+  if (!v.is_array()) return false;
+  out.clear();
+  for (const json::value& block : v.get_array()) {
+    const json::object* o = block.if_object();
+    if (!o) return false;
+    if (const json::value* text = o->if_contains("text"); text && text->is_string()) {
+      if (!out.empty()) out += '\n';
+      out.append(text->get_string().begin(), text->get_string().end());
+    }
+  }
+  return true;
+}
+
+json::object converseUsage(const Reply& reply) {
+  return json::object{{"inputTokens", reply.input_tokens},
+                      {"outputTokens", reply.output_tokens},
+                      {"totalTokens", reply.input_tokens + reply.output_tokens}};
+}
+
+// Converse / ConverseStream (messages with content blocks, system blocks, inferenceConfig).
+Result converse(const LlmEngine& engine, const std::string& model, const json::object& in,
+                bool stream) {
+  const json::value* messages = in.if_contains("messages");
+  if (!messages || !messages->is_array() || messages->get_array().empty())
+    return validation("The messages field is required and must contain at least one message.");
+  json::array chat_messages;
+  std::string text;
+  if (const json::value* system = in.if_contains("system")) {
+    if (!converseText(*system, text))
+      return validation(
+          "1 validation error detected: Value at 'system' failed to satisfy "
+          "constraint: Member must be a list of system content blocks");
+    chat_messages.push_back(json::object{{"role", "system"}, {"content", text}});
+  }
+  for (const json::value& m : messages->get_array()) {
+    const json::object* mo = m.if_object();
+    const json::value* role = mo ? mo->if_contains("role") : nullptr;
+    const json::value* content = mo ? mo->if_contains("content") : nullptr;
+    if (!role || !role->is_string() || !content || !converseText(*content, text))
+      return validation(
+          "1 validation error detected: Value at 'messages' failed to satisfy "
+          "constraint: Member must have a role and a list of content blocks");
+    chat_messages.push_back(json::object{{"role", role->get_string()}, {"content", text}});
+  }
+  int64_t max_tokens = -1;
+  if (const json::value* cfg = in.if_contains("inferenceConfig"); cfg && cfg->is_object()) {
+    if (const json::value* mt = cfg->get_object().if_contains("maxTokens")) {
+      if (!mt->is_int64() || mt->get_int64() < 1)
+        return validation(
+            "1 validation error detected: Value at 'inferenceConfig.maxTokens' "
+            "failed to satisfy constraint: Member must be greater than or equal "
+            "to 1");
+      max_tokens = mt->get_int64();
+    }
+  }
+  auto asked = askEngine(engine, model, std::move(chat_messages), max_tokens);
+  if (Result* failed = std::get_if<Result>(&asked)) return std::move(*failed);
+  const Reply& reply = std::get<Reply>(asked);
+  const std::string_view stop_reason = reply.hit_max_tokens ? "max_tokens" : "end_turn";
+
+  Result r;
+  r.headers.emplace_back("x-amzn-requestid", reply.id);
+  if (!stream) {
+    r.headers.emplace_back("content-type", "application/json");
+    json::object o;
+    o["output"] = json::object{
+        {"message", json::object{{"role", "assistant"},
+                                 {"content", json::array{json::object{{"text", reply.text}}}}}}};
+    o["stopReason"] = stop_reason;
+    o["usage"] = converseUsage(reply);
+    o["metrics"] = json::object{{"latencyMs", 1}};
+    r.body = json::serialize(o);
+    return r;
+  }
+  r.stream = true;
+  r.headers.emplace_back("content-type", "application/vnd.amazon.eventstream");
+  auto frame = [](std::string_view type, const json::object& event) {
+    return aws::encodeEvent(type, json::serialize(event));
+  };
+  r.frames.push_back(frame("messageStart", json::object{{"role", "assistant"}}));
+  for (const std::string& w : words(reply.text)) {
+    r.frames.push_back(
+        frame("contentBlockDelta",
+              json::object{{"contentBlockIndex", 0}, {"delta", json::object{{"text", w}}}}));
+  }
+  r.frames.push_back(frame("contentBlockStop", json::object{{"contentBlockIndex", 0}}));
+  r.frames.push_back(frame("messageStop", json::object{{"stopReason", stop_reason}}));
+  r.frames.push_back(frame("metadata", json::object{{"usage", converseUsage(reply)},
+                                                    {"metrics", json::object{{"latencyMs", 1}}}}));
+  return r;
+}
+
+}  // namespace
+
+Result handle(const LlmEngine& engine, std::string_view method, std::string_view path,
+              std::string_view body) {
+  std::string_view rest = path.substr(kPrefix.size());
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos || slash == 0)
+    return error(404, "UnknownOperationException", "Unknown operation");
+  const std::string model = auth::percentDecode(rest.substr(0, slash));
+  const std::string_view op = rest.substr(slash + 1);
+  const bool invoke = op == "invoke" || op == "invoke-with-response-stream";
+  const bool converse_op = op == "converse" || op == "converse-stream";
+  if (!invoke && !converse_op) return error(404, "UnknownOperationException", "Unknown operation");
+  if (method != "POST") return error(405, "UnknownOperationException", "Unknown operation");
+
+  json::error_code ec;
+  json::value parsed = json::parse(json::string_view(body.data(), body.size()), ec);
+  if (ec || !parsed.is_object())
+    return validation("Malformed input request, please reformat your input and try again.");
+  if (invoke) {
+    return invokeAnthropic(engine, model, parsed.get_object(), op == "invoke-with-response-stream");
+  }
+  return converse(engine, model, parsed.get_object(), op == "converse-stream");
+}
+
+Result cutByException(Result streamed) {
+  // Half of the events, then the exception frame Bedrock sends when the model fails mid-stream.
+  streamed.frames.resize(streamed.frames.size() / 2);
+  json::object payload;
+  payload["message"] = "mock-llm injected a model stream error";
+  payload["originalStatusCode"] = 500;
+  streamed.frames.push_back(
+      aws::encodeException("modelStreamErrorException", json::serialize(payload)));
+  return streamed;
 }
 
 std::string verifySigV4(const http::Request& req, std::string_view access_key_id,

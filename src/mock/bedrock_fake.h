@@ -1,7 +1,8 @@
 // The fake AWS Bedrock runtime inside `tollgate mock-llm`: InvokeModel and
 // InvokeModelWithResponseStream for Anthropic models (the body is Anthropic's Messages API with
-// `anthropic_version`), answered by the same deterministic LlmEngine rule as the OpenAI routes,
-// plus SigV4 verification against one known key pair. Free of networking so it can be unit-tested;
+// `anthropic_version`), Converse and ConverseStream (any model), answered by the same
+// deterministic LlmEngine rule as the OpenAI routes, plus SigV4 verification against one known
+// key pair. Free of networking so it can be unit-tested;
 // mock_server.cc moves the bytes and applies latency.
 #pragma once
 
@@ -27,10 +28,15 @@ struct Result {
 // True for the paths the fake answers ("/model/...").
 bool isBedrockPath(std::string_view path);
 
-// Answers POST /model/{id}/invoke and /model/{id}/invoke-with-response-stream. `engine` should
-// accept any model name (the Bedrock model id is in the path, not the body).
+// Answers POST /model/{id}/invoke, /invoke-with-response-stream, /converse and
+// /converse-stream. `engine` should accept any model name (the Bedrock model id is in the path,
+// not the body).
 Result handle(const LlmEngine& engine, std::string_view method, std::string_view path,
               std::string_view body);
+
+// A streamed result cut halfway by a `modelStreamErrorException` exception frame, as Bedrock
+// ends a stream when the model fails after the response started.
+Result cutByException(Result streamed);
 
 // An AWS-shaped error: x-amzn-errortype `type`, body {"message": message}.
 Result error(int status, std::string_view type, std::string_view message);

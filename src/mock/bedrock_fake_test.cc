@@ -124,5 +124,91 @@ TEST(BedrockFakeTest, VerifiesSigV4) {
       R"({"message":"The request signature we calculated does not match the signature you provided."})");
 }
 
+constexpr std::string_view kConverseBody =
+    R"({"messages":[{"role":"user","content":[{"text":"Hello there"},{"cachePoint":{"type":"default"}}]}],)"
+    R"("system":[{"text":"Be brief."}],"inferenceConfig":{"maxTokens":5}})";
+constexpr std::string_view kConversePath = "/model/amazon.nova-lite-v1%3A0/converse";
+
+TEST(BedrockFakeTest, ConverseAnswersInTheConverseShape) {
+  LlmEngine engine{EngineOptions{}};
+  const Result r = handle(engine, "POST", kConversePath, kConverseBody);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_FALSE(r.stream);
+  const json::object o = json::parse(r.body).as_object();
+  EXPECT_EQ(o.at("output").at("message").at("role").as_string(), "assistant");
+  const std::string text(o.at("output").at("message").at("content").at(0).at("text").as_string());
+  EXPECT_EQ(countTokens(text), 5u);
+  EXPECT_EQ(o.at("stopReason").as_string(), "max_tokens");
+  const json::object& usage = o.at("usage").as_object();
+  EXPECT_EQ(usage.at("outputTokens").to_number<int64_t>(), 5);
+  EXPECT_EQ(usage.at("totalTokens").to_number<int64_t>(),
+            usage.at("inputTokens").to_number<int64_t>() + 5);
+  // The same deterministic reply as InvokeModel gives for the same conversation.
+  const Result invoked =
+      handle(engine, "POST", kPath,
+             R"({"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"system":"Be brief.",)"
+             R"("messages":[{"role":"user","content":"Hello there"}]})");
+  EXPECT_EQ(text, json::parse(invoked.body).at("content").at(0).at("text").as_string());
+}
+
+TEST(BedrockFakeTest, ConverseStreamSendsTheConverseEvents) {
+  LlmEngine engine{EngineOptions{}};
+  const Result whole = handle(engine, "POST", kConversePath, kConverseBody);
+  const Result r =
+      handle(engine, "POST", "/model/amazon.nova-lite-v1%3A0/converse-stream", kConverseBody);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(r.stream);
+  std::vector<std::string> types;
+  std::string text;
+  json::object usage;
+  for (const std::string& frame : r.frames) {
+    aws::Message m;
+    ASSERT_EQ(aws::decodeMessage(frame, m), "");
+    EXPECT_EQ(m.header(":message-type"), "event");
+    types.emplace_back(m.header(":event-type"));
+    const json::object p = json::parse(m.payload).as_object();
+    if (types.back() == "contentBlockDelta") text += p.at("delta").at("text").as_string();
+    if (types.back() == "metadata") usage = p.at("usage").as_object();
+  }
+  ASSERT_GE(types.size(), 5u);
+  EXPECT_EQ(types.front(), "messageStart");
+  EXPECT_EQ(types[types.size() - 3], "contentBlockStop");
+  EXPECT_EQ(types[types.size() - 2], "messageStop");
+  EXPECT_EQ(types.back(), "metadata");
+  EXPECT_EQ(text, json::parse(whole.body)
+                      .at("output")
+                      .at("message")
+                      .at("content")
+                      .at(0)
+                      .at("text")
+                      .as_string());
+  EXPECT_EQ(usage, json::parse(whole.body).at("usage").as_object());
+}
+
+TEST(BedrockFakeTest, ConverseValidationErrors) {
+  LlmEngine engine{EngineOptions{}};
+  for (
+      std::string_view body :
+      {R"({})", R"({"messages":[]})", R"({"messages":[{"role":"user","content":"text"}]})",
+       R"({"messages":[{"role":"user","content":[{"text":"x"}]}],"inferenceConfig":{"maxTokens":0}})"}) {
+    const Result r = handle(engine, "POST", kConversePath, body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_EQ(header(r, "x-amzn-errortype"), "ValidationException") << body;
+  }
+}
+
+TEST(BedrockFakeTest, CutByExceptionEndsHalfwayWithAnExceptionFrame) {
+  LlmEngine engine{EngineOptions{}};
+  const Result full =
+      handle(engine, "POST", "/model/amazon.nova-lite-v1%3A0/converse-stream", kConverseBody);
+  const Result cut = cutByException(full);
+  ASSERT_EQ(cut.frames.size(), full.frames.size() / 2 + 1);
+  aws::Message last;
+  ASSERT_EQ(aws::decodeMessage(cut.frames.back(), last), "");
+  EXPECT_EQ(last.header(":message-type"), "exception");
+  EXPECT_EQ(last.header(":exception-type"), "modelStreamErrorException");
+  EXPECT_EQ(json::parse(last.payload).at("originalStatusCode").to_number<int>(), 500);
+}
+
 }  // namespace
 }  // namespace tollgate::mock::bedrock

@@ -73,7 +73,12 @@ asio::awaitable<void> MockHandler::handle(http::Request& req, http::ResponseWrit
       br = bedrock::throttled();
       answered = true;
     }
-    if (!answered) br = bedrock::handle(bedrock_engine_, req.method_string(), path, req.body());
+    if (!answered) {
+      br = bedrock::handle(bedrock_engine_, req.method_string(), path, req.body());
+      if (br.stream && drawFailure(opts_.stream_error_rate)) {
+        br = bedrock::cutByException(std::move(br));
+      }
+    }
     head.status = br.status;
     for (auto& h : br.headers) head.headers.push_back(std::move(h));
     if (!br.stream) {
@@ -115,6 +120,13 @@ asio::awaitable<void> MockHandler::handle(http::Request& req, http::ResponseWrit
   if (!co_await w.begin(head)) co_return;
   // One write per event, like a model server flushing each token.
   std::string event;
+  if (drawFailure(opts_.stream_error_rate)) {
+    // vLLM's shape when generation fails mid-stream: an error object as the last data event,
+    // no [DONE].
+    r.events.resize(r.events.size() / 2);
+    r.events.push_back(
+        R"({"error":{"object":"error","message":"mock-llm injected a stream error","type":"InternalServerError","param":null,"code":500}})");
+  }
   for (size_t i = 0; i < r.events.size(); ++i) {
     if (i > 0) co_await sleepFor(opts_.itl);
     event.assign("data: ");

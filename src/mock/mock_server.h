@@ -17,6 +17,9 @@ struct MockServerOptions {
   std::chrono::milliseconds ttft{0};     // before the first stream event
   std::chrono::milliseconds itl{0};      // between stream events
   double fail_rate = 0.0;                // fraction answered with 503 (Bedrock: 429)
+  // Fraction of streams that fail after the response started: Bedrock streams end with an
+  // exception frame halfway, OpenAI streams with an error event and no [DONE].
+  double stream_error_rate = 0.0;
   // When both are set, every Bedrock request (/model/...) must carry a valid SigV4 signature
   // made with this key pair; otherwise none is checked.
   std::string aws_access_key_id;
