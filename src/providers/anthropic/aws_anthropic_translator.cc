@@ -177,7 +177,7 @@ void AwsAnthropicTranslator::onFullBody(std::string& body) {
   const Error err = error_type_.empty()
                         ? errorFromStatus(status_, message)
                         : aws_bedrock::bedrockExceptionToError(error_type_, message);
-  body = api::renderAnthropicError(err);
+  body = api::renderAnthropicError(err, status_);
 }
 
 }  // namespace tollgate::providers::anthropic

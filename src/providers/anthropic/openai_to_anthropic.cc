@@ -528,7 +528,7 @@ void OpenAIToAwsAnthropicTranslator::onFullBody(std::string& body) {
     const Error err = error_type_.empty()
                           ? errorFromStatus(status_, message)
                           : aws_bedrock::bedrockExceptionToError(error_type_, message);
-    body = api::renderOpenAIError(err);
+    body = api::renderOpenAIError(err, status_);
     return;
   }
   response_model_ = request_model_;

@@ -464,7 +464,7 @@ void ConverseTranslator::onFullBody(std::string& body) {
     }
     const Error err = error_type_.empty() ? errorFromStatus(status_, message)
                                           : bedrockExceptionToError(error_type_, message);
-    body = api::renderOpenAIError(err);
+    body = api::renderOpenAIError(err, status_);
     return;
   }
   const json::value* content = member(member(member(&v, "output"), "message"), "content");

@@ -393,7 +393,7 @@ TEST(ConverseTranslatorResponse, ErrorsBecomeOpenAIErrors) {
        R"({"message":"A conversation must start with a user message."})", "invalid_request_error",
        "A conversation must start with a user message."},
       {403, "AccessDeniedException",
-       R"({"Message":"User: arn:aws:iam::1:role/x is not authorized"})", "bad_gateway_error",
+       R"({"Message":"User: arn:aws:iam::1:role/x is not authorized"})", "permission_error",
        "the upstream provider rejected the gateway's credentials"},
       {404, "ResourceNotFoundException", R"({"message":"Model not found"})", "not_found_error",
        "Model not found"},
