@@ -438,3 +438,37 @@ TEST(Dates, FormatAndParse) {
 
 }  // namespace
 }  // namespace tollgate::auth
+
+namespace tollgate::auth {
+namespace {
+
+// signature() caches the derived key per thread: switching secrets, dates, regions or services
+// must never sign with a stale key.
+TEST(SigV4SigningKey, CachedKeyFollowsEveryInput) {
+  auto reference = [](std::string_view secret, std::string_view date, std::string_view region,
+                      std::string_view service, std::string_view sts) {
+    std::string k = hmacSha256("AWS4" + std::string(secret), date);
+    k = hmacSha256(hmacSha256(hmacSha256(k, region), service), "aws4_request");
+    return hexEncode(hmacSha256(k, sts));
+  };
+  const std::string_view sts = "AWS4-HMAC-SHA256\n20150830T123600Z\nscope\nhash";
+  struct Input {
+    std::string_view secret, date, region, service;
+  };
+  const Input inputs[] = {{"secretA", "20150830", "us-east-1", "bedrock"},
+                          {"secretB", "20150830", "us-east-1", "bedrock"},
+                          {"secretB", "20150831", "us-east-1", "bedrock"},
+                          {"secretB", "20150831", "eu-west-1", "bedrock"},
+                          {"secretB", "20150831", "eu-west-1", "sts"},
+                          {"secretA", "20150830", "us-east-1", "bedrock"}};
+  for (int round = 0; round < 2; ++round) {
+    for (const Input& in : inputs) {
+      EXPECT_EQ(signature(in.secret, in.date, in.region, in.service, sts),
+                reference(in.secret, in.date, in.region, in.service, sts))
+          << in.secret << " " << in.date << " " << in.region << " " << in.service;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tollgate::auth
