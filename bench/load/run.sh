@@ -7,6 +7,7 @@
 #   DURATION=30s CONNS="16 64 256" TOLLGATE_THREADS=1 bench/load/run.sh
 #   RATELIMIT=0 bench/load/run.sh      # skip the rate-limit section (no limit / in-process / Redis)
 #   OBSERVABILITY=0 bench/load/run.sh  # skip the observability section (metrics / access log cost)
+#   BEDROCK=0 bench/load/run.sh        # skip the Bedrock section (translation + SigV4 cost)
 #
 # It prints numbers and never judges them: no timing assertion, exit status 0 unless something
 # failed to start or a request could not be served at all. Everything listens on 127.0.0.1, on free
@@ -47,6 +48,10 @@ REDIS_CLI=${REDIS_CLI_BIN:-$(command -v redis-cli || true)}
 # Observability section: tollgate with --metrics off --access-log off, with --metrics on, and with
 # --metrics on plus an access log file, under the non-stream load (chat.lua).
 OBSERVABILITY=${OBSERVABILITY:-1}
+# Bedrock section: Anthropic Messages through tollgate to the fake Bedrock of mock-llm (translated,
+# SigV4-signed, event stream translated back) vs the same InvokeModel request sent to the fake
+# directly; plus the SigV4 micro benchmark (build/micro_bench).
+BEDROCK=${BEDROCK:-1}
 
 # ---- helpers -----------------------------------------------------------------------------------
 log() { printf '[bench] %s\n' "$*" >&2; }
@@ -827,4 +832,118 @@ if [[ "$OBSERVABILITY" != 0 ]]; then
   observability_section
 else
   log "observability section skipped (OBSERVABILITY=0)"
+fi
+
+# ---- 8. Bedrock: translation and SigV4 signing cost --------------------------------------------
+# A second mock-llm serves the Bedrock routes (no --aws-credentials: wrk cannot sign the direct
+# requests, and verifying on one side only would skew the comparison; the signatures themselves
+# are verified in the tests). tollgate routes the Claude model to it as the blueprint does
+# (AWSAnthropic, AWSCredentials policy, credentials from the environment).
+bedrock_section() {
+  "$TG" mock-llm --listen 127.0.0.1:0 --threads "$MOCK_THREADS" --log-level info \
+    >"$TMP/bmock.out" 2>"$TMP/bmock.err" &
+  local bmock_pid=$! line
+  PIDS+=("$bmock_pid")
+  BMOCK_ADDR=$(wait_for_line "$TMP/bmock.err" 'mock-llm ready listen=[^ ]+' "$bmock_pid" bedrock-mock)
+  BMOCK_ADDR=${BMOCK_ADDR#*listen=}
+  cat >"$TMP/bedrock.yaml" <<'EOF'
+# Written by bench/load/run.sh: the blueprint's Bedrock backend shape.
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: bedrock-backend}
+spec: {endpoints: [{fqdn: {hostname: bedrock-runtime.us-east-1.amazonaws.com, port: 443}}]}
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIServiceBackend
+metadata: {name: claude}
+spec:
+  schema: {name: AWSAnthropic, version: bedrock-2023-05-31}
+  backendRef: {name: bedrock-backend, kind: Backend, group: gateway.envoyproxy.io}
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: BackendSecurityPolicy
+metadata: {name: claude-aws}
+spec:
+  targetRefs: [{group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: claude}]
+  type: AWSCredentials
+  awsCredentials: {region: us-east-1}
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIGatewayRoute
+metadata: {name: claude}
+spec:
+  rules:
+    - matches: [{headers: [{name: x-ai-eg-model, type: Exact, value: "anthropic.claude-3-haiku-20240307-v1:0"}]}]
+      backendRefs: [{name: claude}]
+EOF
+  AWS_ACCESS_KEY_ID=AKIDBENCHMARK0000001 AWS_SECRET_ACCESS_KEY=bench/secret/key AWS_SESSION_TOKEN=bench-session-token \
+    AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent \
+    env -u TOLLGATE_REDIS_URL "$TG" run -c "$TMP/bedrock.yaml" --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
+    --threads "$TOLLGATE_THREADS" --access-log off --backend-endpoint "bedrock-backend=$BMOCK_ADDR" \
+    >"$TMP/tg-bedrock.out" 2>"$TMP/tg-bedrock.err" &
+  local tg_pid=$!
+  PIDS+=("$tg_pid")
+  line=$(wait_for_line "$TMP/tg-bedrock.err" 'tollgate ready listen=[^ ]+ admin=[^ ]+' "$tg_pid" tollgate-bedrock)
+  URL[bedrock-direct]="http://$BMOCK_ADDR"
+  URL[bedrock-tollgate]="http://$(sed 's/.*listen=\([^ ]*\).*/\1/' <<<"$line")"
+
+  # Functional check (not timing): through tollgate the answer is an Anthropic message.
+  local resp
+  resp=$(curl -s -m 5 -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' \
+    -d '{"model":"anthropic.claude-3-haiku-20240307-v1:0","max_tokens":8,"messages":[{"role":"user","content":"ping"}]}' \
+    "${URL[bedrock-tollgate]}/anthropic/v1/messages" || true)
+  [[ "$resp" == *'"type":"message"'* ]] || { cat "$TMP/tg-bedrock.err" >&2; die "tollgate → fake Bedrock did not answer: $resp"; }
+
+  local stream c k
+  for stream in 0 1; do
+    for c in $CONNS; do
+      run_wrk bedrock-direct "$c" bedrock.lua direct "$stream"
+      for k in RPS P99 ERRS; do eval "$k[bd:$stream:$c]=\${$k[bedrock-direct:$c]}"; done
+      run_wrk bedrock-tollgate "$c" bedrock.lua gateway "$stream"
+      for k in RPS P99 ERRS; do eval "$k[bt:$stream:$c]=\${$k[bedrock-tollgate:$c]}"; done
+    done
+  done
+
+  echo "## Bedrock: Anthropic Messages → AWSAnthropic InvokeModel (~1 KB request, max_tokens 16)"
+  echo
+  echo "direct: the InvokeModel request sent to the fake Bedrock; tollgate: the Anthropic request,"
+  echo "translated, SigV4-signed (credentials from the environment), answer or event stream translated back."
+  echo
+  echo "| mode | connections | direct req/s | tollgate req/s | tollgate/direct | direct p99 ms | tollgate p99 ms | p99 added ms | errors (d/t) |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  local mode
+  for stream in 0 1; do
+    mode=$([[ $stream == 1 ]] && echo stream || echo non-stream)
+    for c in $CONNS; do
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s/%s |\n' "$mode" "$c" \
+        "$(calc .0f "${RPS[bd:$stream:$c]}")" "$(calc .0f "${RPS[bt:$stream:$c]}")" \
+        "$(calc .2f "${RPS[bt:$stream:$c]} / ${RPS[bd:$stream:$c]}")" \
+        "$(calc .2f "${P99[bd:$stream:$c]}")" "$(calc .2f "${P99[bt:$stream:$c]}")" \
+        "$(calc +.2f "${P99[bt:$stream:$c]} - ${P99[bd:$stream:$c]}")" \
+        "${ERRS[bd:$stream:$c]}" "${ERRS[bt:$stream:$c]}"
+    done
+  done
+  echo
+
+  # SigV4 alone, from the micro benchmark (built on demand; needs libbenchmark-dev).
+  local mb="$ROOT/build/micro_bench"
+  if cmake --build "$ROOT/build" --target micro_bench >"$TMP/micro_build.out" 2>&1 && [[ -x "$mb" ]]; then
+    "$mb" --benchmark_filter='BM_SignBedrockInvoke' --benchmark_min_time=0.5 \
+      --benchmark_format=csv >"$TMP/micro.csv" 2>"$TMP/micro.err" || true
+    echo "SigV4 signing per request (build/micro_bench, CPU time, one thread):"
+    echo
+    echo "| body bytes | ns/request |"
+    echo "|---:|---:|"
+    awk -F, '/^"BM_SignBedrockInvoke\// { split($1, a, "/"); gsub(/"/, "", a[2]); printf "| %s | %.0f |\n", a[2], $4 }' "$TMP/micro.csv"
+    echo
+  else
+    log "micro_bench not built (see $TMP/micro_build.out); SigV4 micro numbers skipped"
+  fi
+}
+
+if [[ "$BEDROCK" != 0 ]]; then
+  echo
+  bedrock_section
+else
+  log "Bedrock section skipped (BEDROCK=0)"
 fi
