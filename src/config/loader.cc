@@ -1585,7 +1585,31 @@ void Loader::convertClientTrafficPolicy(const RawObject& o, const YAML::Node& sp
   ClientTrafficPolicy policy;
   policy.origin = o.origin;
   readPolicyTargets(spec, o.origin, r, &policy.target_gateways, nullptr, &refs_);
-  reportUnusedFields(spec, "spec", {"targetRefs", "targetRef", "targetSelectors", "connection"}, r);
+  reportUnusedFields(spec, "spec",
+                     {"targetRefs", "targetRef", "targetSelectors", "connection", "timeout"}, r);
+  const YAML::Node timeout = child(spec, "timeout");
+  if (isMap(r, timeout, "spec.timeout")) {
+    reportUnusedFields(timeout, "spec.timeout", {"http"}, r);
+    const YAML::Node http = child(timeout, "http");
+    if (isMap(r, http, "spec.timeout.http")) {
+      reportUnusedFields(http, "spec.timeout.http", {"requestReceivedTimeout", "idleTimeout"}, r);
+      auto duration = [&](const char* name, std::optional<uint64_t>& into) {
+        const std::string path = std::string("spec.timeout.http.") + name;
+        const YAML::Node n = child(http, name);
+        const std::optional<std::string> text = getString(r, n, path);
+        if (!text) return;
+        const std::optional<uint64_t> ms = parseDurationMs(*text);
+        if (!ms || *ms == 0) {
+          r.error(n, path,
+                  "invalid duration " + inQuotes(*text) + "; expected e.g. 10s, 1m, 500ms");
+          return;
+        }
+        into = *ms;
+      };
+      duration("requestReceivedTimeout", policy.request_received_timeout_ms);
+      duration("idleTimeout", policy.idle_timeout_ms);
+    }
+  }
   const YAML::Node connection = child(spec, "connection");
   if (isMap(r, connection, "spec.connection")) {
     reportUnusedFields(connection, "spec.connection", {"bufferLimit"}, r);

@@ -547,17 +547,29 @@ metadata: {name: plain}
 spec:
   targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
   connection: {bufferLimit: 1024}
-  timeout: {http: {idleTimeout: 5s}}
+  timeout: {http: {idleTimeout: 5s, requestReceivedTimeout: 1500ms}, tcp: {idleTimeout: 1h}}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: {name: bad-timeout}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+  timeout: {http: {idleTimeout: soon}}
 )");
-  ASSERT_EQ(r.config.client_traffic_policies.size(), 3u);
+  ASSERT_EQ(r.config.client_traffic_policies.size(), 4u);
   EXPECT_EQ(r.config.client_traffic_policies[0].buffer_limit_bytes, 1073741824u);
   EXPECT_FALSE(r.config.client_traffic_policies[1].buffer_limit_bytes.has_value());
   EXPECT_EQ(r.config.client_traffic_policies[2].buffer_limit_bytes, 1024u);
+  EXPECT_EQ(r.config.client_traffic_policies[2].idle_timeout_ms, 5000u);
+  EXPECT_EQ(r.config.client_traffic_policies[2].request_received_timeout_ms, 1500u);
+  EXPECT_FALSE(r.config.client_traffic_policies[3].idle_timeout_ms.has_value());
   const auto errors = ofSeverity(r, Severity::kError);
-  ASSERT_EQ(errors.size(), 1u) << dump(r);
+  ASSERT_EQ(errors.size(), 2u) << dump(r);
   EXPECT_EQ(errors[0].object, "ClientTrafficPolicy default/bad");
   EXPECT_EQ(errors[0].field, "spec.connection.bufferLimit");
-  EXPECT_EQ(matching(r, Severity::kInfo, {"spec.timeout", "not used by tollgate"}).size(), 1u)
+  EXPECT_EQ(errors[1].object, "ClientTrafficPolicy default/bad-timeout");
+  EXPECT_EQ(errors[1].field, "spec.timeout.http.idleTimeout");
+  EXPECT_EQ(matching(r, Severity::kInfo, {"spec.timeout.tcp", "not used by tollgate"}).size(), 1u)
       << dump(r);
 }
 

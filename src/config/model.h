@@ -169,6 +169,10 @@ struct ClientTrafficPolicy {
   Origin origin;
   std::vector<std::string> target_gateways;
   std::optional<uint64_t> buffer_limit_bytes;  // connection.bufferLimit
+  // timeout.http.requestReceivedTimeout: the whole request (headers and body) must arrive
+  // within it; timeout.http.idleTimeout: a keep-alive connection without a request is closed.
+  std::optional<uint64_t> request_received_timeout_ms;
+  std::optional<uint64_t> idle_timeout_ms;
 };
 
 struct Secret {

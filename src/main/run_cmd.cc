@@ -336,8 +336,16 @@ int runGateway(const RunOptions& opts) {
   reload_state.loaded_unix = snapshot->loaded_unix;
 
   http::ServerOptions sopts;
-  for (const auto& ctp : cfg->client_traffic_policies)
+  for (const auto& ctp : cfg->client_traffic_policies) {
     if (ctp.buffer_limit_bytes) sopts.max_body_bytes = *ctp.buffer_limit_bytes;
+    if (ctp.request_received_timeout_ms) {
+      // Envoy's requestReceivedTimeout bounds the whole request; the server checks the headers
+      // and the body separately, each within it.
+      sopts.header_timeout = std::chrono::milliseconds(*ctp.request_received_timeout_ms);
+      sopts.body_timeout = std::chrono::milliseconds(*ctp.request_received_timeout_ms);
+    }
+    if (ctp.idle_timeout_ms) sopts.idle_timeout = std::chrono::milliseconds(*ctp.idle_timeout_ms);
+  }
 
   metrics::Registry registry;
   gateway::GatewayMetricsOptions mopts;
