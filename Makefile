@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-unit test-integration bench clean
+.PHONY: all deps build demo test test-unit test-integration bench clean image
 
 all: build
 
@@ -38,6 +38,21 @@ test-integration: deps-test build
 bench: build
 	@bash scripts/install-deps.sh bench
 	bash bench/load/run.sh
+
+# The container image (deploy/Dockerfile) with docker or podman, whichever engine answers; without
+# one, a message and success, so machines without a container engine can run every target.
+IMAGE ?= tollgate:$(shell grep -m1 -o 'tollgate VERSION [0-9.]*' CMakeLists.txt | cut -d' ' -f3)
+image:
+	@engine=""; \
+	for e in docker podman; do \
+	  if command -v $$e >/dev/null 2>&1 && $$e info >/dev/null 2>&1; then engine=$$e; break; fi; \
+	done; \
+	if [ -z "$$engine" ]; then \
+	  echo "make image: skipped: no container engine answers ('docker info' and 'podman info' failed)"; \
+	  exit 0; \
+	fi; \
+	echo "make image: building $(IMAGE) with $$engine"; \
+	$$engine build -f deploy/Dockerfile -t $(IMAGE) .
 
 clean:
 	rm -rf $(BUILD_DIR)
