@@ -114,8 +114,8 @@ Result<IniSections> parseIni(std::string_view text, std::string_view file_name);
 
 // Why AWS_CONTAINER_CREDENTIALS_FULL_URI may not be used, or nullopt when it may: only http:// to
 // a loopback address (127.0.0.0/8, ::1, localhost) or to the ECS/EKS agent addresses
-// 169.254.170.2, 169.254.170.23, [fd00:ec2::23] (https:// is allowed to any host by the SDKs but
-// needs TLS, which this build lacks).
+// 169.254.170.2, 169.254.170.23, [fd00:ec2::23]; https:// to any host (TLS authenticates it), as
+// the SDKs allow.
 std::optional<std::string> containerUriRejection(std::string_view uri);
 
 }  // namespace tollgate::auth
