@@ -4,6 +4,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
@@ -12,6 +13,7 @@
 #include <charconv>
 
 #include "common/log.h"
+#include "common/strings.h"
 #include "common/thread_index.h"
 
 namespace tollgate::http {
@@ -19,6 +21,52 @@ namespace tollgate::http {
 namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+
+// Framing checks beyond Beast's parser, which already refuses Content-Length together with
+// chunked and conflicting Content-Lengths. A request whose framing another hop could read
+// differently (request smuggling) is refused and its connection closed, never guessed at:
+// - Transfer-Encoding other than exactly "chunked": when chunked is not the last coding the
+//   length cannot be known (RFC 9112 6.3: 400), chunked twice is invalid (400); other codings
+//   (gzip, identity) are not supported (501);
+// - HTTP/1.1 without exactly one Host (RFC 9112 3.2: 400).
+std::optional<Error> framingProblem(
+    const beast::http::request_parser<beast::http::string_body>& p) {
+  const auto& hdr = p.get();
+  std::string codings;
+  const auto range = hdr.equal_range(beast::http::field::transfer_encoding);
+  for (auto f = range.first; f != range.second; ++f) {
+    if (!codings.empty()) codings += ',';
+    codings.append(f->value().data(), f->value().size());
+  }
+  if (!codings.empty()) {
+    std::string last;
+    size_t count = 0;
+    bool chunked_before_last = false;
+    for (std::string_view rest = codings; !rest.empty();) {
+      const size_t comma = rest.find(',');
+      std::string_view c = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+      while (!c.empty() && (c.front() == ' ' || c.front() == '\t')) c.remove_prefix(1);
+      while (!c.empty() && (c.back() == ' ' || c.back() == '\t')) c.remove_suffix(1);
+      if (c.empty()) continue;
+      if (count++ > 0 && iequals(last, "chunked")) chunked_before_last = true;
+      last.assign(c);
+    }
+    if (!iequals(last, "chunked") || chunked_before_last) {
+      return Error::client(ErrorCode::kBadRequest,
+                           "malformed HTTP request: Transfer-Encoding must end with chunked");
+    }
+    if (count > 1) {
+      return Error::client(ErrorCode::kNotImplemented,
+                           "Transfer-Encoding other than chunked is not supported");
+    }
+  }
+  if (hdr.version() >= 11 && hdr.count(beast::http::field::host) != 1) {
+    return Error::client(ErrorCode::kBadRequest,
+                         "malformed HTTP request: HTTP/1.1 needs exactly one Host header");
+  }
+  return std::nullopt;
+}
 
 std::string_view reasonPhrase(int status) {
   switch (status) {
@@ -264,13 +312,30 @@ void Server::drain() {
 }
 
 asio::awaitable<void> Server::acceptLoop(tcp::acceptor& acceptor) {
+  // Out of file descriptors (EMFILE/ENFILE) or memory, accept fails at once, again and again:
+  // back off (5 ms doubling to 1 s) instead of spinning, log once when a burst starts and once
+  // when it ends. Connections already open keep being served meanwhile.
+  std::chrono::milliseconds backoff{0};
+  uint64_t failures = 0;
+  asio::steady_timer pause(acceptor.get_executor());
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-      // EMFILE and friends: log once per burst and keep accepting.
-      spdlog::warn("accept failed: {}", ec.message());
+      if (failures++ == 0) {
+        spdlog::warn("accept failed: {}; backing off until it works again", ec.message());
+      }
+      backoff = std::min<std::chrono::milliseconds>(
+          std::chrono::seconds(1),
+          backoff.count() == 0 ? std::chrono::milliseconds(5) : backoff * 2);
+      pause.expires_after(backoff);
+      co_await pause.async_wait(kUseTuple);
       continue;
+    }
+    if (failures > 0) {
+      spdlog::warn("accept works again after {} failed attempt(s)", failures);
+      failures = 0;
+      backoff = std::chrono::milliseconds(0);
     }
     stats_.accepted.fetch_add(1, std::memory_order_relaxed);
     asio::co_spawn(acceptor.get_executor(), session(std::move(socket)), asio::detached);
@@ -305,10 +370,12 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
   std::string scratch;  // response heads, reused for every response on this connection
   scratch.reserve(512);
 
+  bool refused = false;  // an error answered before the request was read whole
   auto sendError = [&](std::string_view target, const Error& err) -> asio::awaitable<void> {
     ResponseHead head;
     std::string body = handler_.renderError(target, err, head);
     ResponseWriter w(stream, scratch, false, opts_.write_timeout);
+    refused = true;
     co_await w.send(head, body);
   };
 
@@ -317,13 +384,20 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
     parser.header_limit(static_cast<std::uint32_t>(opts_.max_header_bytes));
     parser.body_limit(opts_.max_body_bytes);
 
-    // Waiting for a new request is "idle"; once bytes are buffered it is a header read.
+    // Waiting for a new request is "idle"; from its first byte on, the whole head must arrive
+    // within the header timeout (a client trickling bytes is cut off, not kept alive by them).
     if (draining() && buffer.size() == 0) break;
-    info.idle = buffer.size() == 0;
-    stream.expires_after(buffer.size() == 0 ? opts_.idle_timeout : opts_.header_timeout);
+    if (buffer.size() == 0) {
+      info.idle = true;
+      stream.expires_after(opts_.idle_timeout);
+      auto [iec, in] = co_await stream.async_read_some(buffer.prepare(1024), kUseTuple);
+      if (iec) break;  // closed, reset, or idle too long: nothing to answer
+      buffer.commit(in);
+    }
+    info.idle = false;
+    stream.expires_after(opts_.header_timeout);
     auto [rec, rn] = co_await beast::http::async_read_header(stream, buffer, parser, kUseTuple);
     (void)rn;
-    info.idle = false;
     if (rec) {
       if (rec == beast::http::error::end_of_stream || rec == asio::error::eof ||
           rec == asio::error::connection_reset || rec == beast::error::timeout ||
@@ -333,6 +407,14 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
       if (rec == beast::http::error::header_limit) {
         {
           const Error err = Error::client(ErrorCode::kHeadersTooLarge, "request headers too large");
+          co_await sendError("", err);
+        }
+      } else if (rec == beast::http::error::body_limit) {
+        // The parser checks a declared Content-Length against the limit with the headers.
+        {
+          const Error err = Error::client(ErrorCode::kPayloadTooLarge,
+                                          "request body exceeds the limit of " +
+                                              std::to_string(opts_.max_body_bytes) + " bytes");
           co_await sendError("", err);
         }
       } else {
@@ -347,6 +429,10 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
 
     auto& hdr = parser.get();
     std::string target(hdr.target());
+    if (std::optional<Error> problem = framingProblem(parser)) {
+      co_await sendError(target, *problem);
+      break;
+    }
     if (auto cl = parser.content_length(); cl && *cl > opts_.max_body_bytes) {
       // Refuse before reading a byte of the body: never buffer an oversized body.
       {
@@ -404,6 +490,19 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
     if (!writer.complete() || !writer.keepAlive()) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (refused) {
+    // Lingering close: the client may still be sending the body we refused. Closing with unread
+    // bytes makes the kernel send a reset, and the client would lose our 413/400 before reading
+    // it. Read and discard for a bounded time and amount, as nginx does, then close.
+    stream.expires_after(std::chrono::seconds(2));
+    size_t discarded = 0;
+    std::array<char, 16 * 1024> sink;
+    while (discarded < 8 * 1024 * 1024) {
+      auto [dec, dn] = co_await stream.async_read_some(asio::buffer(sink), kUseTuple);
+      if (dec) break;
+      discarded += dn;
+    }
+  }
   stream.close();
 }
 

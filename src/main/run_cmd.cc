@@ -1,4 +1,6 @@
 // `tollgate run`, `validate`, `demo` and `mock-llm`.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -279,9 +281,23 @@ int validateConfig(const std::vector<std::string>& paths,
   return report(lr, true) ? 0 : 1;
 }
 
+// Every client and upstream connection is a file descriptor: take the whole hard limit the
+// environment allows (the soft default is often 1024), as nginx and Envoy deployments do.
+static void raiseOpenFilesLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    const rlim_t before = lim.rlim_cur;
+    lim.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) lim.rlim_cur = before;
+  }
+  spdlog::info("open files limit: {}", static_cast<uint64_t>(lim.rlim_cur));
+}
+
 int runGateway(const RunOptions& opts) {
   log::init(opts.log_level);
   std::signal(SIGPIPE, SIG_IGN);
+  raiseOpenFilesLimit();
   config::LoadOptions lo;
   if (!parseOverrides(opts.backend_endpoints, lo)) return 2;
   auto lr = loadAll(opts, lo);

@@ -37,8 +37,10 @@ after(async () => {
 
 // Starts the binary with args and waits for a stderr line matching `ready` (a RegExp).
 // Returns { proc, match, stderr(): string, stdout(): string, lines(): string[] }.
-export function startProcess(args, ready, { timeoutMs = 15000, env = {} } = {}) {
-  const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+// `wrap`: a command line the binary runs under (e.g. prlimit), prepended to it.
+export function startProcess(args, ready, { timeoutMs = 15000, env = {}, wrap = [] } = {}) {
+  const [cmd, ...cmdArgs] = [...wrap, BIN, ...args];
+  const proc = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.add(proc);
   keepLogs(proc, args[0]);
   let err = '';
