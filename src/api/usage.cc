@@ -33,4 +33,9 @@ bool extractOpenAIUsage(std::string_view json, TokenUsage& usage, std::string* m
   return true;
 }
 
+bool isJsonDocument(std::string_view text) {
+  simdjson::dom::element doc;
+  return t_parser.parse(text.data(), text.size()).get(doc) == simdjson::SUCCESS;
+}
+
 }  // namespace tollgate::api

@@ -19,4 +19,7 @@ struct TokenUsage {
 // complete OpenAI JSON body or one stream chunk. Returns true when usage was present (non-null).
 bool extractOpenAIUsage(std::string_view json, TokenUsage& usage, std::string* model);
 
+// Whether `text` is one complete, valid JSON document (UTF-8 checked).
+bool isJsonDocument(std::string_view text);
+
 }  // namespace tollgate::api

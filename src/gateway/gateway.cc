@@ -640,6 +640,8 @@ asio::awaitable<void> Gateway::relay(http::ResponseWriter& w, RequestContext& ct
     }
     ex.finish();
     translator.onFullBody(body);
+    head.status = translator.clientStatus(status);
+    ctx.status = head.status;
     ctx.usage = translator.usage();
     ctx.response_model = translator.responseModel();
     co_await w.send(head, body);

@@ -74,6 +74,10 @@ class Translator {
   virtual const api::TokenUsage& usage() const = 0;
   // The model the upstream reported, when it did.
   virtual const std::string& responseModel() const = 0;
+  // The status the client gets for a non-stream response, after onFullBody: the upstream's,
+  // unless the translator replaced a body it could not use (a 200 that is not JSON, say) with an
+  // error, which then carries its own status (502) so that status and body agree.
+  virtual int clientStatus(int upstream_status) const { return upstream_status; }
   // The content type the client gets (translators that change the format override it).
   virtual std::string clientContentType(std::string_view upstream_content_type) const {
     return std::string(upstream_content_type);

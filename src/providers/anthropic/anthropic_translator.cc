@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "api/errors.h"
+#include "api/usage.h"
 #include "common/strings.h"
 
 namespace tollgate::providers::anthropic {
@@ -79,7 +80,16 @@ void PassthroughTranslator::onResponseBody(std::string_view piece, bool end_of_s
 }
 
 void PassthroughTranslator::onFullBody(std::string& body) {
-  if (status_ >= 200 && status_ < 300) readUsage(body);
+  if (status_ < 200 || status_ >= 300) return;
+  if (api::isJsonDocument(body)) {
+    readUsage(body);
+    return;
+  }
+  // A success the client cannot parse is no success: say so in its shape, with a 502.
+  replaced_body_ = true;
+  body = api::renderAnthropicError(Error::upstream(ErrorCode::kUpstreamBadResponse,
+                                                   "the upstream response is not valid JSON",
+                                                   "2xx body that is not JSON", false));
 }
 
 void PassthroughTranslator::onStreamFailure(const Error& err, std::string& out) {

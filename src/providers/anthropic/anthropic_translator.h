@@ -18,6 +18,9 @@ class PassthroughTranslator final : public Translator {
   void onResponseHead(int status, std::string_view content_type) override;
   void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) override;
   void onFullBody(std::string& body) override;
+  int clientStatus(int upstream_status) const override {
+    return replaced_body_ ? 502 : upstream_status;
+  }
   void onStreamFailure(const Error& err, std::string& out) override;
   const api::TokenUsage& usage() const override { return usage_; }
   const std::string& responseModel() const override { return response_model_; }
@@ -26,6 +29,7 @@ class PassthroughTranslator final : public Translator {
   void readUsage(std::string_view event_json);
 
   int status_ = 0;
+  bool replaced_body_ = false;  // a 2xx body it could not use, replaced by an error (502)
   bool event_stream_ = false;
   api::SseParser sse_;
   api::TokenUsage usage_;

@@ -141,7 +141,14 @@ void AwsAnthropicTranslator::onFullBody(std::string& body) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (status_ >= 200 && status_ < 300) {
-    if (ec || !v.is_object()) return;  // passed on as it came
+    if (ec || !v.is_object()) {
+      // A success the Anthropic client cannot parse: an error in its shape, with a 502.
+      replaced_body_ = true;
+      body = api::renderAnthropicError(Error::upstream(
+          ErrorCode::kUpstreamBadResponse, "the upstream response is not valid JSON",
+          "Bedrock InvokeModel 2xx body is not a JSON object", false));
+      return;
+    }
     const auto& o = v.as_object();
     if (auto* m = o.if_contains("model"); m && m->is_string()) response_model_ = m->as_string();
     if (response_model_.empty()) response_model_ = request_model_;

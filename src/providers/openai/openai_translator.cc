@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "api/errors.h"
+#include "api/usage.h"
 #include "common/strings.h"
 
 namespace tollgate::providers::openai {
@@ -114,11 +116,34 @@ void PassthroughTranslator::onResponseBody(std::string_view piece, bool end_of_s
     return;
   }
   sse_.feed(piece, [&](const api::SseEvent& ev) { onStreamEvent(ev, out); });
-  if (end_of_stream && !sse_.pending().empty()) {
-    // A stream cut mid-event: pass the fragment on, the client sees what the upstream sent.
-    out.append(sse_.pending());
+  if (!end_of_stream || stream_failed_) return;
+  if (!sse_.pending().empty()) {
+    // The upstream ended in the middle of an event: that event is lost, and the client must not
+    // take the stream for complete.
     sse_.clear();
+    failStream("the upstream stream ended in the middle of an event", out);
+    return;
   }
+  if (status_ >= 200 && status_ < 300 && !saw_done_ && !saw_finish_) {
+    failStream("the upstream stream ended before the response was complete", out);
+  }
+}
+
+void PassthroughTranslator::onStreamFailure(const Error& err, std::string& out) {
+  if (stream_failed_) return;
+  sse_.clear();  // an event cut by the failure is lost
+  stream_failed_ = true;
+  out += "data: ";
+  out += api::renderOpenAIError(err);
+  out += "\n\n";
+}
+
+void PassthroughTranslator::failStream(std::string_view why, std::string& out) {
+  stream_failed_ = true;
+  out += "data: ";
+  out += api::renderOpenAIError(
+      Error::upstream(ErrorCode::kUpstreamBadResponse, std::string(why), std::string(why), false));
+  out += "\n\n";
 }
 
 void PassthroughTranslator::onFullBody(std::string& body) {
@@ -126,11 +151,31 @@ void PassthroughTranslator::onFullBody(std::string& body) {
     Translator::onFullBody(body);
     return;
   }
-  if (status_ >= 200 && status_ < 300) api::extractOpenAIUsage(body, usage_, &response_model_);
+  if (status_ < 200 || status_ >= 300) return;  // upstream errors pass as they are
+  if (api::extractOpenAIUsage(body, usage_, &response_model_) || api::isJsonDocument(body)) return;
+  // A success the client cannot parse is no success: say so in its shape, with a 502.
+  replaced_body_ = true;
+  body = api::renderOpenAIError(Error::upstream(ErrorCode::kUpstreamBadResponse,
+                                                "the upstream response is not valid JSON",
+                                                "2xx body that is not JSON", false));
 }
 
 void PassthroughTranslator::onStreamEvent(const api::SseEvent& ev, std::string& out) {
+  if (stream_failed_) return;
   std::string_view data = ev.data;
+  if (data == "[DONE]") {
+    saw_done_ = true;
+    out.append(ev.raw);
+    return;
+  }
+  if (!data.empty() && !api::isJsonDocument(data)) {
+    failStream("the upstream sent a stream event that is not valid JSON", out);
+    return;
+  }
+  if (!saw_finish_ && (data.find("\"finish_reason\":\"") != std::string_view::npos ||
+                       data.find("\"finish_reason\": \"") != std::string_view::npos)) {
+    saw_finish_ = true;
+  }
   bool has_usage = data.find("\"usage\":{") != std::string_view::npos ||
                    data.find("\"usage\": {") != std::string_view::npos;
   if (has_usage) {

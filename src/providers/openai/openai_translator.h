@@ -19,17 +19,21 @@ class PassthroughTranslator final : public Translator {
   // empty), as in Envoy AI Gateway.
   PassthroughTranslator(api::ApiKind api, std::string version);
 
-  Result<UpstreamRequest> translateRequest(const api::ApiRequest& req,
-                                           std::string_view client_body,
+  Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
                                            const std::string& model_override) override;
   void onResponseHead(int status, std::string_view content_type) override;
   void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) override;
   void onFullBody(std::string& body) override;
+  void onStreamFailure(const Error& err, std::string& out) override;
+  int clientStatus(int upstream_status) const override {
+    return replaced_body_ ? 502 : upstream_status;
+  }
   const api::TokenUsage& usage() const override { return usage_; }
   const std::string& responseModel() const override { return response_model_; }
 
  private:
   void onStreamEvent(const api::SseEvent& ev, std::string& out);
+  void failStream(std::string_view why, std::string& out);
 
   api::ApiKind api_;
   std::string version_;
@@ -37,6 +41,12 @@ class PassthroughTranslator final : public Translator {
   bool usage_injected_ = false;  // we asked for include_usage: strip what it adds
   int status_ = 0;
   bool event_stream_ = false;
+  bool replaced_body_ = false;  // a 2xx body that was not JSON, replaced by an error
+  // Stream state: a chunk that is not JSON ends the relay with an error event; a stream that
+  // ends with neither [DONE] nor a finish_reason gets one too.
+  bool stream_failed_ = false;
+  bool saw_done_ = false;
+  bool saw_finish_ = false;
   api::SseParser sse_;
   api::TokenUsage usage_;
   std::string response_model_;
