@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startFake, startGateway, startProcess, request, tempYaml, waitFor, chatCompletion } from '../lib/harness.mjs';
+import { backendYaml, startFake, startGateway, startProcess, request, tempYaml, waitFor, chatCompletion } from '../lib/harness.mjs';
 import { rawConnect, rawExchange, rssKb } from '../lib/raw.mjs';
 
 // An upstream that records every request and answers a chat completion; model "endless" gets a
@@ -45,16 +45,7 @@ spec:
   connection: { bufferLimit: 256Ki }
   timeout: { http: { requestReceivedTimeout: 1s, idleTimeout: 30s } }
 ---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: up }
-spec: { endpoints: [{ ip: { address: 127.0.0.1, port: 9 } }] }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: up }
-spec: { schema: { name: OpenAI }, backendRef: { name: up, kind: Backend, group: gateway.envoyproxy.io } }
----
+${backendYaml('up')}---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: r }
@@ -63,7 +54,7 @@ spec:
   rules:
   - backendRefs: [{ name: up }]
 `);
-const gw = await startGateway([config], { endpoints: { up: upstream.addr } });
+const gw = await startGateway([config], { endpoints: { 'up-backend': upstream.addr } });
 after(() => gw.stop());
 
 const chat = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
@@ -247,7 +238,7 @@ test('out of file descriptors: accept backs off instead of spinning, and recover
   }
   // A gateway allowed 64 open files: 200 connections exhaust them.
   const limited = await startProcess(['run', '-c', config, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--threads', '1',
-    '--backend-endpoint', `up=${upstream.addr}`], /tollgate ready listen=(\S+) admin=(\S+)/, { wrap: ['/usr/bin/prlimit', '--nofile=64:64', '--'] });
+    '--backend-endpoint', `up-backend=${upstream.addr}`], /tollgate ready listen=(\S+) admin=(\S+)/, { wrap: ['/usr/bin/prlimit', '--nofile=64:64', '--'] });
   const url = `http://${limited.match[1]}`;
   const sockets = [];
   for (let i = 0; i < 200; i++) sockets.push((await rawConnect(url)).socket);

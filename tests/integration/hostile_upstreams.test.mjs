@@ -5,7 +5,7 @@
 // usage that is known is counted, and the gateway keeps serving.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFake, startGateway, request, streamRequest, sseData, tempYaml, waitFor, chatCompletion } from '../lib/harness.mjs';
+import { awsEnv, bedrockYaml, backendYaml, startFake, startGateway, request, streamRequest, sseData, tempYaml, waitFor, chatCompletion } from '../lib/harness.mjs';
 
 const chunk = (content, extra = {}) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', model: 'up', choices: [{ index: 0, delta: { content } }], ...extra })}\n\n`;
 const usageChunk = `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', model: 'up', choices: [], usage: { prompt_tokens: 7, completion_tokens: 2, total_tokens: 9 } })}\n\n`;
@@ -80,17 +80,7 @@ const upstream = await startFake((req, res, body) => {
   (behaviours[model] ?? ((rq, rs) => { rs.writeHead(200, { 'content-type': 'application/json' }); rs.end(chatCompletion(model)); }))(req, res);
 });
 
-const config = tempYaml(`
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: up }
-spec: { endpoints: [{ ip: { address: 127.0.0.1, port: 9 } }] }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: up }
-spec: { schema: { name: OpenAI }, backendRef: { name: up, kind: Backend, group: gateway.envoyproxy.io } }
----
+const config = tempYaml(backendYaml('up') + `---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: r }
@@ -101,7 +91,7 @@ spec:
     timeouts: { request: 3s }
   - backendRefs: [{ name: up }]
 `);
-const gw = await startGateway([config], { endpoints: { up: upstream.addr } });
+const gw = await startGateway([config], { endpoints: { 'up-backend': upstream.addr } });
 after(() => gw.stop());
 
 const chat = (model, extra = {}) => ({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
@@ -206,25 +196,7 @@ test('Bedrock event streams with a bad CRC or a cut frame end with an Anthropic 
     res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream' });
     res.end(bodies[which]);
   });
-  const cfg = tempYaml(`
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: bedrock }
-spec: { endpoints: [{ fqdn: { hostname: bedrock-runtime.us-east-1.amazonaws.com, port: 443 } }] }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: claude }
-spec: { schema: { name: AWSAnthropic, version: bedrock-2023-05-31 }, backendRef: { name: bedrock, kind: Backend, group: gateway.envoyproxy.io } }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: BackendSecurityPolicy
-metadata: { name: aws }
-spec:
-  targetRefs: [{ group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: claude }]
-  type: AWSCredentials
-  awsCredentials: { region: us-east-1 }
----
+  const cfg = tempYaml(bedrockYaml('bedrock', [{ name: 'claude', schema: 'AWSAnthropic', version: 'bedrock-2023-05-31' }]) + `---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: r }
@@ -233,7 +205,7 @@ spec:
   - backendRefs: [{ name: claude }]
 `);
   const g = await startGateway([cfg], { endpoints: { bedrock: bedrock.addr },
-    env: { AWS_ACCESS_KEY_ID: 'AKIDHOSTILE000000001', AWS_SECRET_ACCESS_KEY: 'hostile/secret', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent' } });
+    env: awsEnv('AKIDHOSTILE000000001', 'hostile/secret') });
   for (const which of ['corrupt', 'cut']) {
     const r = await streamRequest(`${g.url}/anthropic/v1/messages`, {
       headers: { 'anthropic-version': '2023-06-01' },

@@ -6,7 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SHARED, SOURCE, startFake, startGateway, request, sseData, tempYaml, waitFor } from '../lib/harness.mjs';
+import { SHARED, SOURCE, awsEnv, bedrockYaml, startFake, startGateway, request, sseData, tempYaml, waitFor } from '../lib/harness.mjs';
 import { verifySigV4 } from '../lib/fake_bedrock.mjs';
 import { readHttprr } from '../lib/httprr.mjs';
 
@@ -30,11 +30,6 @@ kind: Backend
 metadata: { name: anthropic-backend }
 spec: { endpoints: [{ fqdn: { hostname: api.anthropic.com, port: 443 } }] }
 ---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: bedrock-backend }
-spec: { endpoints: [{ fqdn: { hostname: bedrock-runtime.us-east-1.amazonaws.com, port: 443 } }] }
----
 apiVersion: v1
 kind: Secret
 metadata: { name: anthropic-key }
@@ -53,26 +48,7 @@ spec:
   type: AnthropicAPIKey
   anthropicAPIKey: { secretRef: { name: anthropic-key } }
 ---
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: aws-anthropic }
-spec: { schema: { name: AWSAnthropic, version: bedrock-2023-05-31 }, backendRef: { name: bedrock-backend, kind: Backend, group: gateway.envoyproxy.io } }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: aws-bedrock }
-spec: { schema: { name: AWSBedrock }, backendRef: { name: bedrock-backend, kind: Backend, group: gateway.envoyproxy.io } }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: BackendSecurityPolicy
-metadata: { name: aws }
-spec:
-  targetRefs:
-  - { group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: aws-anthropic }
-  - { group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: aws-bedrock }
-  type: AWSCredentials
-  awsCredentials: { region: us-east-1 }
----
+${bedrockYaml('bedrock-backend', [{ name: 'aws-anthropic', schema: 'AWSAnthropic', version: 'bedrock-2023-05-31' }, { name: 'aws-bedrock', schema: 'AWSBedrock' }])}---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: by-schema }
@@ -87,7 +63,7 @@ spec:
 `);
 const gw = await startGateway([config], {
   endpoints: { 'anthropic-backend': upstream.addr, 'bedrock-backend': upstream.addr },
-  env: { AWS_ACCESS_KEY_ID: CREDS.accessKey, AWS_SECRET_ACCESS_KEY: CREDS.secretKey, AWS_SESSION_TOKEN: '', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent' },
+  env: awsEnv(CREDS.accessKey, CREDS.secretKey),
 });
 after(() => gw.stop());
 

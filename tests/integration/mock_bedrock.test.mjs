@@ -3,40 +3,15 @@
 // the injected mid-stream failures (--stream-error-rate) arriving as errors in the client's shape.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, startMock, request, streamRequest, sseData, tempYaml } from '../lib/harness.mjs';
+import { awsEnv, bedrockYaml, startGateway, startMock, request, streamRequest, sseData, tempYaml } from '../lib/harness.mjs';
 
 const KEY = 'AKIDMOCKBEDROCK00001';
 const SECRET = 'mock/bedrock/secret+key';
-const env = { AWS_ACCESS_KEY_ID: KEY, AWS_SECRET_ACCESS_KEY: SECRET, AWS_SESSION_TOKEN: '', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent' };
+const env = awsEnv(KEY, SECRET);
 const NOVA = 'us.amazon.nova-lite-v1:0';
 const CLAUDE = 'anthropic.claude-3-haiku-20240307-v1:0';
 
-const config = tempYaml(`
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: bedrock-backend }
-spec: { endpoints: [{ fqdn: { hostname: bedrock-runtime.us-east-1.amazonaws.com, port: 443 } }] }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: converse }
-spec: { schema: { name: AWSBedrock }, backendRef: { name: bedrock-backend, kind: Backend, group: gateway.envoyproxy.io } }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: claude }
-spec: { schema: { name: AWSAnthropic, version: bedrock-2023-05-31 }, backendRef: { name: bedrock-backend, kind: Backend, group: gateway.envoyproxy.io } }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: BackendSecurityPolicy
-metadata: { name: aws }
-spec:
-  targetRefs:
-  - { group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: converse }
-  - { group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: claude }
-  type: AWSCredentials
-  awsCredentials: { region: us-east-1 }
----
+const config = tempYaml(bedrockYaml('bedrock-backend', [{ name: 'converse', schema: 'AWSBedrock' }, { name: 'claude', schema: 'AWSAnthropic', version: 'bedrock-2023-05-31' }]) + `---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: bedrock }

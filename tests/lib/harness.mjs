@@ -238,3 +238,37 @@ metadata: { name: ${name} }
 spec: { schema: { name: ${schema} }, backendRef: { name: ${name}-backend, kind: Backend, group: gateway.envoyproxy.io } }
 `;
 }
+
+// AIServiceBackends on one Bedrock Backend BACKEND (bedrock-runtime.REGION.amazonaws.com:443;
+// tests override its endpoint), all signed by one AWSCredentials policy: services is a list of
+// { name, schema, version? } (schema AWSAnthropic or AWSBedrock).
+export function bedrockYaml(backend, services, region = 'us-east-1') {
+  const docs = [`apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: { name: ${backend} }
+spec: { endpoints: [{ fqdn: { hostname: bedrock-runtime.${region}.amazonaws.com, port: 443 } }] }
+`];
+  for (const s of services) {
+    const version = s.version ? `, version: ${s.version}` : '';
+    docs.push(`apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIServiceBackend
+metadata: { name: ${s.name} }
+spec: { schema: { name: ${s.schema}${version} }, backendRef: { name: ${backend}, kind: Backend, group: gateway.envoyproxy.io } }
+`);
+  }
+  docs.push(`apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: BackendSecurityPolicy
+metadata: { name: ${backend}-aws }
+spec:
+  targetRefs:
+${services.map((s) => `  - { group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: ${s.name} }`).join('\n')}
+  type: AWSCredentials
+  awsCredentials: { region: ${region} }
+`);
+  return docs.join('---\n');
+}
+
+// The environment that makes the gateway's AWS credential chain find exactly these keys.
+export function awsEnv(accessKey, secretKey, sessionToken = '') {
+  return { AWS_ACCESS_KEY_ID: accessKey, AWS_SECRET_ACCESS_KEY: secretKey, AWS_SESSION_TOKEN: sessionToken, AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent' };
+}
