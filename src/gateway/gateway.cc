@@ -125,9 +125,15 @@ Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, ratelimit::Mode ra
       continue;
     const std::string where =
         "BackendSecurityPolicy " + p.origin.ns + "/" + p.origin.name + " credentialsFile";
+    config::Diagnostic problem;
+    problem.file = p.origin.file;
+    problem.line = p.origin.line;
+    problem.object = "BackendSecurityPolicy " + p.origin.ns + "/" + p.origin.name;
+    problem.field = "spec.awsCredentials.credentialsFile";
     auto ini = auth::parseIni(p.aws.credentials_file_content, where);
     if (!ini) {
-      errors.push_back(ini.error().public_message + " " + ini.error().detail);
+      problem.message = ini.error().public_message + " " + ini.error().detail;
+      errors.push_back(std::move(problem));
       continue;
     }
     const std::string profile =
@@ -135,8 +141,9 @@ Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, ratelimit::Mode ra
     auto section = ini->find(profile);
     if (section == ini->end() || !section->second.count("aws_access_key_id") ||
         !section->second.count("aws_secret_access_key")) {
-      errors.push_back(where + ": profile '" + profile +
-                       "' has no aws_access_key_id / aws_secret_access_key");
+      problem.message =
+          "profile '" + profile + "' has no aws_access_key_id / aws_secret_access_key";
+      errors.push_back(std::move(problem));
       continue;
     }
     auth::AwsCredentials c;

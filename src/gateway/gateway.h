@@ -35,7 +35,8 @@ struct Snapshot {
   // AWS credentials from a policy's credentialsFile Secret (first in the chain, as Envoy AI
   // Gateway does), parsed once per snapshot; by policy "ns/name".
   std::map<std::string, auth::AwsCredentials> aws_policy_credentials;
-  std::vector<std::string> errors;  // credentialsFile problems (file and line, never content)
+  // credentialsFile problems (file and line, never content), each naming its policy.
+  std::vector<config::Diagnostic> errors;
   int64_t loaded_unix = 0;
 };
 
