@@ -3,21 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { startGateway, request, chatCompletion, tempYaml, waitFor } from '../lib/harness.mjs';
+import { makeCerts } from '../lib/certs.mjs';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-tls-'));
-const sh = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-sh('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=tollgate test CA');
-sh('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=test.tollgate.local');
-fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=DNS:test.tollgate.local\n');
-sh('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
+const certs = makeCerts({ cn: 'test.tollgate.local', names: ['DNS:test.tollgate.local'] });
 
 const seen = [];
-const server = https.createServer({ key: fs.readFileSync(path.join(dir, 'server.key')), cert: fs.readFileSync(path.join(dir, 'server.pem')) }, (req, res) => {
+const server = https.createServer({ key: certs.keyPem, cert: certs.certPem }, (req, res) => {
   let body = '';
   req.on('data', (d) => { body += d; });
   req.on('end', () => {
@@ -57,7 +49,7 @@ spec:
 const chat = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
 
 test('a verified TLS backend is reached with SNI and keep-alive', async () => {
-  const gw = await startGateway([config('test.tollgate.local')], { extra: ['--upstream-ca-file', path.join(dir, 'ca.pem')] });
+  const gw = await startGateway([config('test.tollgate.local')], { extra: ['--upstream-ca-file', certs.ca] });
   for (let i = 0; i < 3; i++) {
     const r = await request(`${gw.url}/v1/chat/completions`, { body: chat });
     assert.equal(r.status, 200, r.body);
@@ -81,7 +73,7 @@ test('an untrusted certificate is refused: 503 to the client, the reason in the 
 });
 
 test('a certificate for another name is refused', async () => {
-  const gw = await startGateway([config('other.tollgate.local')], { extra: ['--upstream-ca-file', path.join(dir, 'ca.pem')] });
+  const gw = await startGateway([config('other.tollgate.local')], { extra: ['--upstream-ca-file', certs.ca] });
   const r = await request(`${gw.url}/v1/chat/completions`, { body: chat });
   assert.equal(r.status, 503);
   await waitFor(() => /TLS handshake \(verifying 'other\.tollgate\.local'\)/.test(gw.stderr()));
