@@ -226,6 +226,8 @@ asio::awaitable<Controller::WatchEnd> Controller::watchKind(const Kind& kind,
   // have ended anyway.
   const auto deadline = Clock::now() + seconds(timeout_s + 30);
   WatchEnd end = WatchEnd::kEnded;
+  const auto started = Clock::now();
+  uint64_t events = 0;
   const LineHandler on_line = [&](std::string_view line) {
     auto event = parseWatchEvent(line);
     if (!event) {
@@ -247,6 +249,7 @@ asio::awaitable<Controller::WatchEnd> Controller::watchKind(const Kind& kind,
     }
     std::string rv = resourceVersionOf(e.object);
     stats_.events.fetch_add(1, std::memory_order_relaxed);
+    ++events;
     switch (e.type) {
       case EventType::kAdded:
       case EventType::kModified:
@@ -270,6 +273,12 @@ asio::awaitable<Controller::WatchEnd> Controller::watchKind(const Kind& kind,
   if (r.value().status == 410) co_return WatchEnd::kGone;
   if (r.value().status != 200) {
     spdlog::warn("kube: watch {}: {}", kind.plural, httpProblem(r.value()));
+    co_return WatchEnd::kFailed;
+  }
+  if (end == WatchEnd::kEnded && events == 0 && Clock::now() - started < seconds(1)) {
+    // A healthy watch lasts until timeoutSeconds; one that ends at once with nothing in it (a
+    // proxy cutting streams, say) would otherwise be retried in a tight loop.
+    spdlog::info("kube: watch {} ended at once without events", kind.plural);
     co_return WatchEnd::kFailed;
   }
   co_return end;

@@ -189,8 +189,9 @@ int main(int argc, char** argv) {
       }
     } else {
       if (run.config_paths.empty()) return usage_error("run needs -c/--config FILE or --kube");
-      for (const char* flag : {"--kubeconfig", "--kube-context", "--namespace", "--gateway",
-                               "--kube-insecure-skip-tls-verify"}) {
+      for (const char* flag :
+           {"--kubeconfig", "--kube-context", "--namespace", "--gateway",
+            "--kube-insecure-skip-tls-verify", "--lease-name", "--lease-duration"}) {
         if (run_cmd->count(flag) > 0) return usage_error(std::string(flag) + " needs --kube");
       }
     }
