@@ -1,5 +1,6 @@
 #include "kube/reconcile.h"
 
+#include <chrono>
 #include <cstdio>
 #include <set>
 
@@ -41,6 +42,13 @@ std::string describe(const std::vector<config::Diagnostic>& diagnostics) {
 ReconcileResult Reconciler::run(const std::vector<const CachedObject*>& objects,
                                 const BuildFn& build) {
   ReconcileResult result;
+  const auto started = std::chrono::steady_clock::now();
+  const auto finish = [&]() -> ReconcileResult& {
+    result.elapsed_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
+    return result;
+  };
   std::map<std::string, Choice> choice;
   std::map<std::string, std::vector<config::Diagnostic>> own_errors;  // of the current version
   std::map<std::string, std::vector<config::Diagnostic>> warnings;    // of the final build
@@ -77,7 +85,7 @@ ReconcileResult Reconciler::run(const std::vector<const CachedObject*>& objects,
         warnings[d.object].push_back(d);
       }
     }
-    if (!result.unattributed.empty()) return result;
+    if (!result.unattributed.empty()) return finish();
     if (errors.empty()) {
       result.fingerprint = fnv1a(docs);
       break;
@@ -88,7 +96,7 @@ ReconcileResult Reconciler::run(const std::vector<const CachedObject*>& objects,
       d.message =
           "the configuration did not settle after " + std::to_string(result.builds) + " builds";
       result.unattributed.push_back(std::move(d));
-      return result;
+      return finish();
     }
     for (auto& [label, list] : errors) {
       Choice& c = choice[label];
@@ -160,7 +168,7 @@ ReconcileResult Reconciler::run(const std::vector<const CachedObject*>& objects,
                                    "); requests to this backend are sent without its credentials";
     }
   }
-  return result;
+  return finish();
 }
 
 }  // namespace tollgate::kube

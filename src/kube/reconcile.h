@@ -44,6 +44,7 @@ struct ReconcileResult {
   std::vector<config::Diagnostic> unattributed;  // why, when !ok
   std::map<std::string, ObjectOutcome> objects;  // every input object by label (when ok)
   int builds = 0;
+  double elapsed_ms = 0;    // all builds together
   std::string fingerprint;  // of the documents that went into the configuration
 };
 

@@ -249,8 +249,9 @@ std::unique_ptr<kube::Controller> startController(const RunOptions& opts,
   sink.publish = [candidate, publish](const kube::ReconcileResult& r, const std::string& why) {
     size_t left_out = 0;
     for (const auto& [label, o] : r.objects) left_out += o.served ? 0 : 1;
-    spdlog::info("kube: configuration built from {} object(s) ({}; {} left out)",
-                 r.objects.size() - left_out, why, left_out);
+    spdlog::info(
+        "kube: configuration built from {} object(s) ({}; {} left out; {} build(s), {:.1f} ms)",
+        r.objects.size() - left_out, why, left_out, r.builds, r.elapsed_ms);
     publish(*candidate, why, r.fingerprint);
   };
   sink.reject = [&reload_state](const kube::ReconcileResult& r, const std::string& why) {

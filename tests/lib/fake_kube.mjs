@@ -51,7 +51,8 @@ function parsePath(pathname) {
   return { apiVersion, ns, plural, name, sub };
 }
 
-export async function startFakeKube({ tokens = ['test-token'], missing = [], pageSize } = {}) {
+// cleanup: close the server when the test file ends (off for benchmarks run outside node:test).
+export async function startFakeKube({ tokens = ['test-token'], missing = [], pageSize, cleanup = true } = {}) {
   const certs = makeCerts({ names: ['IP:127.0.0.1', 'DNS:localhost'] });
   const fake = {
     certs,
@@ -247,11 +248,12 @@ export async function startFakeKube({ tokens = ['test-token'], missing = [], pag
   fake.port = server.address().port;
   fake.url = `https://127.0.0.1:${fake.port}`;
   fake.server = server;
-  after(() => {
+  fake.close = () => {
     for (const w of fake.watchers) w.res.socket?.destroy();
     server.closeAllConnections?.();
     server.close();
-  });
+  };
+  if (cleanup) after(fake.close);
   return fake;
 }
 
