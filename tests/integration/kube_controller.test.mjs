@@ -3,14 +3,16 @@
 // bad object gets Accepted=False in its status while the rest serves; watches survive dropped
 // connections, bookmarks and 410 Gone; rotated tokens are picked up; only the Lease holder writes
 // status, and another replica takes over when it dies.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { BIN, startProcess, startFake, request, chatCompletion, waitFor } from '../lib/harness.mjs';
+import https from 'node:https';
 import { startFakeKube } from '../lib/fake_kube.mjs';
+import { makeCerts } from '../lib/certs.mjs';
 import { SECRETS } from '../lib/secrets.mjs';
 
 const TOKEN_1 = SECRETS.kubeToken;
@@ -58,6 +60,18 @@ const upstream = (name) => startFake((req, res, body) => {
 });
 const fakeA = await upstream('A');
 const fakeB = await upstream('B');
+// A TLS upstream, for BackendTLSPolicy.
+const tlsCerts = makeCerts({ cn: 'test.tollgate.local', names: ['DNS:test.tollgate.local'] });
+const tlsUpstream = https.createServer({ key: tlsCerts.keyPem, cert: tlsCerts.certPem }, (req, res) => {
+  let body = '';
+  req.on('data', (d) => { body += d; });
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(chatCompletion(JSON.parse(body).model, 'over tls'));
+  });
+});
+await new Promise((r) => tlsUpstream.listen(0, '127.0.0.1', r));
+after(() => { tlsUpstream.closeAllConnections(); tlsUpstream.close(); });
 
 const port = (addr) => Number(addr.split(':')[1]);
 const gatewayObject = (name, ns = 'default') => ({ kind: 'Gateway', metadata: { name, namespace: ns }, spec: { gatewayClassName: 'envoy-gateway', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } });
@@ -246,7 +260,7 @@ test('a rotated token file is used for the next requests', async () => {
   kube.remove('AIGatewayRoute', 'default', 'rotated');
 });
 
-test('in-cluster: service-account files and env; --namespace and --gateway restrict what is served', async () => {
+test('in-cluster: service-account files and env; --namespace and --gateway restrict what is served; BackendTLSPolicy and AIServiceBackend come and go', async () => {
   const sa = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-sa-'));
   fs.writeFileSync(path.join(sa, 'token'), REPLICA_TOKEN);
   fs.copyFileSync(kube.certs.ca, path.join(sa, 'ca.crt'));
@@ -256,8 +270,11 @@ test('in-cluster: service-account files and env; --namespace and --gateway restr
   kube.apply(service('team', 'team-backend', 'team'));
   kube.apply(route('public-route', [['m-team', 'team']], { ns: 'team', parent: 'public' }));
   kube.apply(route('internal-route', [['m-internal', 'team']], { ns: 'team', parent: 'internal' }));
+  // The BackendTLSPolicy CRD is "installed" now: this replica lists it (the first one looks
+  // again only after a minute).
+  kube.missing.delete('backendtlspolicies');
   const since = kube.requests.length;
-  const g = await startKubeGateway(['--namespace', 'team', '--gateway', 'public'], {
+  const g = await startKubeGateway(['--namespace', 'team', '--gateway', 'public', '--upstream-ca-file', tlsCerts.ca], {
     KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(kube.port), TOLLGATE_KUBE_SA_DIR: sa, POD_NAME: 'team-0',
   });
   try {
@@ -270,6 +287,24 @@ test('in-cluster: service-account files and env; --namespace and --gateway restr
     assert.ok(kube.leaseCalls.some((c) => c.ns === 'gateways' && c.token === REPLICA_TOKEN), 'the Lease is in the pod\'s namespace');
     kube.apply(route('public-route', [['m-team', 'team'], ['m-team-2', 'team']], { ns: 'team', parent: 'public' }));
     await eventually('m-team-2', 'from B', g);
+
+    kube.apply(backend('tls-backend', `127.0.0.1:${tlsUpstream.address().port}`, 'team'));
+    kube.apply(service('tls', 'tls-backend', 'team'));
+    const tlsPolicy = {
+      kind: 'BackendTLSPolicy',
+      metadata: { name: 'tls', namespace: 'team' },
+      spec: { targetRefs: [{ group: 'gateway.envoyproxy.io', kind: 'Backend', name: 'tls-backend' }], validation: { wellKnownCACertificates: 'System', hostname: 'test.tollgate.local' } },
+    };
+    kube.apply(tlsPolicy);
+    kube.apply(route('public-route', [['m-team', 'team'], ['m-tls', 'tls']], { ns: 'team', parent: 'public' }));
+    await eventually('m-tls', 'over tls', g);
+    kube.remove('BackendTLSPolicy', 'team', 'tls'); // plain HTTP to a TLS port fails
+    await waitFor(async () => (await answer('m-tls', g)) !== 'over tls', { timeoutMs: 15000, intervalMs: 50 });
+    kube.apply(tlsPolicy);
+    await eventually('m-tls', 'over tls', g);
+    kube.remove('AIServiceBackend', 'team', 'tls'); // the rule's backend is gone: 503
+    await eventually('m-tls', 503, g);
+    assert.match(g.stderr(), /names AIServiceBackend team\/tls, which is not in the cluster or was not accepted/);
   } finally {
     await g.stop();
   }
