@@ -509,10 +509,17 @@ class Loader {
   explicit Loader(const LoadOptions& opts) : opts_(opts) {}
 
   void addPath(const std::string& path);
-  void addText(std::string_view text, const std::string& file);
+  // line_offset shifts every reported line: -1 with one single-line document (a JSON object from
+  // the API server) reports no line at all, since none would mean anything to the reader.
+  void addText(std::string_view text, const std::string& file, int line_offset = 0);
+  // One single-line document known as `label` ("Kind ns/name"): a problem found before the
+  // object's name could be read (unparsable text) is still reported against it.
+  void addObjectText(std::string_view text, const std::string& file, const std::string& label);
   LoadResult finish();
 
  private:
+  // How a reference to an object that was not loaded reads ("which no loaded file defines").
+  const std::string& missing() const { return opts_.missing_phrase; }
   void addFile(const std::string& path);
   void addDocument(const YAML::Node& doc, const std::string& file, int line_base);
   void addObject(RawObject object);
@@ -628,10 +635,11 @@ void Loader::addFile(const std::string& path) {
   addText(text.str(), path);
 }
 
-void Loader::addText(std::string_view text, const std::string& file) {
+void Loader::addText(std::string_view text, const std::string& file, int line_offset) {
   constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
   if (text.substr(0, kUtf8Bom.size()) == kUtf8Bom) text.remove_prefix(kUtf8Bom.size());
-  for (const Chunk& chunk : splitDocuments(text)) {
+  for (Chunk& chunk : splitDocuments(text)) {
+    chunk.line_base += line_offset;
     const Reporter r(&diags_, file, chunk.line_base);
     std::vector<YAML::Node> docs;
     try {
@@ -653,6 +661,15 @@ void Loader::addText(std::string_view text, const std::string& file) {
         r.error(doc, "", std::string("cannot read document: ") + e.what());
       }
     }
+  }
+}
+
+void Loader::addObjectText(std::string_view text, const std::string& file,
+                           const std::string& label) {
+  const size_t first = diags_.size();
+  addText(text, file, -1);
+  for (size_t i = first; i < diags_.size(); ++i) {
+    if (diags_[i].object.empty()) diags_[i].object = label;
   }
 }
 
@@ -954,12 +971,13 @@ void Loader::convertAIServiceBackend(const RawObject& o, const YAML::Node& spec,
       backend.backend_ref = *name;
       backend.backend_ref_ns =
           getString(r, child(ref, "namespace"), "spec.backendRef.namespace").value_or(o.origin.ns);
-      refs_.push_back(PendingRef{
-          "Backend", backend.backend_ref_ns, backend.backend_ref,
-          r.make(Severity::kWarning, child(ref, "name"), "spec.backendRef.name",
-                 "names Backend " + backend.backend_ref_ns + "/" + backend.backend_ref +
-                     ", which no loaded file defines; requests routed to this AIServiceBackend "
-                     "will answer 503")});
+      refs_.push_back(
+          PendingRef{"Backend", backend.backend_ref_ns, backend.backend_ref,
+                     r.make(Severity::kWarning, child(ref, "name"), "spec.backendRef.name",
+                            "names Backend " + backend.backend_ref_ns + "/" + backend.backend_ref +
+                                ", " + missing() +
+                                "; requests routed to this AIServiceBackend "
+                                "will answer 503")});
     }
   }
 
@@ -1064,10 +1082,10 @@ void Loader::convertRoute(const RawObject& o, const YAML::Node& spec, const Repo
         const std::string ns =
             getString(r, child(item, "namespace"), sub(path, "namespace")).value_or(o.origin.ns);
         route.parent_gateways.push_back(*name);
-        refs_.push_back(PendingRef{
-            "Gateway", ns, *name,
-            r.make(Severity::kWarning, child(item, "name"), sub(path, "name"),
-                   "names Gateway " + ns + "/" + *name + ", which no loaded file defines")});
+        refs_.push_back(
+            PendingRef{"Gateway", ns, *name,
+                       r.make(Severity::kWarning, child(item, "name"), sub(path, "name"),
+                              "names Gateway " + ns + "/" + *name + ", " + missing())});
       });
 
   const YAML::Node rules = child(spec, "rules");
@@ -1131,12 +1149,13 @@ void Loader::convertRoute(const RawObject& o, const YAML::Node& spec, const Repo
       // A missing backend is a warning, not an error: the rest of the route is fine, and the
       // reference stays in the rule so the router answers 503 for it rather than falling
       // through to another rule.
-      refs_.push_back(PendingRef{
-          "AIServiceBackend", backend_ref.ns, backend_ref.name,
-          r.make(Severity::kWarning, child(ref, "name"), sub(ref_path, "name"),
-                 "names AIServiceBackend " + backend_ref.ns + "/" + backend_ref.name +
-                     ", which no loaded file defines; the route rule will answer 503 when it "
-                     "selects this backend")});
+      refs_.push_back(
+          PendingRef{"AIServiceBackend", backend_ref.ns, backend_ref.name,
+                     r.make(Severity::kWarning, child(ref, "name"), sub(ref_path, "name"),
+                            "names AIServiceBackend " + backend_ref.ns + "/" + backend_ref.name +
+                                ", " + missing() +
+                                "; the route rule will answer 503 when it "
+                                "selects this backend")});
       rule.backend_refs.push_back(std::move(backend_ref));
     });
     if (!present(refs) || (refs.IsSequence() && refs.size() == 0)) {
@@ -1225,11 +1244,10 @@ void Loader::convertSecurityPolicy(const RawObject& o, const YAML::Node& spec, c
     }
     if (!name) return;
     policy.target_backends.push_back(*name);
-    refs_.push_back(
-        PendingRef{"AIServiceBackend", o.origin.ns, *name,
-                   r.make(Severity::kWarning, child(item, "name"), sub(path, "name"),
-                          "names AIServiceBackend " + o.origin.ns + "/" + *name +
-                              ", which no loaded file defines; this target has no effect")});
+    refs_.push_back(PendingRef{"AIServiceBackend", o.origin.ns, *name,
+                               r.make(Severity::kWarning, child(item, "name"), sub(path, "name"),
+                                      "names AIServiceBackend " + o.origin.ns + "/" + *name + ", " +
+                                          missing() + "; this target has no effect")});
   };
   forEach(r, child(spec, "targetRefs"), "spec.targetRefs", add_target);
   // Earlier releases had a single targetRef.
@@ -1329,11 +1347,10 @@ void Loader::convertTlsPolicy(const RawObject& o, const YAML::Node& spec, const 
       return;
     }
     policy.target_backends.push_back(*name);
-    refs_.push_back(
-        PendingRef{"Backend", o.origin.ns, *name,
-                   r.make(Severity::kWarning, child(item, "name"), sub(path, "name"),
-                          "names Backend " + o.origin.ns + "/" + *name +
-                              ", which no loaded file defines; this target has no effect")});
+    refs_.push_back(PendingRef{"Backend", o.origin.ns, *name,
+                               r.make(Severity::kWarning, child(item, "name"), sub(path, "name"),
+                                      "names Backend " + o.origin.ns + "/" + *name + ", " +
+                                          missing() + "; this target has no effect")});
   });
 
   const YAML::Node validation = child(spec, "validation");
@@ -1486,7 +1503,7 @@ std::optional<RateLimitRule> Loader::parseRateLimitRule(const YAML::Node& n,
 // `gateways`; HTTPRoutes go to `routes` when given (see BackendTrafficPolicy::target_routes).
 void readPolicyTargets(const YAML::Node& spec, const Origin& origin, const Reporter& r,
                        std::vector<std::string>* gateways, std::vector<std::string>* routes,
-                       std::vector<PendingRef>* refs) {
+                       std::vector<PendingRef>* refs, const std::string& missing) {
   const auto add_target = [&](const YAML::Node& item, const std::string& path) {
     if (!requireMap(r, item, path)) return;
     const std::optional<std::string> name = requireString(r, item, "name", path);
@@ -1494,11 +1511,10 @@ void readPolicyTargets(const YAML::Node& spec, const Origin& origin, const Repor
     if (!name || !kind) return;
     if (*kind == "Gateway") {
       gateways->push_back(*name);
-      refs->push_back(
-          PendingRef{"Gateway", origin.ns, *name,
-                     r.make(Severity::kWarning, child(item, "name"), sub(path, "name"),
-                            "names Gateway " + origin.ns + "/" + *name +
-                                ", which no loaded file defines; this target has no effect")});
+      refs->push_back(PendingRef{"Gateway", origin.ns, *name,
+                                 r.make(Severity::kWarning, child(item, "name"), sub(path, "name"),
+                                        "names Gateway " + origin.ns + "/" + *name + ", " +
+                                            missing + "; this target has no effect")});
     } else if (*kind == "HTTPRoute" && routes != nullptr) {
       routes->push_back(*name);
       refs->push_back(PendingRef{
@@ -1545,7 +1561,8 @@ void Loader::convertTrafficPolicy(const RawObject& o, const YAML::Node& spec, co
       }
     }
   }
-  readPolicyTargets(spec, o.origin, r, &policy.target_gateways, &policy.target_routes, &refs_);
+  readPolicyTargets(spec, o.origin, r, &policy.target_gateways, &policy.target_routes, &refs_,
+                    missing());
   reportUnusedFields(spec, "spec", {"targetRefs", "targetRef", "targetSelectors", "rateLimit"}, r);
 
   const YAML::Node rate_limit = child(spec, "rateLimit");
@@ -1584,7 +1601,7 @@ void Loader::convertClientTrafficPolicy(const RawObject& o, const YAML::Node& sp
                                         const Reporter& r) {
   ClientTrafficPolicy policy;
   policy.origin = o.origin;
-  readPolicyTargets(spec, o.origin, r, &policy.target_gateways, nullptr, &refs_);
+  readPolicyTargets(spec, o.origin, r, &policy.target_gateways, nullptr, &refs_, missing());
   reportUnusedFields(spec, "spec",
                      {"targetRefs", "targetRef", "targetSelectors", "connection", "timeout"}, r);
   const YAML::Node timeout = child(spec, "timeout");
@@ -1729,9 +1746,8 @@ std::optional<std::string> Loader::resolveCaBundle(std::vector<CaRef>& refs, con
     }
     Diagnostic d = ref.where;
     if (data == nullptr) {
-      d.message = "names " + label +
-                  ", which no loaded file defines; without its CA certificates tollgate cannot "
-                  "verify the backend";
+      d.message = "names " + label + ", " + missing() +
+                  "; without its CA certificates tollgate cannot verify the backend";
       diags_.push_back(std::move(d));
       ok = false;
       continue;
@@ -1759,8 +1775,9 @@ void Loader::linkSecurityPolicies() {
       if (policy.origin.ns == link.ns && policy.origin.name == link.policy) found = &policy;
     }
     if (found == nullptr) {
-      link.where.message = "names BackendSecurityPolicy " + link.ns + "/" + link.policy +
-                           ", which no loaded file defines; requests to this backend will not "
+      link.where.message = "names BackendSecurityPolicy " + link.ns + "/" + link.policy + ", " +
+                           missing() +
+                           "; requests to this backend will not "
                            "be authenticated";
       diags_.push_back(std::move(link.where));
       continue;
@@ -1812,8 +1829,8 @@ void Loader::resolveSecrets() {
     }
     Diagnostic& d = pending.where;
     if (secret == nullptr) {
-      d.message = "names " + label +
-                  ", which no loaded file defines; tollgate cannot authenticate to the backend "
+      d.message = "names " + label + ", " + missing() +
+                  "; tollgate cannot authenticate to the backend "
                   "without it";
       diags_.push_back(std::move(d));
       continue;
@@ -1899,7 +1916,7 @@ void Loader::applyOverrides() {
     }
     if (!found) {
       d.severity = Severity::kError;
-      d.message = "names Backend " + inQuotes(name) + ", which no loaded file defines" +
+      d.message = "names Backend " + inQuotes(name) + ", " + missing() +
                   (known.empty() ? std::string() : " (known Backends: " + known + ")");
       diags_.push_back(std::move(d));
     }
@@ -1967,6 +1984,13 @@ LoadResult loadString(const std::string& yaml_text, const std::string& name,
                       const LoadOptions& opts) {
   Loader loader(opts);
   loader.addText(yaml_text, name);
+  return loader.finish();
+}
+
+LoadResult loadObjects(const std::vector<std::pair<std::string, std::string>>& objects,
+                       const std::string& source, const LoadOptions& opts) {
+  Loader loader(opts);
+  for (const auto& [label, text] : objects) loader.addObjectText(text, source, label);
   return loader.finish();
 }
 

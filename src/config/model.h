@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace tollgate::config {
@@ -231,6 +232,9 @@ struct LoadOptions {
   // override also turns the Backend's TLS off: it points at a local plain-HTTP server (a mock or a
   // port-forward). Naming a Backend that no file defines is an error.
   std::map<std::string, Endpoint> backend_endpoint_overrides;
+  // How messages call an object that is referenced but was not loaded. The cluster controller says
+  // more than "file": there the object may exist and have been rejected.
+  std::string missing_phrase = "which no loaded file defines";
 };
 
 // Loads every path: a YAML file, or a directory whose *.yaml / *.yml files are read in name order
@@ -241,6 +245,11 @@ LoadResult loadFiles(const std::vector<std::string>& paths, const LoadOptions& o
 // Same, from in-memory text (for the embedded demo and tests); `name` stands for the file.
 LoadResult loadString(const std::string& yaml_text, const std::string& name,
                       const LoadOptions& opts = {});
+// Same, from single-line JSON objects (what the Kubernetes API returns): pairs of the object's
+// label ("Kind ns/name", for problems found before its metadata could be read) and its text. All
+// are reported as coming from `source`, without line numbers.
+LoadResult loadObjects(const std::vector<std::pair<std::string, std::string>>& objects,
+                       const std::string& source, const LoadOptions& opts = {});
 
 // The value syntaxes the loader accepts, exposed for tests and the command line. nullopt when
 // malformed or out of range.

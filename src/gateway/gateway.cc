@@ -126,9 +126,15 @@ Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, ratelimit::Mode ra
       continue;
     const std::string where =
         "BackendSecurityPolicy " + p.origin.ns + "/" + p.origin.name + " credentialsFile";
+    config::Diagnostic problem;
+    problem.file = p.origin.file;
+    problem.line = p.origin.line;
+    problem.object = "BackendSecurityPolicy " + p.origin.ns + "/" + p.origin.name;
+    problem.field = "spec.awsCredentials.credentialsFile";
     auto ini = auth::parseIni(p.aws.credentials_file_content, where);
     if (!ini) {
-      errors.push_back(ini.error().public_message + " " + ini.error().detail);
+      problem.message = ini.error().public_message + " " + ini.error().detail;
+      errors.push_back(std::move(problem));
       continue;
     }
     const std::string profile =
@@ -136,8 +142,9 @@ Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, ratelimit::Mode ra
     auto section = ini->find(profile);
     if (section == ini->end() || !section->second.count("aws_access_key_id") ||
         !section->second.count("aws_secret_access_key")) {
-      errors.push_back(where + ": profile '" + profile +
-                       "' has no aws_access_key_id / aws_secret_access_key");
+      problem.message =
+          "profile '" + profile + "' has no aws_access_key_id / aws_secret_access_key";
+      errors.push_back(std::move(problem));
       continue;
     }
     auth::AwsCredentials c;
@@ -152,8 +159,13 @@ Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, ratelimit::Mode ra
     std::string error;
     auto context = upstream::makeTlsContextFromPem(b.tls.ca_pem, &error);
     if (!context) {
-      errors.push_back("Backend " + b.origin.ns + "/" + b.origin.name + ": caCertificateRefs (" +
-                       b.tls.ca_source + "): " + error);
+      config::Diagnostic problem;
+      problem.file = b.origin.file;
+      problem.line = b.origin.line;
+      problem.object = "Backend " + b.origin.ns + "/" + b.origin.name;
+      problem.field = "caCertificateRefs";
+      problem.message = "the CA certificates of " + b.tls.ca_source + " cannot be used: " + error;
+      errors.push_back(std::move(problem));
       continue;
     }
     char id[17];

@@ -42,8 +42,9 @@ struct Snapshot {
     std::string ca_id;
   };
   std::map<const config::Backend*, BackendTrust> backend_trust;
-  // credentialsFile problems (file and line, never content), unreadable CA bundles
-  std::vector<std::string> errors;
+  // credentialsFile problems (file and line, never content) and unreadable CA bundles, each
+  // naming its object.
+  std::vector<config::Diagnostic> errors;
   int64_t loaded_unix = 0;
 };
 

@@ -26,6 +26,16 @@ struct RunOptions {
   std::string otlp_service_name = "tollgate";
   std::string upstream_ca_file;  // extra CAs trusted for TLS backends
   std::string log_level = "info";
+  // --kube: the configuration comes from the cluster's objects instead of files
+  // (docs/controller.md).
+  bool kube = false;
+  std::string kubeconfig;  // empty: in-cluster (service account)
+  std::string kube_context;
+  bool kube_insecure = false;  // accept a kubeconfig's insecure-skip-tls-verify
+  std::string kube_namespace;  // watch this namespace only; empty: all namespaces
+  std::string kube_gateway;    // serve the routes of this Gateway (NAME or NS/NAME); empty: all
+  std::string kube_lease_name = "tollgate-leader";
+  uint32_t kube_lease_duration_s = 15;
   // Set by `tollgate demo`: configuration text embedded in the binary instead of files.
   std::vector<std::pair<std::string, std::string>> embedded_configs;
   bool demo_banner = false;

@@ -15,10 +15,37 @@ int main(int argc, char** argv) {
 
   RunOptions run;
   auto* run_cmd = app.add_subcommand("run", "Run the gateway on Envoy AI Gateway YAML");
+  run_cmd->add_option("-c,--config", run.config_paths,
+                      "YAML file or directory (all *.yaml in it); repeatable (required unless "
+                      "--kube)");
+  run_cmd->add_flag("--kube", run.kube,
+                    "read the configuration from the Kubernetes API (watching it) instead of "
+                    "files, and write each AIGatewayRoute's and AIServiceBackend's Accepted "
+                    "status; in-cluster credentials unless --kubeconfig");
+  run_cmd->add_option("--kubeconfig", run.kubeconfig,
+                      "with --kube: a kubeconfig file (token, tokenFile or client certificate "
+                      "users) to run outside the cluster");
+  run_cmd->add_option("--kube-context", run.kube_context,
+                      "with --kubeconfig: the context to use (default: current-context)");
+  run_cmd->add_flag("--kube-insecure-skip-tls-verify", run.kube_insecure,
+                    "with --kubeconfig: accept a cluster entry with insecure-skip-tls-verify "
+                    "(refused otherwise)");
+  run_cmd->add_option("--namespace", run.kube_namespace,
+                      "with --kube: watch this namespace only (default: all namespaces)");
+  run_cmd->add_option("--gateway", run.kube_gateway,
+                      "with --kube: serve only the routes whose parentRefs name this Gateway "
+                      "(NAME or NAMESPACE/NAME; default: every route)");
   run_cmd
-      ->add_option("-c,--config", run.config_paths,
-                   "YAML file or directory (all *.yaml in it); repeatable")
-      ->required();
+      ->add_option("--lease-name", run.kube_lease_name,
+                   "with --kube: the coordination.k8s.io Lease (in the pod's namespace) whose "
+                   "holder writes status")
+      ->capture_default_str();
+  run_cmd
+      ->add_option("--lease-duration", run.kube_lease_duration_s,
+                   "with --kube: seconds a Lease holder may go without renewing before another "
+                   "replica takes over")
+      ->check(CLI::Range(1u, 3600u))
+      ->capture_default_str();
   run_cmd->add_option("--listen", run.listen,
                       "HOST:PORT for clients (default: the Gateway listener port, else "
                       "127.0.0.1:1975)");
@@ -150,7 +177,31 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  if (*run_cmd) return runGateway(run);
+  if (*run_cmd) {
+    const auto usage_error = [](const std::string& message) {
+      std::cerr << "tollgate: error: " << message << " (see 'tollgate run --help')\n";
+      return 2;
+    };
+    if (run.kube) {
+      // One source of truth: merging files into the cluster's objects would make a route's
+      // status depend on files kubectl cannot see.
+      if (!run.config_paths.empty())
+        return usage_error("--kube and -c/--config exclude each other");
+      if (!run.backend_endpoints.empty()) {
+        return usage_error(
+            "--backend-endpoint is for files; with --kube, point the Backend object at the "
+            "endpoint");
+      }
+    } else {
+      if (run.config_paths.empty()) return usage_error("run needs -c/--config FILE or --kube");
+      for (const char* flag :
+           {"--kubeconfig", "--kube-context", "--namespace", "--gateway",
+            "--kube-insecure-skip-tls-verify", "--lease-name", "--lease-duration"}) {
+        if (run_cmd->count(flag) > 0) return usage_error(std::string(flag) + " needs --kube");
+      }
+    }
+    return runGateway(run);
+  }
   if (*validate_cmd) return validateConfig(validate_paths, validate_overrides);
   if (*demo_cmd) return runDemo(demo);
   if (*mock_cmd) return runMockLlm(mock);

@@ -18,6 +18,7 @@
 #include "common/strings.h"
 #include "config/model.h"
 #include "gateway/gateway.h"
+#include "kube/controller.h"
 #include "main/admin.h"
 #include "main/commands.h"
 #include "metrics/metrics.h"
@@ -66,9 +67,9 @@ bool parseOverrides(const std::vector<std::string>& specs, config::LoadOptions& 
 }
 
 // Prints diagnostics; returns false when there are errors.
-bool report(const config::LoadResult& lr, bool to_stdout) {
+bool report(const std::vector<config::Diagnostic>& diagnostics, bool to_stdout) {
   size_t errors = 0, warnings = 0;
-  for (const auto& d : lr.diagnostics) {
+  for (const auto& d : diagnostics) {
     if (d.severity == config::Severity::kError) {
       ++errors;
       if (to_stdout)
@@ -167,6 +168,147 @@ config::LoadResult loadAllFiles(const RunOptions& opts, const config::LoadOption
     return config::loadString(text, "embedded:examples/demo", lo);
   }
   return config::loadFiles(opts.config_paths, lo);
+}
+
+// A configuration compiled for serving, with every diagnostic of loading and compiling it.
+struct Compiled {
+  std::shared_ptr<const gateway::Snapshot> snapshot;  // null when anything is an error
+  std::vector<config::Diagnostic> diagnostics;
+};
+
+Compiled compile(config::LoadResult lr, ratelimit::Mode mode) {
+  Compiled out;
+  out.diagnostics = std::move(lr.diagnostics);
+  const bool load_failed = std::any_of(
+      out.diagnostics.begin(), out.diagnostics.end(),
+      [](const config::Diagnostic& d) { return d.severity == config::Severity::kError; });
+  if (load_failed) return out;
+  auto cfg = std::make_shared<const config::Config>(std::move(lr.config));
+  auto snap = std::make_shared<const gateway::Snapshot>(cfg, mode);
+  // Rate-limit cost expressions and credentialsFile Secrets are checked by compiling them.
+  for (const auto& e : snap->policies.errors()) out.diagnostics.push_back(e);
+  for (const auto& e : snap->errors) out.diagnostics.push_back(e);
+  if (snap->policies.errors().empty() && snap->errors.empty()) out.snapshot = std::move(snap);
+  return out;
+}
+
+// Reload bookkeeping, read by the metrics scrape.
+struct ReloadState {
+  std::atomic<uint64_t> ok{0}, failed{0};
+  std::atomic<int64_t> loaded_unix{0};
+  std::mutex mu;  // guards hash: the reloading thread writes it, the scrape reads it
+  std::string hash;
+};
+
+using PublishFn =
+    std::function<void(std::shared_ptr<const gateway::Snapshot>, std::string_view, std::string)>;
+
+// --kube: the controller's thread builds each configuration through compile() and publishes it
+// through the same function as a file reload. nullptr (logged) when the cluster is unreachable
+// by configuration (no credentials, bad kubeconfig).
+std::unique_ptr<kube::Controller> startController(const RunOptions& opts,
+                                                  const config::LoadOptions& lo,
+                                                  ratelimit::Mode mode, const PublishFn& publish,
+                                                  ReloadState& reload_state) {
+  auto access = opts.kubeconfig.empty()
+                    ? kube::inCluster(kube::processEnv())
+                    : kube::fromKubeconfig(opts.kubeconfig, opts.kube_context, opts.kube_insecure);
+  if (!access) {
+    spdlog::error("kube: {}", access.error().detail);
+    return nullptr;
+  }
+  const kube::GetEnv env = kube::processEnv();
+  kube::ControllerOptions co;
+  co.access = std::move(access.value());
+  co.watch_namespace = opts.kube_namespace;
+  co.gateway = kube::parseGatewaySelector(opts.kube_gateway);
+  co.identity = kube::defaultIdentity(env);
+  co.lease_name = opts.kube_lease_name;
+  co.lease_duration = std::chrono::seconds(opts.kube_lease_duration_s);
+  // The Lease lives in the pod's namespace.
+  co.lease_namespace = env("POD_NAMESPACE").value_or("");
+  if (co.lease_namespace.empty()) co.lease_namespace = co.access.ns;
+  if (co.lease_namespace.empty()) co.lease_namespace = opts.kube_namespace;
+  if (co.lease_namespace.empty()) co.lease_namespace = "default";
+  spdlog::info("kube: reading {} from {}{}; Lease {}/{} as {}",
+               opts.kube_namespace.empty() ? "all namespaces" : "namespace " + opts.kube_namespace,
+               co.access.description, co.gateway.all() ? "" : " for Gateway " + opts.kube_gateway,
+               co.lease_namespace, co.lease_name, co.identity);
+
+  // The candidate of the build in progress; only the controller's thread touches it.
+  auto candidate = std::make_shared<std::shared_ptr<const gateway::Snapshot>>();
+  config::LoadOptions cluster_lo = lo;
+  cluster_lo.missing_phrase = "which is not in the cluster or was not accepted";
+  kube::ConfigSink sink;
+  sink.build = [candidate, cluster_lo,
+                mode](const std::vector<std::pair<std::string, std::string>>& docs) {
+    config::LoadResult lr = config::loadObjects(docs, "cluster", cluster_lo);
+    applyAwsEndpointOverride(lr, cluster_lo);
+    Compiled compiled = compile(std::move(lr), mode);
+    *candidate = compiled.snapshot;
+    return std::move(compiled.diagnostics);
+  };
+  sink.publish = [candidate, publish](const kube::ReconcileResult& r, const std::string& why) {
+    size_t left_out = 0;
+    for (const auto& [label, o] : r.objects) left_out += o.served ? 0 : 1;
+    spdlog::info(
+        "kube: configuration built from {} object(s) ({}; {} left out; {} build(s), {:.1f} ms)",
+        r.objects.size() - left_out, why, left_out, r.builds, r.elapsed_ms);
+    publish(*candidate, why, r.fingerprint);
+  };
+  sink.reject = [&reload_state](const kube::ReconcileResult& r, const std::string& why) {
+    reload_state.failed.fetch_add(1);
+    for (const auto& d : r.unattributed) spdlog::error("config: {}", d.toString());
+    spdlog::error(
+        "kube: the cluster's configuration ({}) has errors no object can be blamed for (above); "
+        "still serving the last good configuration",
+        why);
+  };
+  auto controller = std::make_unique<kube::Controller>(std::move(co), std::move(sink));
+  if (std::string error = controller->start(); !error.empty()) {
+    spdlog::error("kube: {}", error);
+    return nullptr;
+  }
+  return controller;
+}
+
+// Waits until the controller published the first configuration. False when a signal came first,
+// or the cluster's configuration cannot be built at all (reload_state.failed counts it).
+bool waitForFirstSnapshot(const gateway::SnapshotHolder& snapshots,
+                          const ReloadState& reload_state) {
+  asio::io_context io(1);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  bool ready = false;
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (!ec) spdlog::info("signal {} received before the first configuration; stopping", sig);
+    io.stop();
+  });
+  asio::steady_timer poll(io);
+  const auto started = std::chrono::steady_clock::now();
+  auto next_note = started + std::chrono::seconds(10);
+  std::function<void()> check = [&] {
+    if (snapshots.current()) {
+      ready = true;
+      io.stop();
+      return;
+    }
+    if (reload_state.failed.load() > 0) {
+      spdlog::error("configuration from the cluster has errors; not starting");
+      io.stop();
+      return;
+    }
+    if (std::chrono::steady_clock::now() >= next_note) {
+      next_note += std::chrono::seconds(10);
+      spdlog::warn("kube: still waiting for the first complete listing of the cluster");
+    }
+    poll.expires_after(std::chrono::milliseconds(50));
+    poll.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) check();
+    });
+  };
+  check();
+  io.run();
+  return ready;
 }
 
 // Waits for SIGINT/SIGTERM on the calling thread.
@@ -268,17 +410,8 @@ int validateConfig(const std::vector<std::string>& paths,
   auto lr = config::loadFiles(paths, lo);
   // What is checked when a snapshot is built (cost expressions compiled by the rate limiter,
   // credentialsFile contents, CA bundles) is reported here too, as `run` would refuse it.
-  const gateway::Snapshot snapshot(std::make_shared<const config::Config>(lr.config),
-                                   ratelimit::Mode::kEnvoy);
-  std::vector<std::string> problems = snapshot.policies.errors();
-  problems.insert(problems.end(), snapshot.errors.begin(), snapshot.errors.end());
-  for (const auto& e : problems) {
-    config::Diagnostic d;
-    d.severity = config::Severity::kError;
-    d.message = e;
-    lr.diagnostics.push_back(d);
-  }
-  return report(lr, true) ? 0 : 1;
+  const Compiled compiled = compile(std::move(lr), ratelimit::Mode::kEnvoy);
+  return report(compiled.diagnostics, true) ? 0 : 1;
 }
 
 // Every client and upstream connection is a file descriptor: take the whole hard limit the
@@ -300,12 +433,52 @@ int runGateway(const RunOptions& opts) {
   raiseOpenFilesLimit();
   config::LoadOptions lo;
   if (!parseOverrides(opts.backend_endpoints, lo)) return 2;
-  auto lr = loadAll(opts, lo);
-  if (!report(lr, false)) {
-    spdlog::error("configuration has errors; not starting (run 'tollgate validate' for the list)");
-    return 1;
+  const auto mode =
+      opts.rate_limit_mode == "reserve" ? ratelimit::Mode::kReserve : ratelimit::Mode::kEnvoy;
+  gateway::SnapshotHolder snapshots;
+  ReloadState reload_state;
+  // The one way a configuration goes live, from files or from the cluster: in-flight requests
+  // keep the snapshot they started with; rate-limit counters live in the stores, keyed by policy
+  // and rule, so budgets carry over.
+  auto publish = [&](std::shared_ptr<const gateway::Snapshot> snap, std::string_view why,
+                     std::string hash) {
+    const bool first = snapshots.current() == nullptr;
+    snapshots.publish(snap);
+    if (!first) reload_state.ok.fetch_add(1);
+    reload_state.loaded_unix = snap->loaded_unix;
+    {
+      std::lock_guard lock(reload_state.mu);
+      reload_state.hash = std::move(hash);
+    }
+    if (!first) {
+      spdlog::info("configuration reloaded ({}): {} route rule(s), {} rate-limit rule(s)", why,
+                   snap->routes.rules().size(), snap->policies.rules().size());
+    }
+  };
+
+  std::shared_ptr<const gateway::Snapshot> snapshot;
+  std::unique_ptr<kube::Controller> controller;
+  if (opts.kube) {
+    controller = startController(opts, lo, mode, publish, reload_state);
+    if (!controller) return 1;
+    // Nothing listens until the cluster was read once: a gateway that served an empty
+    // configuration meanwhile would answer 404 to everyone.
+    if (!waitForFirstSnapshot(snapshots, reload_state)) {
+      controller->stop();
+      return reload_state.failed.load() > 0 ? 1 : 0;
+    }
+    snapshot = snapshots.current();
+  } else {
+    Compiled compiled = compile(loadAll(opts, lo), mode);
+    if (!report(compiled.diagnostics, false) || !compiled.snapshot) {
+      spdlog::error(
+          "configuration has errors; not starting (run 'tollgate validate' for the list)");
+      return 1;
+    }
+    snapshot = compiled.snapshot;
+    publish(snapshot, "start", configFingerprint(opts));
   }
-  auto cfg = std::make_shared<const config::Config>(std::move(lr.config));
+  const auto& cfg = snapshot->config;
   auto listen = resolveListen(opts.listen, cfg.get());
   auto admin_hp = parseHostPort(opts.admin);
   if (!listen || !admin_hp) {
@@ -321,17 +494,6 @@ int runGateway(const RunOptions& opts) {
     }
     redis->timeout = std::chrono::milliseconds(opts.redis_timeout_ms);
   }
-  const auto mode =
-      opts.rate_limit_mode == "reserve" ? ratelimit::Mode::kReserve : ratelimit::Mode::kEnvoy;
-  auto snapshot = std::make_shared<const gateway::Snapshot>(cfg, mode);
-  if (!snapshot->policies.errors().empty() || !snapshot->errors.empty()) {
-    for (const auto& e : snapshot->policies.errors()) spdlog::error("config: {}", e);
-    for (const auto& e : snapshot->errors) spdlog::error("config: {}", e);
-    spdlog::error("configuration has errors; not starting");
-    return 1;
-  }
-  gateway::SnapshotHolder snapshots;
-  snapshots.publish(snapshot);
   ratelimit::LimiterOptions limiter_opts;
   limiter_opts.fail_closed = opts.rate_limit_failure == "closed";
   ratelimit::Limiter limiter(limiter_opts, [] { return t_redis_store; });
@@ -340,16 +502,6 @@ int runGateway(const RunOptions& opts) {
                  snapshot->policies.rules().size(), redis ? "redis" : "in-process",
                  opts.rate_limit_mode, opts.rate_limit_failure);
   }
-
-  // Reload bookkeeping, read by the metrics scrape.
-  struct ReloadState {
-    std::atomic<uint64_t> ok{0}, failed{0};
-    std::atomic<int64_t> loaded_unix{0};
-    std::mutex mu;  // guards hash: the main thread writes it, the scrape reads it
-    std::string hash;
-  } reload_state;
-  reload_state.hash = configFingerprint(opts);
-  reload_state.loaded_unix = snapshot->loaded_unix;
 
   http::ServerOptions sopts;
   for (const auto& ctp : cfg->client_traffic_policies) {
@@ -531,6 +683,43 @@ int runGateway(const RunOptions& opts) {
        {},
        [&reload_state, one] { return one(double(reload_state.loaded_unix.load())); }});
 
+  if (controller) {
+    const kube::ControllerStats* ks = &controller->stats();
+    registry.callback({Type::kGauge,
+                       "tollgate_kube_leader",
+                       "1 while this replica holds the Lease and writes status",
+                       {},
+                       [ks, one] { return one(double(ks->leader.load())); }});
+    registry.callback({Type::kCounter,
+                       "tollgate_kube_lists_total",
+                       "Complete listings of a kind (the first, and relists after 410 Gone)",
+                       {},
+                       [ks, one] { return one(double(ks->lists.load())); }});
+    registry.callback({Type::kCounter,
+                       "tollgate_kube_watch_restarts_total",
+                       "Watches that failed (dropped connection, error) and were reconnected",
+                       {},
+                       [ks, one] { return one(double(ks->watch_restarts.load())); }});
+    registry.callback({Type::kCounter,
+                       "tollgate_kube_watch_events_total",
+                       "Watch events applied to the cache",
+                       {},
+                       [ks, one] { return one(double(ks->events.load())); }});
+    registry.callback({Type::kCounter,
+                       "tollgate_kube_status_writes_total",
+                       "Status PATCHes by result",
+                       {"result"},
+                       [ks] {
+                         return Samples{{{"success"}, double(ks->status_writes.load())},
+                                        {{"failure"}, double(ks->status_failures.load())}};
+                       }});
+    registry.callback({Type::kGauge,
+                       "tollgate_kube_objects_rejected",
+                       "Objects not accepted (Accepted=False) in the last build",
+                       {},
+                       [ks, one] { return one(double(ks->objects_rejected.load())); }});
+  }
+
   std::atomic<bool> draining{false};
   http::EventLoops admin_loops(1);
   AdminContext admin_ctx;
@@ -583,22 +772,12 @@ int runGateway(const RunOptions& opts) {
   // The main thread handles signals and reloads; request threads never wait on it.
   asio::io_context main_io(1);
   auto reload = [&](std::string_view why) {
-    auto next = loadAll(opts, lo);
-    std::shared_ptr<const gateway::Snapshot> snap;
-    bool ok = report(next, false);
-    if (ok) {
-      auto next_cfg = std::make_shared<const config::Config>(std::move(next.config));
-      snap = std::make_shared<const gateway::Snapshot>(next_cfg, mode);
-      for (const auto& e : snap->policies.errors()) {
-        spdlog::error("config: {}", e);
-        ok = false;
-      }
-      for (const auto& e : snap->errors) {
-        spdlog::error("config: {}", e);
-        ok = false;
-      }
+    if (controller) {
+      controller->rebuild();  // the cluster is the configuration: build again from it
+      return;
     }
-    if (!ok) {
+    Compiled next = compile(loadAll(opts, lo), mode);
+    if (!report(next.diagnostics, false) || !next.snapshot) {
       reload_state.failed.fetch_add(1);
       spdlog::error(
           "reload ({}) rejected: the configuration has errors (above); still serving the last "
@@ -606,17 +785,7 @@ int runGateway(const RunOptions& opts) {
           why);
       return;
     }
-    // In-flight requests keep the snapshot they started with; rate-limit counters live in the
-    // stores, keyed by policy and rule, so budgets carry over.
-    snapshots.publish(snap);
-    reload_state.ok.fetch_add(1);
-    reload_state.loaded_unix = snap->loaded_unix;
-    {
-      std::lock_guard lock(reload_state.mu);
-      reload_state.hash = configFingerprint(opts);
-    }
-    spdlog::info("configuration reloaded ({}): {} route rule(s), {} rate-limit rule(s)", why,
-                 snap->routes.rules().size(), snap->policies.rules().size());
+    publish(next.snapshot, why, configFingerprint(opts));
   };
 
   asio::signal_set signals(main_io, SIGINT, SIGTERM, SIGHUP);
@@ -671,7 +840,7 @@ int runGateway(const RunOptions& opts) {
   // Watch the configuration files: a changed fingerprint reloads, like SIGHUP.
   asio::steady_timer watch_timer(main_io);
   std::function<void()> watch = [&] {
-    if (opts.watch_interval_ms == 0 || !opts.embedded_configs.empty()) return;
+    if (opts.watch_interval_ms == 0 || !opts.embedded_configs.empty() || controller) return;
     watch_timer.expires_after(std::chrono::milliseconds(opts.watch_interval_ms));
     watch_timer.async_wait([&](const boost::system::error_code& ec) {
       if (ec || draining.load()) return;

@@ -28,6 +28,19 @@ std::string_view nameOf(std::string_view ns_name) {
   return slash == std::string_view::npos ? ns_name : ns_name.substr(slash + 1);
 }
 
+// A compile problem of one object, located like the loader's diagnostics.
+config::Diagnostic policyError(const config::Origin& origin, std::string field,
+                               std::string message) {
+  config::Diagnostic d;
+  d.severity = config::Severity::kError;
+  d.file = origin.file;
+  d.line = origin.line;
+  d.object = origin.kind + " " + origin.ns + "/" + origin.name;
+  d.field = std::move(field);
+  d.message = std::move(message);
+  return d;
+}
+
 // Store problems are logged at most once per second per thread: Redis down must not flood logs.
 bool shouldLogStoreError() {
   thread_local std::chrono::steady_clock::time_point last{};
@@ -116,9 +129,9 @@ Policies::Policies(const config::Config& cfg, Mode default_mode) {
       } else if (it->second == "envoy") {
         mode = Mode::kEnvoy;
       } else {
-        errors_.push_back("BackendTrafficPolicy " + p.origin.ns + "/" + p.origin.name + ": " +
-                          std::string(kModeAnnotation) + " must be 'envoy' or 'reserve', got '" +
-                          it->second + "'");
+        errors_.push_back(policyError(p.origin,
+                                      "metadata.annotations." + std::string(kModeAnnotation),
+                                      "must be 'envoy' or 'reserve', got '" + it->second + "'"));
       }
     }
     if (auto it = p.annotations.find(std::string(kDefaultMaxTokensAnnotation));
@@ -126,8 +139,9 @@ Policies::Policies(const config::Config& cfg, Mode default_mode) {
       try {
         default_max = std::stoull(it->second);
       } catch (const std::exception&) {
-        errors_.push_back("BackendTrafficPolicy " + p.origin.ns + "/" + p.origin.name + ": " +
-                          std::string(kDefaultMaxTokensAnnotation) + " must be a number");
+        errors_.push_back(policyError(
+            p.origin, "metadata.annotations." + std::string(kDefaultMaxTokensAnnotation),
+            "must be a number"));
       }
     }
     for (size_t i = 0; i < p.rules.size(); ++i) {
@@ -169,9 +183,9 @@ Policies::Policies(const config::Config& cfg, Mode default_mode) {
       if (c.type == config::CostType::kCEL) {
         auto prog = CelProgram::compile(c.cel);
         if (!prog) {
-          errors_.push_back(route.origin.file + ": AIGatewayRoute " + route.origin.ns + "/" +
-                            route.origin.name + ": spec.llmRequestCosts[" + std::to_string(i) +
-                            "].cel: " + prog.error().public_message);
+          errors_.push_back(policyError(route.origin,
+                                        "spec.llmRequestCosts[" + std::to_string(i) + "].cel",
+                                        prog.error().public_message));
           continue;
         }
         fn.cel = std::move(prog.value());

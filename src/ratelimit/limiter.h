@@ -72,14 +72,15 @@ class Policies {
   Policies(const config::Config& cfg, Mode default_mode);
   bool empty() const { return rules_.empty(); }
   const std::vector<CompiledRule>& rules() const { return rules_; }
-  // Problems found while compiling (CEL errors with their position): start refuses to run.
-  const std::vector<std::string>& errors() const { return errors_; }
+  // Problems found while compiling (CEL errors with their position), each naming its object so a
+  // controller can reject that object alone: start refuses to run.
+  const std::vector<config::Diagnostic>& errors() const { return errors_; }
   const CostFunction* cost(const std::string& route, const std::string& key) const;
 
  private:
   std::vector<CompiledRule> rules_;
   std::map<std::string, std::map<std::string, CostFunction>> costs_;  // route "ns/name" → key →
-  std::vector<std::string> errors_;
+  std::vector<config::Diagnostic> errors_;
 };
 
 // What the limiter needs to know about a request.

@@ -275,8 +275,10 @@ spec:
 )");
   Policies p(cfg, Mode::kEnvoy);
   ASSERT_EQ(p.errors().size(), 1u);
-  EXPECT_NE(p.errors()[0].find("llmRequestCosts[0].cel"), std::string::npos) << p.errors()[0];
-  EXPECT_NE(p.errors()[0].find("column"), std::string::npos) << p.errors()[0];
+  const std::string text = p.errors()[0].toString();
+  EXPECT_NE(text.find("llmRequestCosts[0].cel"), std::string::npos) << text;
+  EXPECT_NE(text.find("column"), std::string::npos) << text;
+  EXPECT_EQ(p.errors()[0].object, "AIGatewayRoute default/route") << text;
 }
 
 TEST(LocalStore, AllOrNothingAcrossBuckets) {

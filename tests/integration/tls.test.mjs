@@ -4,25 +4,19 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startGateway, request, chatCompletion, tempYaml, waitFor } from '../lib/harness.mjs';
+import { makeCerts } from '../lib/certs.mjs';
 
 const execFileAsync = promisify(execFile);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-tls-'));
-const sh = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-sh('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=tollgate test CA');
-sh('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=test.tollgate.local');
-fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=DNS:test.tollgate.local\n');
-sh('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
+const certs = makeCerts({ cn: 'test.tollgate.local', names: ['DNS:test.tollgate.local'] });
 // A second CA that signed nothing here: trusting only it must fail.
-sh('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'other-ca.key', '-out', 'other-ca.pem', '-days', '2', '-subj', '/CN=unrelated CA');
+const unrelated = makeCerts({ cn: 'unrelated' });
 
 const seen = [];
 let closeEachConnection = false;  // forces a new connection (and TLS handshake) per request
-const server = https.createServer({ key: fs.readFileSync(path.join(dir, 'server.key')), cert: fs.readFileSync(path.join(dir, 'server.pem')) }, (req, res) => {
+const server = https.createServer({ key: certs.keyPem, cert: certs.certPem }, (req, res) => {
   let body = '';
   req.on('data', (d) => { body += d; });
   req.on('end', () => {
@@ -65,7 +59,7 @@ spec:
 const chat = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
 
 test('a verified TLS backend is reached with SNI and keep-alive', async () => {
-  const gw = await startGateway([config('test.tollgate.local')], { extra: ['--upstream-ca-file', path.join(dir, 'ca.pem')] });
+  const gw = await startGateway([config('test.tollgate.local')], { extra: ['--upstream-ca-file', certs.ca] });
   for (let i = 0; i < 3; i++) {
     const r = await request(`${gw.url}/v1/chat/completions`, { body: chat });
     assert.equal(r.status, 200, r.body);
@@ -89,7 +83,7 @@ test('an untrusted certificate is refused: 503 to the client, the reason in the 
 });
 
 test('a certificate for another name is refused', async () => {
-  const gw = await startGateway([config('other.tollgate.local')], { extra: ['--upstream-ca-file', path.join(dir, 'ca.pem')] });
+  const gw = await startGateway([config('other.tollgate.local')], { extra: ['--upstream-ca-file', certs.ca] });
   const r = await request(`${gw.url}/v1/chat/completions`, { body: chat });
   assert.equal(r.status, 503);
   await waitFor(() => /TLS handshake \(verifying 'other\.tollgate\.local'\)/.test(gw.stderr()));
@@ -132,7 +126,7 @@ spec:
 `);
 
 test('caCertificateRefs: the backend is verified against the CA of its ConfigMap', async () => {
-  const gw = await startGateway([caRefsConfig(fs.readFileSync(path.join(dir, 'ca.pem'), 'utf8'))]);
+  const gw = await startGateway([caRefsConfig(fs.readFileSync(certs.ca, 'utf8'))]);
   const r = await request(`${gw.url}/v1/chat/completions`, { body: chat });
   assert.equal(r.status, 200, r.body);
   assert.equal(r.json().choices[0].message.content, 'over tls');
@@ -141,8 +135,8 @@ test('caCertificateRefs: the backend is verified against the CA of its ConfigMap
 
 test('caCertificateRefs replace the other trusted CAs: an unrelated CA is refused', async () => {
   // --upstream-ca-file trusts the right CA for other backends, but this backend names its own.
-  const gw = await startGateway([caRefsConfig(fs.readFileSync(path.join(dir, 'other-ca.pem'), 'utf8'))],
-    { extra: ['--upstream-ca-file', path.join(dir, 'ca.pem')] });
+  const gw = await startGateway([caRefsConfig(fs.readFileSync(unrelated.ca, 'utf8'))],
+    { extra: ['--upstream-ca-file', certs.ca] });
   const r = await request(`${gw.url}/v1/chat/completions`, { body: chat });
   assert.equal(r.status, 503, r.body);
   await waitFor(() => /certificate verify failed/.test(gw.stderr()));
@@ -162,7 +156,7 @@ test('a caCertificateRefs ConfigMap without a certificate stops validate and run
 test('TLS sessions are resumed on new connections to the same backend', async () => {
   closeEachConnection = true;
   const first = seen.length;
-  const gw = await startGateway([config('test.tollgate.local')], { threads: 1, extra: ['--upstream-ca-file', path.join(dir, 'ca.pem')] });
+  const gw = await startGateway([config('test.tollgate.local')], { threads: 1, extra: ['--upstream-ca-file', certs.ca] });
   for (let i = 0; i < 4; i++) {
     const r = await request(`${gw.url}/v1/chat/completions`, { body: chat });
     assert.equal(r.status, 200, r.body);

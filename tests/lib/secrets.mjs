@@ -3,4 +3,10 @@
 export const SECRETS = {
   clientBearer: 'client-secret-token-7f3a9c',
   backendApiKey: 'sk-backend-key-91b2e4d0',
+  // kube_controller.test.mjs: service-account tokens and API keys held in cluster Secrets.
+  kubeToken: 'kube-sa-token-4c1e8a',
+  kubeRotatedToken: 'kube-sa-token-rotated-9d2f7b',
+  kubeReplicaToken: 'kube-replica-token-3a6e0c',
+  kubeFirstApiKey: 'sk-kube-first-5b8d1f',
+  kubeSecondApiKey: 'sk-kube-second-2e7c4a',
 };

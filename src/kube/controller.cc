@@ -1,0 +1,592 @@
+#include "kube/controller.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <random>
+
+#include "kube/backoff.h"
+#include "kube/lease.h"
+
+namespace tollgate::kube {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+uint64_t randomSeed() {
+  std::random_device rd;
+  return (uint64_t{rd()} << 32) ^ rd();
+}
+
+// One line about an HTTP answer the controller did not expect, with the server's own reason.
+std::string httpProblem(const ApiResponse& r) {
+  const ApiStatus st = parseStatusBody(r.body);
+  std::string out = "HTTP " + std::to_string(r.status);
+  if (!st.reason.empty()) out += " " + st.reason;
+  if (!st.message.empty()) out += ": " + st.message;
+  if (r.status == 401) out += " (is the token valid? it is re-read from its file on each request)";
+  if (r.status == 403) out += " (the service account needs RBAC for this; see docs/controller.md)";
+  return out;
+}
+
+// Runs a coroutine on the io_context; an exception escaping it is logged, never fatal.
+template <typename Awaitable>
+void spawn(asio::io_context& io, Awaitable a, std::string what) {
+  asio::co_spawn(io, std::move(a), [what = std::move(what)](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("kube: {} stopped: {}", what, ex.what());
+    }
+  });
+}
+
+}  // namespace
+
+std::string defaultIdentity(const GetEnv& env) {
+  if (auto pod = env("POD_NAME"); pod && !pod->empty()) return *pod;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0 && host[0] != '\0') return host;
+  return "tollgate";
+}
+
+Controller::Controller(ControllerOptions opts, ConfigSink sink)
+    : opts_(std::move(opts)), sink_(std::move(sink)) {}
+
+Controller::~Controller() { stop(); }
+
+std::string Controller::start() {
+  std::string error;
+  auto tls = opts_.access.makeTlsContext(&error);
+  if (!tls) return error;
+  client_ = std::make_unique<ApiClient>(io_, opts_.access, std::move(tls));
+  work_.emplace(io_.get_executor());
+  for (const Kind& k : watchedKinds()) {
+    spawn(io_, runKind(&k), "watch of " + std::string(k.plural));
+  }
+  spawn(io_, leaseLoop(), "leader election");
+  spawn(io_, statusResyncLoop(), "status resync");
+  thread_ = std::thread([this] { io_.run(); });
+  return {};
+}
+
+void Controller::rebuild() {
+  asio::post(io_, [this] {
+    if (initial_build_done_) build("SIGHUP");
+  });
+}
+
+void Controller::stop() {
+  if (stopping_.exchange(true)) return;
+  work_.reset();
+  io_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+asio::awaitable<void> Controller::sleep(milliseconds d) {
+  asio::steady_timer t(io_);
+  t.expires_after(d);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+// ---------------------------------------------------------------------------------------------
+// List and watch.
+
+asio::awaitable<void> Controller::runKind(const Kind* kind) {
+  Backoff backoff(milliseconds(500), seconds(30), randomSeed());
+  std::string rv;
+  bool need_list = true;
+  bool reported_not_served = false;
+  while (!stopping_) {
+    if (need_list) {
+      bool not_served = false;
+      auto listed = co_await listKind(*kind, &not_served);
+      if (not_served) {
+        // The CRD is not installed (or not in this version): nothing of this kind exists for us.
+        if (!reported_not_served) {
+          spdlog::warn(
+              "kube: the API server does not serve {} ({}); treating it as empty and "
+              "checking again every minute",
+              kind->kind, apiVersionOf(*kind));
+          reported_not_served = true;
+        }
+        replaceKind(*kind, {});
+        markSynced(*kind);
+        co_await sleep(seconds(60));
+        continue;
+      }
+      if (!listed) {
+        const milliseconds wait = backoff.next();
+        spdlog::info("kube: listing {} again in {} ms", kind->plural, wait.count());
+        co_await sleep(wait);
+        continue;
+      }
+      if (reported_not_served) {
+        spdlog::info("kube: {} is served now", kind->kind);
+        reported_not_served = false;
+      }
+      rv = std::move(*listed);
+      need_list = false;
+      backoff.reset();
+    }
+    const WatchEnd end = co_await watchKind(*kind, &rv);
+    if (end == WatchEnd::kEnded) {
+      backoff.reset();  // the server closed a healthy watch (timeoutSeconds): watch on at once
+    } else if (end == WatchEnd::kGone) {
+      spdlog::info("kube: {} resourceVersion {} is too old (410 Gone); listing again", kind->plural,
+                   rv);
+      need_list = true;
+    } else {
+      stats_.watch_restarts.fetch_add(1, std::memory_order_relaxed);
+      const milliseconds wait = backoff.next();
+      spdlog::info("kube: watching {} again in {} ms from resourceVersion {}", kind->plural,
+                   wait.count(), rv);
+      co_await sleep(wait);
+    }
+  }
+}
+
+asio::awaitable<std::optional<std::string>> Controller::listKind(const Kind& kind,
+                                                                 bool* not_served) {
+  std::map<std::string, CachedObject> fresh;
+  std::string continue_token;
+  std::string rv;
+  for (int page = 0; page < 100000; ++page) {
+    ApiRequest req;
+    req.path = collectionPath(kind, opts_.watch_namespace) + "?limit=500";
+    if (!continue_token.empty()) req.path += "&continue=" + queryEscape(continue_token);
+    auto r = co_await client_->call(req);
+    if (!r) {
+      spdlog::warn("kube: list {}: {}", kind.plural, r.error().detail);
+      co_return std::nullopt;
+    }
+    const ApiResponse& resp = r.value();
+    if (resp.status == 410 && !continue_token.empty()) {
+      // The continue token expired between pages: start the listing over.
+      fresh.clear();
+      continue_token.clear();
+      continue;
+    }
+    if (resp.status == 404) {
+      *not_served = true;
+      co_return std::nullopt;
+    }
+    if (resp.status != 200) {
+      spdlog::warn("kube: list {}: {}", kind.plural, httpProblem(resp));
+      co_return std::nullopt;
+    }
+    auto parsed = parseList(resp.body);
+    if (!parsed) {
+      spdlog::warn("kube: list {}: {}", kind.plural, parsed.error().detail);
+      co_return std::nullopt;
+    }
+    for (json::object& item : parsed.value().items) {
+      auto cached = toCached(kind, std::move(item));
+      if (!cached) {
+        spdlog::warn("kube: list {}: {}", kind.plural, cached.error().detail);
+        continue;
+      }
+      std::string label = cached.value().label;
+      fresh.emplace(std::move(label), std::move(cached.value()));
+    }
+    rv = parsed.value().resource_version;
+    continue_token = parsed.value().continue_token;
+    if (continue_token.empty()) break;
+  }
+  stats_.lists.fetch_add(1, std::memory_order_relaxed);
+  spdlog::debug("kube: listed {} {} at resourceVersion {}", fresh.size(), kind.plural, rv);
+  replaceKind(kind, std::move(fresh));
+  markSynced(kind);
+  co_return rv;
+}
+
+asio::awaitable<Controller::WatchEnd> Controller::watchKind(const Kind& kind,
+                                                            std::string* resource_version) {
+  // Jittered so the watches of many replicas do not all end at once.
+  std::uniform_int_distribution<int64_t> spread(opts_.watch_timeout.count(),
+                                                2 * opts_.watch_timeout.count());
+  std::mt19937_64 rng(randomSeed());
+  const int64_t timeout_s = spread(rng);
+  ApiRequest req;
+  req.path = collectionPath(kind, opts_.watch_namespace) +
+             "?watch=1&allowWatchBookmarks=true&resourceVersion=" + queryEscape(*resource_version) +
+             "&timeoutSeconds=" + std::to_string(timeout_s);
+  // A server that stops talking (a dead connection) is noticed shortly after the watch should
+  // have ended anyway.
+  const auto deadline = Clock::now() + seconds(timeout_s + 30);
+  WatchEnd end = WatchEnd::kEnded;
+  const auto started = Clock::now();
+  uint64_t events = 0;
+  const LineHandler on_line = [&](std::string_view line) {
+    auto event = parseWatchEvent(line);
+    if (!event) {
+      spdlog::warn("kube: watch {}: {}", kind.plural, event.error().detail);
+      end = WatchEnd::kFailed;
+      return false;
+    }
+    WatchEvent& e = event.value();
+    if (e.type == EventType::kError) {
+      const ApiStatus st = parseStatus(e.object);
+      if (st.code == 410) {
+        end = WatchEnd::kGone;
+      } else {
+        spdlog::warn("kube: watch {}: error event {} {}: {}", kind.plural, st.code, st.reason,
+                     st.message);
+        end = WatchEnd::kFailed;
+      }
+      return false;
+    }
+    std::string rv = resourceVersionOf(e.object);
+    stats_.events.fetch_add(1, std::memory_order_relaxed);
+    ++events;
+    switch (e.type) {
+      case EventType::kAdded:
+      case EventType::kModified:
+        upsert(kind, std::move(e.object));
+        break;
+      case EventType::kDeleted:
+        erase(kind, e.object);
+        break;
+      case EventType::kBookmark:
+      case EventType::kError:
+        break;
+    }
+    if (!rv.empty()) *resource_version = std::move(rv);
+    return true;
+  };
+  auto r = co_await client_->stream(req, deadline, on_line);
+  if (!r) {
+    spdlog::info("kube: watch {} dropped: {}", kind.plural, r.error().detail);
+    co_return WatchEnd::kFailed;
+  }
+  if (r.value().status == 410) co_return WatchEnd::kGone;
+  if (r.value().status != 200) {
+    spdlog::warn("kube: watch {}: {}", kind.plural, httpProblem(r.value()));
+    co_return WatchEnd::kFailed;
+  }
+  if (end == WatchEnd::kEnded && events == 0 && Clock::now() - started < seconds(1)) {
+    // A healthy watch lasts until timeoutSeconds; one that ends at once with nothing in it (a
+    // proxy cutting streams, say) would otherwise be retried in a tight loop.
+    spdlog::info("kube: watch {} ended at once without events", kind.plural);
+    co_return WatchEnd::kFailed;
+  }
+  co_return end;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cache.
+
+void Controller::replaceKind(const Kind& kind, std::map<std::string, CachedObject> fresh) {
+  auto& current = cache_[std::string(kind.kind)];
+  bool changed = current.size() != fresh.size();
+  for (auto it = fresh.begin(); !changed && it != fresh.end(); ++it) {
+    auto old = current.find(it->first);
+    changed = old == current.end() || old->second.content != it->second.content;
+  }
+  current = std::move(fresh);
+  if (changed) markDirty();
+}
+
+void Controller::upsert(const Kind& kind, json::object raw) {
+  auto cached = toCached(kind, std::move(raw));
+  if (!cached) {
+    spdlog::warn("kube: watch {}: {}", kind.plural, cached.error().detail);
+    return;
+  }
+  auto& objects = cache_[std::string(kind.kind)];
+  auto it = objects.find(cached.value().label);
+  // A status write (ours included) changes only status and resourceVersion: nothing to build.
+  const bool changed = it == objects.end() || it->second.content != cached.value().content;
+  std::string label = cached.value().label;
+  objects.insert_or_assign(std::move(label), std::move(cached.value()));
+  if (changed) markDirty();
+}
+
+void Controller::erase(const Kind& kind, const json::object& raw) {
+  const json::value* meta = raw.if_contains("metadata");
+  if (meta == nullptr || !meta->is_object()) return;
+  const json::object& m = meta->get_object();
+  const json::value* name = m.if_contains("name");
+  const json::value* ns = m.if_contains("namespace");
+  if (name == nullptr || !name->is_string()) return;
+  std::string_view ns_name = "default";
+  if (ns != nullptr && ns->is_string()) ns_name = ns->get_string();
+  const std::string label = objectLabel(kind.kind, ns_name, name->get_string());
+  if (cache_[std::string(kind.kind)].erase(label) != 0) markDirty();
+}
+
+CachedObject* Controller::find(const std::string& label) {
+  const std::string kind = label.substr(0, label.find(' '));
+  auto k = cache_.find(kind);
+  if (k == cache_.end()) return nullptr;
+  auto it = k->second.find(label);
+  return it == k->second.end() ? nullptr : &it->second;
+}
+
+void Controller::markSynced(const Kind& kind) {
+  synced_.insert(std::string(kind.kind));
+  if (initial_build_done_ || synced_.size() < watchedKinds().size()) return;
+  initial_build_done_ = true;
+  stats_.synced = 1;
+  build("initial listing");
+}
+
+void Controller::markDirty() {
+  if (!initial_build_done_) return;  // the first build follows the complete first listing
+  const auto now = Clock::now();
+  if (!dirty_) {
+    dirty_ = true;
+    first_dirty_ = now;
+  }
+  // Each change pushes the build back by `debounce`, but never more than `debounce_max` after the
+  // first change: a burst of kubectl apply becomes one build.
+  debounce_timer_.expires_at(std::min(now + opts_.debounce, first_dirty_ + opts_.debounce_max));
+  debounce_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || !dirty_) return;
+    dirty_ = false;
+    build("cluster change");
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building and verdicts.
+
+void Controller::build(const std::string& why) {
+  std::vector<const CachedObject*> all;
+  for (const Kind& k : watchedKinds()) {
+    for (const auto& [label, o] : cache_[std::string(k.kind)]) all.push_back(&o);
+  }
+  const std::vector<const CachedObject*> selected = selectObjects(all, opts_.gateway);
+  ReconcileResult result = reconciler_.run(selected, sink_.build);
+  if (!result.ok) {
+    sink_.reject(result, why);
+    return;
+  }
+  // One log line per object whose verdict changed: rejected objects as errors (with why), the
+  // rest quietly.
+  uint64_t rejected = 0;
+  for (const auto& [label, outcome] : result.objects) {
+    if (!outcome.verdict.accepted) ++rejected;
+    auto old = outcomes_.find(label);
+    const bool same = old != outcomes_.end() &&
+                      old->second.verdict.accepted == outcome.verdict.accepted &&
+                      old->second.verdict.message == outcome.verdict.message;
+    if (same) continue;
+    if (!outcome.verdict.accepted) {
+      spdlog::error("kube: {} not accepted: {}", label, outcome.verdict.message);
+    } else if (old != outcomes_.end() && !old->second.verdict.accepted) {
+      spdlog::info("kube: {} accepted again", label);
+    } else if (outcome.verdict.message.find("warning") != std::string::npos) {
+      spdlog::warn("kube: {} {}", label, outcome.verdict.message);
+    }
+  }
+  stats_.objects_rejected = rejected;
+  outcomes_ = result.objects;
+  subjects_.clear();
+  for (const std::string& label : statusSubjects(selected, opts_.gateway)) {
+    auto it = result.objects.find(label);
+    if (it != result.objects.end()) subjects_[label] = it->second.verdict;
+  }
+  if (result.fingerprint != published_fingerprint_) {
+    published_fingerprint_ = result.fingerprint;
+    sink_.publish(result, why);
+  }
+  kickStatusWriter();
+}
+
+void Controller::kickStatusWriter() {
+  if (!leader_) return;
+  if (writer_running_) {
+    writer_again_ = true;
+    return;
+  }
+  spawn(io_, writeStatuses(), "status writer");
+}
+
+asio::awaitable<void> Controller::writeStatuses() {
+  writer_running_ = true;
+  do {
+    writer_again_ = false;
+    const std::map<std::string, Verdict> work = subjects_;
+    const std::string now = formatTime(std::chrono::system_clock::now(), false);
+    for (const auto& [label, verdict] : work) {
+      if (!leader_ || stopping_) break;
+      const CachedObject* o = find(label);
+      // Gone, or changed since the build judged it: the next build has the newer verdict.
+      if (o == nullptr || o->generation != verdict.generation) continue;
+      auto conditions = conditionsFor(verdict, o->conditions, now);
+      if (!conditions) continue;
+      const Kind* kind = findKind(o->kind);
+      if (kind == nullptr) continue;
+      ApiRequest req;
+      req.method = "PATCH";
+      req.path = objectPath(*kind, o->ns, o->name) + "/status";
+      req.body = statusPatch(*conditions);
+      req.content_type = "application/merge-patch+json";
+      auto r = co_await client_->call(req);
+      if (!r) {
+        stats_.status_failures.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn("kube: status of {}: {}", label, r.error().detail);
+        continue;
+      }
+      if (r.value().status == 404) continue;  // deleted meanwhile
+      if (r.value().status != 200 && r.value().status != 201) {
+        stats_.status_failures.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn("kube: status of {}: {}", label, httpProblem(r.value()));
+        continue;
+      }
+      stats_.status_writes.fetch_add(1, std::memory_order_relaxed);
+      // What the server now holds, so the next pass does not write it again before the watch
+      // event arrives. The cache may have changed while we waited: look the object up again.
+      if (CachedObject* now_cached = find(label)) {
+        boost::system::error_code ec;
+        json::value v = json::parse(r.value().body, ec);
+        if (!ec && v.is_object()) {
+          const json::value* status = v.get_object().if_contains("status");
+          if (status != nullptr && status->is_object()) {
+            if (const json::value* c = status->get_object().if_contains("conditions")) {
+              now_cached->conditions = *c;
+            }
+          }
+        }
+      }
+    }
+  } while (writer_again_ && leader_ && !stopping_);
+  writer_running_ = false;
+}
+
+asio::awaitable<void> Controller::statusResyncLoop() {
+  while (!stopping_) {
+    co_await sleep(opts_.status_resync);
+    if (initial_build_done_) kickStatusWriter();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leader election.
+
+void Controller::setLeader(bool leader, const std::string& why) {
+  if (leader == leader_) return;
+  leader_ = leader;
+  stats_.leader = leader ? 1 : 0;
+  if (leader) {
+    spdlog::info("kube: {} holds Lease {}/{} ({}): this replica writes status", opts_.identity,
+                 opts_.lease_namespace, opts_.lease_name, why);
+    if (initial_build_done_) kickStatusWriter();
+  } else {
+    spdlog::warn("kube: {} no longer holds Lease {}/{} ({}): status is left to the holder",
+                 opts_.identity, opts_.lease_namespace, opts_.lease_name, why);
+  }
+}
+
+asio::awaitable<void> Controller::leaseLoop() {
+  const milliseconds duration = opts_.lease_duration;
+  const milliseconds renew_every = std::max(milliseconds(500), duration / 3);
+  const milliseconds retry_every = std::max(milliseconds(500), duration / 5);
+  // A leader that cannot renew for this long steps down before anyone may take over.
+  const milliseconds renew_deadline = duration * 2 / 3;
+  Clock::time_point last_renewed{};
+  while (!stopping_) {
+    const bool held = co_await acquireOrRenew();
+    const auto now = Clock::now();
+    if (held) {
+      last_renewed = now;
+      setLeader(true, "renewed");
+    } else if (leader_ && (now - last_renewed > renew_deadline || last_holder_ != opts_.identity)) {
+      setLeader(false, last_holder_ != opts_.identity && !last_holder_.empty()
+                           ? "now held by " + last_holder_
+                           : "could not renew in time");
+    }
+    const milliseconds next = leader_ ? renew_every : retry_every;
+    co_await sleep(next);
+  }
+}
+
+asio::awaitable<bool> Controller::acquireOrRenew() {
+  const std::string collection =
+      "/apis/coordination.k8s.io/v1/namespaces/" + opts_.lease_namespace + "/leases";
+  const auto problem = [this](const std::string& what) {
+    const auto now = Clock::now();
+    if (now - last_lease_problem_log_ < std::chrono::minutes(1)) return;
+    last_lease_problem_log_ = now;
+    spdlog::warn("kube: Lease {}/{}: {}", opts_.lease_namespace, opts_.lease_name, what);
+  };
+  ApiRequest get;
+  get.path = collection + "/" + opts_.lease_name;
+  auto r = co_await client_->call(get);
+  if (!r) {
+    problem(r.error().detail);
+    co_return false;
+  }
+  const auto now = std::chrono::system_clock::now();
+  LeaseWrite w;
+  w.ns = opts_.lease_namespace;
+  w.name = opts_.lease_name;
+  w.holder = opts_.identity;
+  w.duration_s = opts_.lease_duration.count();
+  w.acquire_time = now;
+  w.renew_time = now;
+  ApiRequest write;
+  write.content_type = "application/json";
+  if (r.value().status == 404) {
+    write.method = "POST";
+    write.path = collection;
+  } else if (r.value().status == 200) {
+    boost::system::error_code ec;
+    json::value v = json::parse(r.value().body, ec);
+    if (ec || !v.is_object()) {
+      problem("the server answered with something that is not a Lease");
+      co_return false;
+    }
+    const LeaseRecord lease = parseLease(v.get_object());
+    const LeaseStep step = decideLease(lease, opts_.identity, now);
+    if (lease.holder != last_holder_ && !lease.holder.empty() && lease.holder != opts_.identity) {
+      spdlog::info("kube: Lease {}/{} is held by {}", opts_.lease_namespace, opts_.lease_name,
+                   lease.holder);
+    }
+    last_holder_ = lease.holder;
+    if (step == LeaseStep::kFollow) co_return false;
+    write.method = "PUT";
+    write.path = get.path;
+    w.resource_version = lease.resource_version;
+    w.transitions = lease.transitions;
+    if (step == LeaseStep::kRenew) {
+      if (lease.acquire_time) w.acquire_time = *lease.acquire_time;
+    } else {
+      w.transitions = lease.transitions + 1;
+      if (!lease.holder.empty()) {
+        spdlog::info("kube: Lease {}/{} of {} expired; taking it over", opts_.lease_namespace,
+                     opts_.lease_name, lease.holder);
+      }
+    }
+  } else {
+    problem(httpProblem(r.value()));
+    co_return false;
+  }
+  write.body = leaseBody(w);
+  auto wr = co_await client_->call(write);
+  if (!wr) {
+    problem(wr.error().detail);
+    co_return false;
+  }
+  if (wr.value().status == 409) co_return false;  // another replica wrote first
+  if (wr.value().status != 200 && wr.value().status != 201) {
+    problem(httpProblem(wr.value()));
+    co_return false;
+  }
+  last_holder_ = opts_.identity;
+  co_return true;
+}
+
+}  // namespace tollgate::kube
