@@ -146,22 +146,34 @@ bool base64Decode(std::string_view in, std::string& out) {
   }
   if (pad > 0 && in.size() % 4 != 0) return false;
   if (len % 4 == 1) return false;
+  // Four characters to three bytes at a time into space sized up front: every stream event is
+  // base64, so this runs for each byte a Bedrock stream carries.
   const size_t start = out.size();
-  out.reserve(start + len / 4 * 3 + 2);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < len; ++i) {
-    const int8_t d = kB64Table[static_cast<unsigned char>(in[i])];
-    if (d < 0) {
-      out.resize(start);
-      return false;
-    }
-    acc = (acc << 6) | static_cast<uint32_t>(d);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
+  const size_t full = len / 4;
+  const size_t tail = len % 4;  // 0, 2 or 3 characters left
+  out.resize(start + full * 3 + (tail == 0 ? 0 : tail - 1));
+  char* dst = out.data() + start;
+  const auto* src = reinterpret_cast<const unsigned char*>(in.data());
+  int bad = 0;  // any negative table entry makes it negative
+  for (size_t i = 0; i < full; ++i, src += 4, dst += 3) {
+    const int a = kB64Table[src[0]], b = kB64Table[src[1]], c = kB64Table[src[2]],
+              d = kB64Table[src[3]];
+    bad |= a | b | c | d;
+    const uint32_t v = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6) | uint32_t(d);
+    dst[0] = static_cast<char>(v >> 16);
+    dst[1] = static_cast<char>(v >> 8);
+    dst[2] = static_cast<char>(v);
+  }
+  if (tail >= 2) {
+    const int a = kB64Table[src[0]], b = kB64Table[src[1]], c = tail == 3 ? kB64Table[src[2]] : 0;
+    bad |= a | b | c;
+    const uint32_t v = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6);
+    dst[0] = static_cast<char>(v >> 16);
+    if (tail == 3) dst[1] = static_cast<char>(v >> 8);
+  }
+  if (bad < 0) {
+    out.resize(start);
+    return false;
   }
   return true;
 }
