@@ -420,7 +420,7 @@ echo "| elapsed | VmRSS MiB | VmHWM MiB | fds | requests | req/s | 2xx | 429 | 5
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 PREV_REQ=0; PREV_T=0
 report_row() {  # $1 = elapsed seconds
-  local e=$1 rss hwm fds req s2 s4 s5 none lim as ac rok rfail rerr cut ab
+  local e=$1 rss hwm fds req s2 s5 none lim as ac rok rfail rerr cut ab
   rss=$(proc_kb "$TG_PID" VmRSS); hwm=$(proc_kb "$TG_PID" VmHWM); fds=$(fd_count "$TG_PID")
   fetch_metrics "$M" || { log "could not fetch /metrics at ${e}s"; return 0; }
   req=$(msum "$M" '^tollgate_requests_total')

@@ -539,7 +539,8 @@ invariant("reloads: success / failure = valid / invalid configs sent (SIGHUP)",
           f"{ARGS.good_reloads} / {ARGS.bad_reloads}", f"{rok} / {rfail}",
           (rok, rfail) == (ARGS.good_reloads, ARGS.bad_reloads))
 invariant("no stream or client connection left open after the load",
-          "0 / 0", "0 / 0" if ARGS.drained else "not drained after 40 s", bool(ARGS.drained))
+          "0 / 0", f"0 / 0 (after {ARGS.drain_wait_s} s)" if ARGS.drained else "not drained after 40 s",
+          bool(ARGS.drained))
 
 print("## Invariants")
 print()
