@@ -711,6 +711,7 @@ asio::awaitable<void> Gateway::relay(http::ResponseWriter& w, RequestContext& ct
   }
   ctx.usage = translator.usage();
   ctx.response_model = translator.responseModel();
+  if (ctx.error_type.empty() && translator.streamFailed()) ctx.error_type = "upstream_stream_error";
   if (client_ok) {
     co_await w.finish();
   } else {

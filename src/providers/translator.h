@@ -70,6 +70,11 @@ class Translator {
   // stream format, after any buffered complete events. Default: an OpenAI error event.
   virtual void onStreamFailure(const Error& err, std::string& out);
 
+  // Whether the stream the client got ended with an error event (an upstream error event, a cut
+  // or unreadable stream): the access log and metrics then record it even though the status was
+  // 200. Translators that cannot tell keep the default.
+  virtual bool streamFailed() const { return false; }
+
   // The usage known so far (complete once the body ended).
   virtual const api::TokenUsage& usage() const = 0;
   // The model the upstream reported, when it did.

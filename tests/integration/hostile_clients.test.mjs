@@ -241,7 +241,13 @@ test('out of file descriptors: accept backs off instead of spinning, and recover
     '--backend-endpoint', `up-backend=${upstream.addr}`], /tollgate ready listen=(\S+) admin=(\S+)/, { wrap: ['/usr/bin/prlimit', '--nofile=64:64', '--'] });
   const url = `http://${limited.match[1]}`;
   const sockets = [];
-  for (let i = 0; i < 200; i++) sockets.push((await rawConnect(url)).socket);
+  for (let i = 0; i < 200; i++) {
+    try {
+      sockets.push((await rawConnect(url)).socket);
+    } catch (e) {
+      assert.fail(`connection ${i}: ${e.code}; gateway exit ${limited.proc.exitCode} ${limited.proc.signalCode}\n${limited.stderr()}`);
+    }
+  }
   await waitFor(() => /accept failed: .*backing off/.test(limited.stderr()), { timeoutMs: 5000 });
   await new Promise((r) => setTimeout(r, 1000));
   const failures = limited.stderr().split('\n').filter((l) => /accept failed/.test(l)).length;

@@ -67,6 +67,16 @@ const behaviours = {
     res.write(`data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', model: 'up', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
     res.end(usageChunk);
   },
+  'sse-upstream-error': (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk('Hello'));
+    res.end('data: {"error":{"object":"error","message":"generation failed","type":"InternalServerError","param":null,"code":500}}\n\n');
+  },
+  'anthropic-cut': (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('event: message_start\ndata: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant","content":[],"model":"c","usage":{"input_tokens":5,"output_tokens":1}}}\n\n');
+    res.end('event: content_block_delta\ndata: {"type":"content_block_de');
+  },
   'sse-reset': (req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(chunk('Hello'));
@@ -80,18 +90,20 @@ const upstream = await startFake((req, res, body) => {
   (behaviours[model] ?? ((rq, rs) => { rs.writeHead(200, { 'content-type': 'application/json' }); rs.end(chatCompletion(model)); }))(req, res);
 });
 
-const config = tempYaml(backendYaml('up') + `---
+const config = tempYaml(backendYaml('up') + '---\n' + backendYaml('anth', 'Anthropic') + `---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: r }
 spec:
   rules:
+  - matches: [{ headers: [{ type: Exact, name: x-ai-eg-model, value: anthropic-cut }] }]
+    backendRefs: [{ name: anth }]
   - matches: [{ headers: [{ type: Exact, name: x-ai-eg-model, value: trickle }] }]
     backendRefs: [{ name: up }]
     timeouts: { request: 3s }
   - backendRefs: [{ name: up }]
 `);
-const gw = await startGateway([config], { endpoints: { 'up-backend': upstream.addr } });
+const gw = await startGateway([config], { endpoints: { 'up-backend': upstream.addr, 'anth-backend': upstream.addr } });
 after(() => gw.stop());
 
 const chat = (model, extra = {}) => ({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
@@ -149,7 +161,17 @@ test('an SSE stream cut in the middle of an event ends with an error event, no [
   assert.equal(JSON.parse(data[0]).choices[0].delta.content, 'Hello');
   assert.notEqual(data.at(-1), '[DONE]');
   assert.match(JSON.parse(data.at(-1)).error.message, /middle of an event/);
+  const line = await waitFor(() => gw.accessLog().find((l) => l.user === 'cut-user'));
+  assert.equal(line.error_type, 'upstream_stream_error', 'logged as a failed stream, though its status was 200');
   await stillServes();
+});
+
+test("the upstream's own error event is relayed once, and the stream counts as failed", async () => {
+  const { data } = await stream('sse-upstream-error', 'upstream-error-user');
+  assert.equal(data.length, 2, data.join(' | '));
+  assert.equal(JSON.parse(data[1]).error.message, 'generation failed');
+  const line = await waitFor(() => gw.accessLog().find((l) => l.user === 'upstream-error-user'));
+  assert.equal(line.error_type, 'upstream_stream_error');
 });
 
 test('an SSE event with invalid JSON ends the stream with an error event; nothing after it is relayed', async () => {
@@ -219,4 +241,16 @@ spec:
   const health = await request(`${g.admin}/healthz`, { method: 'GET' });
   assert.equal(health.status, 200, 'the gateway is still up');
   await g.stop();
+});
+
+test('an Anthropic pass-through stream cut mid-event ends with an Anthropic error event', async () => {
+  const r = await streamRequest(`${gw.url}/anthropic/v1/messages`, {
+    headers: { 'anthropic-version': '2023-06-01', 'x-user-id': 'anthropic-cut-user' },
+    body: { model: 'anthropic-cut', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'hi' }] },
+  });
+  const events = sseData(r.text).map((d) => JSON.parse(d));
+  assert.deepEqual(events.map((e) => e.type), ['message_start', 'error'], r.text);
+  const line = await waitFor(() => gw.accessLog().find((l) => l.user === 'anthropic-cut-user'));
+  assert.equal(line.error_type, 'upstream_stream_error');
+  assert.equal(line.input_tokens, 5, 'the usage known from message_start is counted');
 });

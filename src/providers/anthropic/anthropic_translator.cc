@@ -70,13 +70,29 @@ void PassthroughTranslator::onResponseBody(std::string_view piece, bool end_of_s
     return;
   }
   sse_.feed(piece, [&](const api::SseEvent& ev) {
+    if (failed_) return;
     if (ev.event == "message_start" || ev.event == "message_delta") readUsage(ev.data);
+    if (ev.event == "message_stop") saw_stop_ = true;
+    if (ev.event == "error") failed_ = true;  // Anthropic's own error event, relayed as it is
     out.append(ev.raw);
   });
-  if (end_of_stream && !sse_.pending().empty()) {
-    out.append(sse_.pending());
+  if (!end_of_stream || failed_ || status_ < 200 || status_ >= 300) return;
+  // A cut event is lost, and a stream without message_stop is not complete: say so in the
+  // stream's own format rather than let the client take it for a finished message.
+  if (!sse_.pending().empty() || !saw_stop_) {
     sse_.clear();
+    const Error err = Error::upstream(ErrorCode::kUpstreamBadResponse,
+                                      "the upstream stream ended before the message was complete",
+                                      "Anthropic stream without message_stop", false);
+    appendError(err, out);
   }
+}
+
+void PassthroughTranslator::appendError(const Error& err, std::string& out) {
+  failed_ = true;
+  out += "event: error\ndata: ";
+  out += api::renderAnthropicError(err);
+  out += "\n\n";
 }
 
 void PassthroughTranslator::onFullBody(std::string& body) {
@@ -93,10 +109,9 @@ void PassthroughTranslator::onFullBody(std::string& body) {
 }
 
 void PassthroughTranslator::onStreamFailure(const Error& err, std::string& out) {
-  onResponseBody({}, true, out);
-  out += "event: error\ndata: ";
-  out += api::renderAnthropicError(err);
-  out += "\n\n";
+  if (failed_) return;
+  sse_.clear();  // an event cut by the failure is lost
+  appendError(err, out);
 }
 
 }  // namespace tollgate::providers::anthropic

@@ -22,15 +22,19 @@ class PassthroughTranslator final : public Translator {
     return replaced_body_ ? 502 : upstream_status;
   }
   void onStreamFailure(const Error& err, std::string& out) override;
+  bool streamFailed() const override { return failed_; }
   const api::TokenUsage& usage() const override { return usage_; }
   const std::string& responseModel() const override { return response_model_; }
 
  private:
   void readUsage(std::string_view event_json);
+  void appendError(const Error& err, std::string& out);
 
   int status_ = 0;
   bool replaced_body_ = false;  // a 2xx body it could not use, replaced by an error (502)
   bool event_stream_ = false;
+  bool saw_stop_ = false;  // message_stop seen: the stream is complete
+  bool failed_ = false;    // an error event was sent (ours or the upstream's)
   api::SseParser sse_;
   api::TokenUsage usage_;
   std::string response_model_;

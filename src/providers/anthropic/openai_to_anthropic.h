@@ -47,6 +47,7 @@ class OpenAIToAwsAnthropicTranslator final : public Translator {
     return replaced_body_ ? 502 : upstream_status;
   }
   void onStreamFailure(const Error& err, std::string& out) override;
+  bool streamFailed() const override { return failed_; }
   const api::TokenUsage& usage() const override { return usage_; }
   const std::string& responseModel() const override { return response_model_; }
   std::string clientContentType(std::string_view upstream_content_type) const override;

@@ -64,6 +64,7 @@ class ConverseTranslator final : public Translator {
     return replaced_body_ ? 502 : upstream_status;
   }
   void onStreamFailure(const Error& err, std::string& out) override;
+  bool streamFailed() const override { return stream_ && stream_->failed(); }
   const api::TokenUsage& usage() const override { return usage_; }
   const std::string& responseModel() const override { return request_model_; }
   std::string clientContentType(std::string_view upstream_content_type) const override;

@@ -172,6 +172,13 @@ void PassthroughTranslator::onStreamEvent(const api::SseEvent& ev, std::string& 
     failStream("the upstream sent a stream event that is not valid JSON", out);
     return;
   }
+  if (data.starts_with("{\"error\"")) {
+    // The upstream's own error event (vLLM's shape): relayed as it is, and the stream counts as
+    // failed; nothing of ours is added after it.
+    out.append(ev.raw);
+    stream_failed_ = true;
+    return;
+  }
   if (!saw_finish_ && (data.find("\"finish_reason\":\"") != std::string_view::npos ||
                        data.find("\"finish_reason\": \"") != std::string_view::npos)) {
     saw_finish_ = true;

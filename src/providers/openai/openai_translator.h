@@ -25,6 +25,7 @@ class PassthroughTranslator final : public Translator {
   void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) override;
   void onFullBody(std::string& body) override;
   void onStreamFailure(const Error& err, std::string& out) override;
+  bool streamFailed() const override { return stream_failed_; }
   int clientStatus(int upstream_status) const override {
     return replaced_body_ ? 502 : upstream_status;
   }
