@@ -52,24 +52,9 @@ COUNT_PROXY=${COUNT_PROXY:-1}               # nginx in front of the mocks counts
 SOAK_SEED=${SOAK_SEED:-1}
 
 # ---- helpers -----------------------------------------------------------------------------------
-log() { printf '[soak] %s\n' "$*" >&2; }
-die() { printf '[soak] error: %s\n' "$*" >&2; exit 1; }
-
-# "10m" / "30s" / "1h" / "45" -> seconds.
-to_secs() {
-  local d=$1
-  case "$d" in
-    *ms) echo $(( (${d%ms} + 999) / 1000 )) ;;
-    *s)  echo "${d%s}" ;;
-    *m)  echo $(( ${d%m} * 60 )) ;;
-    *h)  echo $(( ${d%h} * 3600 )) ;;
-    *)   echo "$d" ;;
-  esac
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+BENCH_TAG=soak
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 
 PIDS=()      # servers: mocks, nginx, redis, tollgate (stopped in reverse order)
 CHILD=""     # the load client while it runs
@@ -97,18 +82,6 @@ trap 'exit 143' TERM
 # Sleep that a signal interrupts at once (bash defers traps while a foreground command runs).
 nap() { sleep "$1" & wait $! || true; }
 
-# Wait for "<regex>" in a log file written by process $pid; print the first match.
-wait_for_line() {
-  local file=$1 regex=$2 pid=$3 what=$4 m
-  for _ in $(seq 1 200); do
-    m=$(grep -oE "$regex" "$file" 2>/dev/null | head -1 || true)
-    [[ -n "$m" ]] && { echo "$m"; return 0; }
-    kill -0 "$pid" 2>/dev/null || { cat "$file" >&2; die "$what exited before it was ready"; }
-    sleep 0.05
-  done
-  cat "$file" >&2
-  die "$what not ready after 10 s"
-}
 
 # A child that exited stays a zombie until waited for, and kill -0 succeeds on a zombie.
 alive() { [[ -r /proc/$1/status ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }

@@ -54,24 +54,9 @@ OBSERVABILITY=${OBSERVABILITY:-1}
 BEDROCK=${BEDROCK:-1}
 
 # ---- helpers -----------------------------------------------------------------------------------
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
-
-# "10s" / "2m" / "500ms" / "7" -> whole seconds (rounded up), for the safety timeouts only.
-to_secs() {
-  local d=$1
-  case "$d" in
-    *ms) echo $(( (${d%ms} + 999) / 1000 )) ;;
-    *s)  echo "${d%s}" ;;
-    *m)  echo $(( ${d%m} * 60 )) ;;
-    *h)  echo $(( ${d%h} * 3600 )) ;;
-    *)   echo "$d" ;;
-  esac
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+BENCH_TAG=bench
+# shellcheck source=bench/lib.sh
+source "$HERE/../lib.sh"
 
 # key=value field from a RESULT/STREAM line.
 field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<" $2"; }
@@ -108,18 +93,6 @@ measure() {
   return "$rc"
 }
 
-# Wait for "<regex>" in a log file written by process $pid; print the first match.
-wait_for_line() {
-  local file=$1 regex=$2 pid=$3 what=$4 m
-  for _ in $(seq 1 200); do
-    m=$(grep -oE "$regex" "$file" 2>/dev/null | head -1 || true)
-    [[ -n "$m" ]] && { echo "$m"; return 0; }
-    kill -0 "$pid" 2>/dev/null || { cat "$file" >&2; die "$what exited before it was ready"; }
-    sleep 0.05
-  done
-  cat "$file" >&2
-  die "$what not ready after 10 s"
-}
 
 # ---- preflight ---------------------------------------------------------------------------------
 for tool in wrk node curl python3; do
