@@ -34,8 +34,8 @@ struct Usage {
 // Strict standard base64 (RFC 4648, '=' padding optional, no whitespace). Appends to `out`;
 // false on any invalid character or impossible length.
 bool base64Decode(std::string_view in, std::string& out);
-// A token count from JSON: non-negative integers (or doubles); absent, null or negative reads as
-// unset (false). Shared by every Bedrock translator.
+// A token count from JSON: non-negative integers (or doubles); absent, null, negative or a double
+// past uint64's range reads as unset (false). Shared by every Bedrock translator.
 bool readTokenCount(const boost::json::value* v, uint64_t& out);
 // A Converse `usage` object (inputTokens excludes cache reads and writes; the result's
 // input_tokens includes them, as OpenAI's prompt_tokens does). `total` is the larger of

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -918,6 +919,27 @@ TEST(BedrockStream, Base64) {
     out = "keep";
     EXPECT_FALSE(base64Decode(bad, out)) << bad;
   }
+}
+
+// Found by tests/fuzz/bedrock_anthropic_fuzz: a token count of 8.5e32 was cast to uint64_t
+// (undefined behaviour). Counts past uint64's range read as unset, like negative ones.
+TEST(ReadTokenCount, DoublesOutsideUint64AreUnset) {
+  uint64_t n = 7;
+  json::value big = 8.55556e+32;
+  EXPECT_FALSE(readTokenCount(&big, n));
+  json::value two_to_64 = 18446744073709551616.0;
+  EXPECT_FALSE(readTokenCount(&two_to_64, n));
+  json::value nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_FALSE(readTokenCount(&nan, n));
+  json::value negative = -1.0;
+  EXPECT_FALSE(readTokenCount(&negative, n));
+  EXPECT_EQ(n, 7u);
+  json::value fine = 12.9;
+  EXPECT_TRUE(readTokenCount(&fine, n));
+  EXPECT_EQ(n, 12u);
+  json::value integer = json::parse("18446744073709551615");
+  EXPECT_TRUE(readTokenCount(&integer, n));
+  EXPECT_EQ(n, UINT64_MAX);
 }
 
 }  // namespace
