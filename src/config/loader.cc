@@ -368,6 +368,33 @@ bool checkKeys(const YAML::Node& n, const std::string& path, const Reporter& r, 
 // One document (or a few, when "..." ends one without a "---"), with the file line it starts on.
 // Parsing documents one by one means a syntax error loses only its own document, and line numbers
 // stay right: yaml-cpp counts from the start of the text it is given.
+// YAML aliases share nodes, so a few hundred bytes can stand for billions of them ("billion
+// laughs"), and the loader walks the expanded tree: a document that expands past this many nodes
+// is refused before anything walks it. Real manifests have a few thousand.
+constexpr size_t kMaxExpandedNodes = 250'000;
+
+// The node count of the tree with every alias expanded, counted only up to just past `limit`,
+// and (like the walks above) not below kMaxDepth, where a self-referencing alias would never end.
+size_t countExpandedNodes(const YAML::Node& root, size_t limit) {
+  std::vector<std::pair<YAML::Node, int>> pending{{root, 0}};
+  size_t count = 0;
+  while (!pending.empty() && count <= limit) {
+    const auto [n, depth] = pending.back();
+    pending.pop_back();
+    ++count;
+    if (depth > kMaxDepth) continue;
+    if (n.IsSequence()) {
+      for (const auto& c : n) pending.emplace_back(c, depth + 1);
+    } else if (n.IsMap()) {
+      for (const auto& kv : n) {
+        pending.emplace_back(kv.first, depth + 1);
+        pending.emplace_back(kv.second, depth + 1);
+      }
+    }
+  }
+  return count;
+}
+
 struct Chunk {
   std::string text;
   int line_base = 0;  // 0-based file line of the chunk's first line
@@ -627,6 +654,12 @@ void Loader::addText(std::string_view text, const std::string& file) {
     }
     for (const YAML::Node& doc : docs) {
       try {
+        if (countExpandedNodes(doc, kMaxExpandedNodes) > kMaxExpandedNodes) {
+          r.error(doc, "",
+                  "document expands to more than " + std::to_string(kMaxExpandedNodes) +
+                      " YAML nodes (aliases of aliases?); refused");
+          continue;
+        }
         addDocument(doc, file, chunk.line_base);
       } catch (const std::exception& e) {
         r.error(doc, "", std::string("cannot read document: ") + e.what());
