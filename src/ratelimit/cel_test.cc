@@ -26,6 +26,14 @@ std::atomic<long> g_allocations{0};
 }
 [[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
 [[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+// The nothrow form too (simdjson allocates with it): under AddressSanitizer an unreplaced one is
+// ASan's operator new, and freeing its memory through the delete above is an alloc-dealloc
+// mismatch report.
+[[gnu::noinline]] void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(n == 0 ? 1 : n);
+}
+[[gnu::noinline]] void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace tollgate::ratelimit {
 namespace {
