@@ -1260,7 +1260,7 @@ void Loader::convertSecurityPolicy(const RawObject& o, const YAML::Node& spec, c
       return std::nullopt;
     }
     if (!isMap(r, ref, ref_path)) return std::nullopt;
-    const std::optional<std::string> name = requireString(r, ref, "name", ref_path);
+    std::optional<std::string> name = requireString(r, ref, "name", ref_path);
     if (!name) return std::nullopt;
     const std::string ns =
         getString(r, child(ref, "namespace"), sub(ref_path, "namespace")).value_or(o.origin.ns);
@@ -1456,6 +1456,8 @@ std::optional<RateLimitRule> Loader::parseRateLimitRule(const YAML::Node& n,
     if (isMap(r, response, response_path)) {
       const YAML::Node metadata = child(response, "metadata");
       const std::string metadata_path = sub(response_path, "metadata");
+      // Every failed step sets ok = false: the repeated branch is the point.
+      // NOLINTNEXTLINE(bugprone-branch-clone)
       if (!requireEnum<bool>(r, response, "from", response_path, {{"Metadata", true}})) {
         ok = false;
       } else if (!present(metadata)) {

@@ -355,7 +355,7 @@ void InvokeStreamToAnthropicSse::onStreamError(std::string_view detail, std::str
 
 // ---- ConverseStream -> OpenAI chat.completion.chunk SSE ----
 
-ConverseStreamToOpenAISse::ConverseStreamToOpenAISse(std::string model, std::string id,
+ConverseStreamToOpenAISse::ConverseStreamToOpenAISse(std::string_view model, std::string_view id,
                                                      int64_t created, bool include_usage)
     : include_usage_(include_usage) {
   chunks_.setPrefix(id, created, model);

@@ -102,7 +102,8 @@ class InvokeStreamToAnthropicSse {
 // `data: {"error":{...}}` event and end the stream (no [DONE]).
 class ConverseStreamToOpenAISse {
  public:
-  ConverseStreamToOpenAISse(std::string model, std::string id, int64_t created, bool include_usage);
+  ConverseStreamToOpenAISse(std::string_view model, std::string_view id, int64_t created,
+                            bool include_usage);
 
   void onMessage(const Message& msg, std::string& out);
   // End of the upstream body: [DONE] when messageStop was seen (and not yet sent), else an error.

@@ -141,7 +141,7 @@ std::string chunkBytes(const Frame& f) {
 // The event name as meta.json's event_sequence spells it.
 std::string eventName(const Frame& f) {
   if (header(f, ":message-type") == "exception") return header(f, ":exception-type");
-  const std::string type = header(f, ":event-type");
+  std::string type = header(f, ":event-type");
   if (type != "chunk") return type;
   const json::value ev = json::parse(chunkBytes(f));
   const json::value* t = ev.as_object().if_contains("type");
@@ -521,6 +521,7 @@ TEST(BedrockRecordings, InvokeModelAnthropicToSse) {
     }
     ++anthropic;
     std::vector<std::string> decoded;
+    decoded.reserve(frames.size());
     for (const Frame& f : frames) decoded.push_back(chunkBytes(f));
     const AnthropicExpect want = anthropicExpectFromEvents(decoded);
     const json::value meta = json::parse(readFile(kRecordings / (r.name + ".meta.json")));
