@@ -365,7 +365,7 @@ bool checkKeys(const YAML::Node& n, const std::string& path, const Reporter& r, 
 // ---------------------------------------------------------------------------------------------
 // Splitting a file into documents.
 
-// One document (or a few, when "..." ends one without a "---"), with the file line it starts on.
+// One document (a "---" line starts one, a "..." line ends one), with the file line it starts on.
 // Parsing documents one by one means a syntax error loses only its own document, and line numbers
 // stay right: yaml-cpp counts from the start of the text it is given.
 // YAML aliases share nodes, so a few hundred bytes can stand for billions of them ("billion
@@ -405,6 +405,12 @@ bool isDocumentStart(std::string_view line) {
          (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
 }
 
+// "..." ends a document; what follows (without a "---") is the next one.
+bool isDocumentEnd(std::string_view line) {
+  return line.substr(0, 3) == "..." &&
+         (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+}
+
 // Blank lines, comments and directives may come before a document's "---" without being content.
 bool isPreamble(std::string_view line) {
   const size_t i = line.find_first_not_of(" \t\r");
@@ -414,6 +420,7 @@ bool isPreamble(std::string_view line) {
 std::vector<Chunk> splitDocuments(std::string_view text) {
   std::vector<Chunk> chunks(1);
   bool has_content = false;
+  bool started = false;  // the chunk has its "---" line
   int line_no = 0;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -422,10 +429,13 @@ std::vector<Chunk> splitDocuments(std::string_view text) {
     const size_t next = newline == std::string_view::npos ? text.size() : newline + 1;
     const std::string_view line = text.substr(pos, line_end - pos);
     if (isDocumentStart(line)) {
-      if (has_content) {
+      // A "---" after content, or after an earlier "---" whose document stayed empty, starts a
+      // new chunk: each chunk holds one document.
+      if (has_content || started) {
         chunks.push_back(Chunk{{}, line_no});
         has_content = false;
       }
+      started = true;
       // "--- key: value" starts a document and holds content on the same line.
       if (!isPreamble(line.substr(3))) has_content = true;
     } else if (!isPreamble(line)) {
@@ -434,6 +444,11 @@ std::vector<Chunk> splitDocuments(std::string_view text) {
     chunks.back().text.append(text.substr(pos, next - pos));
     pos = next;
     ++line_no;
+    if (isDocumentEnd(line) && has_content) {
+      chunks.push_back(Chunk{{}, line_no});
+      has_content = false;
+      started = false;
+    }
   }
   return chunks;
 }
@@ -639,9 +654,12 @@ void Loader::addText(std::string_view text, const std::string& file) {
   if (text.substr(0, kUtf8Bom.size()) == kUtf8Bom) text.remove_prefix(kUtf8Bom.size());
   for (const Chunk& chunk : splitDocuments(text)) {
     const Reporter r(&diags_, file, chunk.line_base);
+    // One document per chunk, so YAML::Load rather than LoadAll: yaml-cpp 0.7's LoadAll loops
+    // forever, adding a null document each time, on some invalid input ("&=d\xff.n:,"; fixed
+    // upstream after 0.8.0, jbeder/yaml-cpp#1319), until the process runs out of memory.
     std::vector<YAML::Node> docs;
     try {
-      docs = YAML::LoadAll(chunk.text);
+      docs.push_back(YAML::Load(chunk.text));
     } catch (const YAML::Exception& e) {
       Diagnostic d = r.make(Severity::kError, YAML::Node(YAML::NodeType::Undefined), "",
                             "invalid YAML: " + e.msg);

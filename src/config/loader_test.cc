@@ -560,6 +560,26 @@ spec:
   EXPECT_FALSE(ok.hasErrors()) << dump(ok);
 }
 
+// Found by tests/fuzz/config_fuzz (out of memory): yaml-cpp 0.7's LoadAll never returns on this
+// input. The loader parses one document per chunk and must simply finish.
+TEST(LoaderTest, InputThatHangsYamlCppLoadAllFinishes) {
+  const LoadResult r = load(std::string("&=d\xff.n:,", 8));
+  EXPECT_TRUE(r.config.routes.empty());
+}
+
+// "..." ends a document; the next one may follow without "---", and each keeps its line numbers.
+TEST(LoaderTest, DocumentEndMarkerSeparatesDocuments) {
+  std::string text = modelBackend("m");
+  text.resize(text.rfind("---"));  // end the last document with "..." instead
+  text += "...\n";
+  text += route("r", "    - backendRefs: [{name: m, weight: nine}]\n");
+  const LoadResult r = load(text);
+  const auto errors = ofSeverity(r, Severity::kError);
+  ASSERT_EQ(errors.size(), 1u) << dump(r);
+  EXPECT_EQ(errors[0].object, "AIGatewayRoute default/r");
+  EXPECT_EQ(errors[0].line, 23) << dump(r);
+}
+
 TEST(LoaderTest, ClientTrafficPolicyBufferLimit) {
   const LoadResult r = load(std::string(kGateway) + R"(
 apiVersion: gateway.envoyproxy.io/v1alpha1
