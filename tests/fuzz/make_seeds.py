@@ -259,6 +259,23 @@ def main():
               "0x1f + 3u * .5e1", "int(\"x\" == 'x') ? 1 : 2"]:
         c.add('cel', e.encode())
 
+    # small_parsers: byte 0 picks INI, container URI, ISO 8601, traceparent.
+    for i, text in enumerate([
+            b'[default]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = x ; c\n'
+            b'[profile p]\nregion=us-east-1\n  nested = v\n# comment\n',
+            b'[sso-session s]\r\nsso_start_url=https://x\r\n;c\r\n[default\n']):
+        c.add('small_parsers', b'\x00' + text, f'ini-{i}')
+    for i, text in enumerate([b'http://169.254.170.23/v1/credentials', b'http://[::1]:80/x',
+                              b'http://localhost/creds', b'https://example.com/',
+                              b'http://127.0.0.1.nip.io/']):
+        c.add('small_parsers', b'\x01' + text, f'uri-{i}')
+    for i, text in enumerate([b'2026-11-25T22:10:00Z', b'2026-11-25T22:10:00.123+01:00',
+                              b'20150830T123600Z']):
+        c.add('small_parsers', b'\x02' + text, f'time-{i}')
+    for i, text in enumerate([b'00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+                              b' 01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-x\t']):
+        c.add('small_parsers', b'\x03' + text, f'traceparent-{i}')
+
     # YAML: the demo, the blueprint and the unit tests' configurations.
     for path in sorted(glob.glob(os.path.join(ROOT, 'examples', 'demo', '*.yaml')) +
                        glob.glob(os.path.join(conf, '..', 'blueprint', '**', '*.yaml'),
