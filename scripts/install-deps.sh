@@ -12,6 +12,10 @@ build_pkgs=(build-essential cmake ninja-build pkg-config
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   ca-certificates)
 test_pkgs=(redis-server curl prometheus openssl)
+# make test also builds with clang under ASan+UBSan and TSan, runs the libFuzzer targets and
+# clang-tidy: the compiler, the sanitizer/libFuzzer runtimes, llvm-symbolizer (llvm-14) for
+# readable reports.
+test_pkgs+=(clang-14 libclang-rt-14-dev llvm-14 clang-tidy-14)
 bench_pkgs=(wrk nginx)
 
 want=("${build_pkgs[@]}")

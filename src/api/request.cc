@@ -30,6 +30,68 @@ size_t skipString(std::string_view s, size_t i) {  // s[i] == '"'
   return s.size();
 }
 
+// Whether the raw text of a JSON string (between its quotes) spells `key`. Keys may be escaped:
+// "\u006dodel" is "model" to simdjson, which parseRequest used, and to every upstream, so the
+// escapes are decoded before comparing. The keys looked up are ASCII; an escape of anything else
+// cannot match.
+bool keyEquals(std::string_view raw, std::string_view key) {
+  if (raw.find('\\') == std::string_view::npos) return raw == key;
+  size_t k = 0;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    char c = raw[i];
+    if (c == '\\') {
+      if (++i >= raw.size()) return false;
+      switch (raw[i]) {
+        case '"':
+        case '\\':
+        case '/':
+          c = raw[i];
+          break;
+        case 'b':
+          c = '\b';
+          break;
+        case 'f':
+          c = '\f';
+          break;
+        case 'n':
+          c = '\n';
+          break;
+        case 'r':
+          c = '\r';
+          break;
+        case 't':
+          c = '\t';
+          break;
+        case 'u': {
+          if (i + 4 >= raw.size()) return false;
+          unsigned v = 0;
+          for (size_t j = 1; j <= 4; ++j) {
+            const char h = raw[i + j];
+            const char lower = static_cast<char>(h | 0x20);
+            v <<= 4;
+            if (h >= '0' && h <= '9') {
+              v |= static_cast<unsigned>(h - '0');
+            } else if (lower >= 'a' && lower <= 'f') {
+              v |= static_cast<unsigned>(lower - 'a' + 10);
+            } else {
+              return false;
+            }
+          }
+          if (v >= 0x80) return false;
+          c = static_cast<char>(v);
+          i += 4;
+          break;
+        }
+        default:
+          return false;
+      }
+    }
+    if (k >= key.size() || key[k] != c) return false;
+    ++k;
+  }
+  return k == key.size();
+}
+
 thread_local simdjson::dom::parser t_parser;
 
 }  // namespace
@@ -114,7 +176,7 @@ std::optional<Span> findMemberValue(std::string_view s, std::string_view key) {
     if (i >= s.size() || s[i] != ':') return std::nullopt;
     i = skipSpace(s, i + 1);
     size_t value_end = skipValue(s, i);
-    if (k == key) return Span{i, value_end};
+    if (keyEquals(k, key)) return Span{i, value_end};
     i = value_end;
   }
 }

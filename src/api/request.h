@@ -41,9 +41,10 @@ struct ApiRequest {
   uint64_t body_bytes = 0;
   // Offsets in the body as received, filled by locateSpliceOffsets() only when a translator
   // must splice (most requests pass through and never pay for the scan).
-  Span model_span;                       // the model string token, quotes included
-  std::optional<Span> stream_options;    // the stream_options object, braces included
-  size_t object_end = 0;                 // offset of the body's closing '}'
+  Span model_span;                     // the model string token, quotes included
+  std::optional<Span> stream_options;  // the stream_options value (an object, braces
+                                       // included, or whatever else was sent, e.g. null)
+  size_t object_end = 0;               // offset of the body's closing '}'
 };
 
 // Validates the body as JSON (UTF-8, bounded depth) and extracts the fields above. Errors are

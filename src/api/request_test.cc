@@ -30,9 +30,28 @@ TEST(ParseRequest, ExtractsFieldsAndOffsets) {
   EXPECT_EQ(body.substr(r->model_span.begin, r->model_span.end - r->model_span.begin),
             "\"Qwen/Qwen3-1.7B\"");
   ASSERT_TRUE(r->stream_options);
-  EXPECT_EQ(body.substr(r->stream_options->begin, r->stream_options->end - r->stream_options->begin),
-            R"({"include_usage":false})");
+  EXPECT_EQ(
+      body.substr(r->stream_options->begin, r->stream_options->end - r->stream_options->begin),
+      R"({"include_usage":false})");
   EXPECT_EQ(body[r->object_end], '}');
+}
+
+// An escaped key is the same key to simdjson and to the upstream; the splice offsets must find
+// it too, or a model override would be inserted at offset 0 and corrupt the body.
+TEST(ParseRequest, OffsetsFindEscapedKeys) {
+  std::string body = R"({"mod\u0065l":"m","stre\u0061m_options":null,"\"model":"no"})";
+  auto r = parseRequest(ApiKind::kChatCompletions, body);
+  ASSERT_TRUE(r.ok()) << r.error().public_message;
+  EXPECT_EQ(r->model, "m");
+  locateSpliceOffsets(*r, body);
+  EXPECT_EQ(body.substr(r->model_span.begin, r->model_span.end - r->model_span.begin), "\"m\"");
+  ASSERT_TRUE(r->stream_options);
+  EXPECT_EQ(
+      body.substr(r->stream_options->begin, r->stream_options->end - r->stream_options->begin),
+      "null");
+  EXPECT_FALSE(findMemberValue(R"({"mod\u00e9l":1})", "model"));
+  EXPECT_FALSE(findMemberValue(R"({"mod\u006":1})", "model"));
+  EXPECT_TRUE(findMemberValue(R"({"\/x\t":1})", "/x\t"));
 }
 
 TEST(ParseRequest, MaxCompletionTokensAndDefaults) {
@@ -67,7 +86,8 @@ TEST(ParseRequest, RejectsBadBodiesWithTheFieldAtFault) {
 }
 
 TEST(ParseRequest, DeepNestingIsABadRequestNotACrash) {
-  std::string deep = R"({"model":"m","x":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  std::string deep =
+      R"({"model":"m","x":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
   auto r = parseRequest(ApiKind::kChatCompletions, deep);
   EXPECT_FALSE(r.ok());
 }

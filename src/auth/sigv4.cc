@@ -285,8 +285,17 @@ std::optional<std::chrono::system_clock::time_point> parseIso8601(std::string_vi
   tm.tm_min = min;
   tm.tm_sec = sec;
   std::time_t tt = timegm(&tm);
-  auto tp = std::chrono::system_clock::from_time_t(tt - offset_seconds);
-  return tp + std::chrono::duration_cast<std::chrono::system_clock::duration>(frac);
+  // system_clock counts nanoseconds in an int64 (years 1678 to 2261): converting a time outside
+  // that range overflowed (undefined behaviour). Such times saturate instead: a credential
+  // server's "9999-12-31T23:59:59Z" means "does not expire", a year 1013 means "expired".
+  using Clock = std::chrono::system_clock;
+  constexpr int64_t kMaxSeconds =
+      std::chrono::duration_cast<std::chrono::seconds>(Clock::duration::max()).count() - 1;
+  const int64_t seconds = static_cast<int64_t>(tt) - offset_seconds;
+  if (seconds >= kMaxSeconds) return Clock::time_point::max();
+  if (seconds <= -kMaxSeconds) return Clock::time_point::min();
+  auto tp = Clock::from_time_t(static_cast<std::time_t>(seconds));
+  return tp + std::chrono::duration_cast<Clock::duration>(frac);
 }
 
 std::string canonicalUri(std::string_view path, const SignOptions& opts) {

@@ -87,7 +87,8 @@ std::string percentDecode(std::string_view s);
 // "20150830T123600Z" (UTC, whole seconds).
 std::string formatAmzDate(std::chrono::system_clock::time_point t);
 // ISO 8601 / RFC 3339 date-time: "2015-08-30T12:36:00Z", fractional seconds and "+hh:mm"
-// offsets accepted. nullopt when malformed.
+// offsets accepted. nullopt when malformed. Times past what system_clock holds (before 1678,
+// after 2261) give time_point::min() / max().
 std::optional<std::chrono::system_clock::time_point> parseIso8601(std::string_view s);
 
 }  // namespace tollgate::auth

@@ -436,6 +436,17 @@ TEST(Dates, FormatAndParse) {
   EXPECT_FALSE(parseIso8601(""));
 }
 
+// Found by tests/fuzz/small_parsers_fuzz under UBSan: a year outside what system_clock holds
+// overflowed its nanosecond count. Such times saturate.
+TEST(ParseIso8601, TimesOutsideTheClockSaturate) {
+  using Clock = std::chrono::system_clock;
+  EXPECT_EQ(parseIso8601("9999-12-31T23:59:59Z"), Clock::time_point::max());
+  EXPECT_EQ(parseIso8601("1013-11-25T22:10:00.123+01:00"), Clock::time_point::min());
+  EXPECT_EQ(parseIso8601("1970-01-01T00:00:01.5Z"),
+            Clock::time_point(std::chrono::milliseconds(1500)));
+  EXPECT_EQ(parseIso8601("2015-08-30T12:36:00+01:00"), Clock::from_time_t(1440938160 - 3600));
+}
+
 }  // namespace
 }  // namespace tollgate::auth
 

@@ -365,9 +365,36 @@ bool checkKeys(const YAML::Node& n, const std::string& path, const Reporter& r, 
 // ---------------------------------------------------------------------------------------------
 // Splitting a file into documents.
 
-// One document (or a few, when "..." ends one without a "---"), with the file line it starts on.
+// One document (a "---" line starts one, a "..." line ends one), with the file line it starts on.
 // Parsing documents one by one means a syntax error loses only its own document, and line numbers
 // stay right: yaml-cpp counts from the start of the text it is given.
+// YAML aliases share nodes, so a few hundred bytes can stand for billions of them ("billion
+// laughs"), and the loader walks the expanded tree: a document that expands past this many nodes
+// is refused before anything walks it. Real manifests have a few thousand.
+constexpr size_t kMaxExpandedNodes = 250'000;
+
+// The node count of the tree with every alias expanded, counted only up to just past `limit`,
+// and (like the walks above) not below kMaxDepth, where a self-referencing alias would never end.
+size_t countExpandedNodes(const YAML::Node& root, size_t limit) {
+  std::vector<std::pair<YAML::Node, int>> pending{{root, 0}};
+  size_t count = 0;
+  while (!pending.empty() && count <= limit) {
+    const auto [n, depth] = pending.back();
+    pending.pop_back();
+    ++count;
+    if (depth > kMaxDepth) continue;
+    if (n.IsSequence()) {
+      for (const auto& c : n) pending.emplace_back(c, depth + 1);
+    } else if (n.IsMap()) {
+      for (const auto& kv : n) {
+        pending.emplace_back(kv.first, depth + 1);
+        pending.emplace_back(kv.second, depth + 1);
+      }
+    }
+  }
+  return count;
+}
+
 struct Chunk {
   std::string text;
   int line_base = 0;  // 0-based file line of the chunk's first line
@@ -375,6 +402,12 @@ struct Chunk {
 
 bool isDocumentStart(std::string_view line) {
   return line.substr(0, 3) == "---" &&
+         (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+}
+
+// "..." ends a document; what follows (without a "---") is the next one.
+bool isDocumentEnd(std::string_view line) {
+  return line.substr(0, 3) == "..." &&
          (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
 }
 
@@ -387,6 +420,7 @@ bool isPreamble(std::string_view line) {
 std::vector<Chunk> splitDocuments(std::string_view text) {
   std::vector<Chunk> chunks(1);
   bool has_content = false;
+  bool started = false;  // the chunk has its "---" line
   int line_no = 0;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -395,10 +429,13 @@ std::vector<Chunk> splitDocuments(std::string_view text) {
     const size_t next = newline == std::string_view::npos ? text.size() : newline + 1;
     const std::string_view line = text.substr(pos, line_end - pos);
     if (isDocumentStart(line)) {
-      if (has_content) {
+      // A "---" after content, or after an earlier "---" whose document stayed empty, starts a
+      // new chunk: each chunk holds one document.
+      if (has_content || started) {
         chunks.push_back(Chunk{{}, line_no});
         has_content = false;
       }
+      started = true;
       // "--- key: value" starts a document and holds content on the same line.
       if (!isPreamble(line.substr(3))) has_content = true;
     } else if (!isPreamble(line)) {
@@ -407,6 +444,11 @@ std::vector<Chunk> splitDocuments(std::string_view text) {
     chunks.back().text.append(text.substr(pos, next - pos));
     pos = next;
     ++line_no;
+    if (isDocumentEnd(line) && has_content) {
+      chunks.push_back(Chunk{{}, line_no});
+      has_content = false;
+      started = false;
+    }
   }
   return chunks;
 }
@@ -641,9 +683,12 @@ void Loader::addText(std::string_view text, const std::string& file, int line_of
   for (Chunk& chunk : splitDocuments(text)) {
     chunk.line_base += line_offset;
     const Reporter r(&diags_, file, chunk.line_base);
+    // One document per chunk, so YAML::Load rather than LoadAll: yaml-cpp 0.7's LoadAll loops
+    // forever, adding a null document each time, on some invalid input ("&=d\xff.n:,"; fixed
+    // upstream after 0.8.0, jbeder/yaml-cpp#1319), until the process runs out of memory.
     std::vector<YAML::Node> docs;
     try {
-      docs = YAML::LoadAll(chunk.text);
+      docs.push_back(YAML::Load(chunk.text));
     } catch (const YAML::Exception& e) {
       Diagnostic d = r.make(Severity::kError, YAML::Node(YAML::NodeType::Undefined), "",
                             "invalid YAML: " + e.msg);
@@ -656,6 +701,12 @@ void Loader::addText(std::string_view text, const std::string& file, int line_of
     }
     for (const YAML::Node& doc : docs) {
       try {
+        if (countExpandedNodes(doc, kMaxExpandedNodes) > kMaxExpandedNodes) {
+          r.error(doc, "",
+                  "document expands to more than " + std::to_string(kMaxExpandedNodes) +
+                      " YAML nodes (aliases of aliases?); refused");
+          continue;
+        }
         addDocument(doc, file, chunk.line_base);
       } catch (const std::exception& e) {
         r.error(doc, "", std::string("cannot read document: ") + e.what());
@@ -1271,7 +1322,7 @@ void Loader::convertSecurityPolicy(const RawObject& o, const YAML::Node& spec, c
       return std::nullopt;
     }
     if (!isMap(r, ref, ref_path)) return std::nullopt;
-    const std::optional<std::string> name = requireString(r, ref, "name", ref_path);
+    std::optional<std::string> name = requireString(r, ref, "name", ref_path);
     if (!name) return std::nullopt;
     const std::string ns =
         getString(r, child(ref, "namespace"), sub(ref_path, "namespace")).value_or(o.origin.ns);
@@ -1464,6 +1515,8 @@ std::optional<RateLimitRule> Loader::parseRateLimitRule(const YAML::Node& n,
     if (isMap(r, response, response_path)) {
       const YAML::Node metadata = child(response, "metadata");
       const std::string metadata_path = sub(response_path, "metadata");
+      // Every failed step sets ok = false: the repeated branch is the point.
+      // NOLINTNEXTLINE(bugprone-branch-clone)
       if (!requireEnum<bool>(r, response, "from", response_path, {{"Metadata", true}})) {
         ok = false;
       } else if (!present(metadata)) {

@@ -525,6 +525,61 @@ TEST(LoaderTest, BadDurationIsAnErrorAtItsPath) {
   EXPECT_TRUE(contains(errors[0].message, "1h30m")) << errors[0].message;
 }
 
+// Found by tests/fuzz/config_fuzz (out of memory): aliases of aliases expand exponentially
+// ("billion laughs"), and walking 9^8 shared nodes took minutes and gigabytes. Such a document is
+// refused with one error; the other documents still load.
+TEST(LoaderTest, ExponentialAliasExpansionIsRefused) {
+  std::string laughs = R"(apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIGatewayRoute
+metadata: {name: laughs, namespace: default}
+spec:
+  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]
+)";
+  for (int i = 1; i <= 8; ++i) {
+    const std::string prev = "*a" + std::to_string(i - 1);
+    laughs += "  a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + prev;
+    for (int j = 1; j < 9; ++j) laughs += ", " + prev;
+    laughs += "]\n";
+  }
+  laughs += "  rules: *a8\n---\n";
+  const LoadResult r = load(laughs + modelBackend("m") + route("r", R"(
+    - backendRefs: [{name: m}]
+)"));
+  const auto errors = ofSeverity(r, Severity::kError);
+  ASSERT_EQ(errors.size(), 1u) << dump(r);
+  EXPECT_TRUE(contains(errors[0].message, "expands to more than")) << errors[0].message;
+  EXPECT_NE(findRoute(r.config, "r"), nullptr);
+  EXPECT_EQ(findRoute(r.config, "laughs"), nullptr);
+
+  // Aliases that expand modestly still load.
+  const LoadResult ok = load(modelBackend("m") + route("r", R"(
+    - &rule
+      backendRefs: [{name: m}]
+    - *rule
+)"));
+  EXPECT_FALSE(ok.hasErrors()) << dump(ok);
+}
+
+// Found by tests/fuzz/config_fuzz (out of memory): yaml-cpp 0.7's LoadAll never returns on this
+// input. The loader parses one document per chunk and must simply finish.
+TEST(LoaderTest, InputThatHangsYamlCppLoadAllFinishes) {
+  const LoadResult r = load(std::string("&=d\xff.n:,", 8));
+  EXPECT_TRUE(r.config.routes.empty());
+}
+
+// "..." ends a document; the next one may follow without "---", and each keeps its line numbers.
+TEST(LoaderTest, DocumentEndMarkerSeparatesDocuments) {
+  std::string text = modelBackend("m");
+  text.resize(text.rfind("---"));  // end the last document with "..." instead
+  text += "...\n";
+  text += route("r", "    - backendRefs: [{name: m, weight: nine}]\n");
+  const LoadResult r = load(text);
+  const auto errors = ofSeverity(r, Severity::kError);
+  ASSERT_EQ(errors.size(), 1u) << dump(r);
+  EXPECT_EQ(errors[0].object, "AIGatewayRoute default/r");
+  EXPECT_EQ(errors[0].line, 23) << dump(r);
+}
+
 TEST(LoaderTest, ClientTrafficPolicyBufferLimit) {
   const LoadResult r = load(std::string(kGateway) + R"(
 apiVersion: gateway.envoyproxy.io/v1alpha1

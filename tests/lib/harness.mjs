@@ -27,7 +27,20 @@ function keepLogs(proc, name) {
   proc.stdout?.on('data', (d) => fs.appendFileSync(file, d));
   proc.stderr?.on('data', (d) => fs.appendFileSync(file, d));
 }
+// Sanitizer builds set TOLLGATE_GRACEFUL_STOP: children get SIGTERM and a few seconds to drain
+// and exit by themselves, so that LeakSanitizer's exit-time check runs in every gateway (a
+// SIGKILL skips it). Reports land in ASAN_OPTIONS' log_path, which tests/sanitizer_scan.mjs reads.
+const GRACEFUL_STOP_MS = process.env.TOLLGATE_GRACEFUL_STOP ? 5000 : 0;
+async function stopChildren() {
+  const running = [...children].filter((c) => c.exitCode === null && c.signalCode === null);
+  await Promise.all(running.map((c) => new Promise((r) => {
+    const timer = setTimeout(() => { c.kill('SIGKILL'); r(); }, GRACEFUL_STOP_MS);
+    c.once('exit', () => { clearTimeout(timer); r(); });
+    c.kill('SIGTERM');
+  })));
+}
 after(async () => {
+  if (GRACEFUL_STOP_MS > 0) await stopChildren();
   for (const c of children) c.kill('SIGKILL');
   for (const s of servers) {
     s.closeAllConnections?.();

@@ -334,10 +334,13 @@ Result<json::object> convertRequest(const json::object& body, const std::string&
   int64_t max_tokens = OpenAIToAwsAnthropicTranslator::kDefaultMaxTokens;
   for (const char* key : {"max_tokens", "max_completion_tokens"}) {
     if (const json::value* v = member(body, key)) {
-      if (!v->is_int64() && !v->is_uint64()) {
-        return badRequest(std::string(key) + " must be an integer", key);
+      // Boost.JSON keeps integers above INT64_MAX as uint64; to_number<int64_t> would throw on
+      // them (a 500 for a client mistake), so they are refused here.
+      if (!v->is_int64()) {
+        return badRequest(
+            std::string(key) + " must be an integer" + (v->is_uint64() ? " below 2^63" : ""), key);
       }
-      max_tokens = v->to_number<int64_t>();
+      max_tokens = v->get_int64();
     }
   }
   out["max_tokens"] = max_tokens;

@@ -92,7 +92,9 @@ bool readTokenCount(const json::value* v, uint64_t& out) {
     out = static_cast<uint64_t>(v->get_int64());
     return true;
   }
-  if (v->is_double() && v->get_double() >= 0) {
+  // A double past uint64's range (1e30 from a broken or hostile upstream) cannot be converted:
+  // the cast would be undefined behaviour. NaN fails both comparisons.
+  if (v->is_double() && v->get_double() >= 0 && v->get_double() < 18446744073709551616.0) {
     out = static_cast<uint64_t>(v->get_double());
     return true;
   }
@@ -365,7 +367,7 @@ void InvokeStreamToAnthropicSse::onStreamError(std::string_view detail, std::str
 
 // ---- ConverseStream -> OpenAI chat.completion.chunk SSE ----
 
-ConverseStreamToOpenAISse::ConverseStreamToOpenAISse(std::string model, std::string id,
+ConverseStreamToOpenAISse::ConverseStreamToOpenAISse(std::string_view model, std::string_view id,
                                                      int64_t created, bool include_usage)
     : include_usage_(include_usage) {
   chunks_.setPrefix(id, created, model);

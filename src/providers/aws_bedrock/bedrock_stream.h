@@ -34,8 +34,8 @@ struct Usage {
 // Strict standard base64 (RFC 4648, '=' padding optional, no whitespace). Appends to `out`;
 // false on any invalid character or impossible length.
 bool base64Decode(std::string_view in, std::string& out);
-// A token count from JSON: non-negative integers (or doubles); absent, null or negative reads as
-// unset (false). Shared by every Bedrock translator.
+// A token count from JSON: non-negative integers (or doubles); absent, null, negative or a double
+// past uint64's range reads as unset (false). Shared by every Bedrock translator.
 bool readTokenCount(const boost::json::value* v, uint64_t& out);
 // A Converse `usage` object (inputTokens excludes cache reads and writes; the result's
 // input_tokens includes them, as OpenAI's prompt_tokens does). `total` is the larger of
@@ -102,7 +102,8 @@ class InvokeStreamToAnthropicSse {
 // `data: {"error":{...}}` event and end the stream (no [DONE]).
 class ConverseStreamToOpenAISse {
  public:
-  ConverseStreamToOpenAISse(std::string model, std::string id, int64_t created, bool include_usage);
+  ConverseStreamToOpenAISse(std::string_view model, std::string_view id, int64_t created,
+                            bool include_usage);
 
   void onMessage(const Message& msg, std::string& out);
   // End of the upstream body: [DONE] when messageStop was seen (and not yet sent), else an error.

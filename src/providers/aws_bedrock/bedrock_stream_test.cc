@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -140,7 +141,7 @@ std::string chunkBytes(const Frame& f) {
 // The event name as meta.json's event_sequence spells it.
 std::string eventName(const Frame& f) {
   if (header(f, ":message-type") == "exception") return header(f, ":exception-type");
-  const std::string type = header(f, ":event-type");
+  std::string type = header(f, ":event-type");
   if (type != "chunk") return type;
   const json::value ev = json::parse(chunkBytes(f));
   const json::value* t = ev.as_object().if_contains("type");
@@ -520,6 +521,7 @@ TEST(BedrockRecordings, InvokeModelAnthropicToSse) {
     }
     ++anthropic;
     std::vector<std::string> decoded;
+    decoded.reserve(frames.size());
     for (const Frame& f : frames) decoded.push_back(chunkBytes(f));
     const AnthropicExpect want = anthropicExpectFromEvents(decoded);
     const json::value meta = json::parse(readFile(kRecordings / (r.name + ".meta.json")));
@@ -918,6 +920,27 @@ TEST(BedrockStream, Base64) {
     out = "keep";
     EXPECT_FALSE(base64Decode(bad, out)) << bad;
   }
+}
+
+// Found by tests/fuzz/bedrock_anthropic_fuzz: a token count of 8.5e32 was cast to uint64_t
+// (undefined behaviour). Counts past uint64's range read as unset, like negative ones.
+TEST(ReadTokenCount, DoublesOutsideUint64AreUnset) {
+  uint64_t n = 7;
+  json::value big = 8.55556e+32;
+  EXPECT_FALSE(readTokenCount(&big, n));
+  json::value two_to_64 = 18446744073709551616.0;
+  EXPECT_FALSE(readTokenCount(&two_to_64, n));
+  json::value nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_FALSE(readTokenCount(&nan, n));
+  json::value negative = -1.0;
+  EXPECT_FALSE(readTokenCount(&negative, n));
+  EXPECT_EQ(n, 7u);
+  json::value fine = 12.9;
+  EXPECT_TRUE(readTokenCount(&fine, n));
+  EXPECT_EQ(n, 12u);
+  json::value integer = json::parse("18446744073709551615");
+  EXPECT_TRUE(readTokenCount(&integer, n));
+  EXPECT_EQ(n, UINT64_MAX);
 }
 
 }  // namespace

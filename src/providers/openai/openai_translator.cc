@@ -69,7 +69,11 @@ Result<UpstreamRequest> PassthroughTranslator::translateRequest(const api::ApiRe
     edits.push_back({located.model_span.begin, located.model_span.end, std::move(quoted)});
   }
   if (usage_injected_) {
-    if (located.stream_options) {
+    if (located.stream_options && client_body[located.stream_options->begin] != '{') {
+      // "stream_options": null (allowed by OpenAI) or another non-object: replace the value.
+      edits.push_back(
+          {located.stream_options->begin, located.stream_options->end, "{\"include_usage\":true}"});
+    } else if (located.stream_options) {
       // stream_options exists without include_usage:true; set it inside the object.
       std::string_view so =
           client_body.substr(located.stream_options->begin,
