@@ -58,6 +58,9 @@ const gw = await startGateway([config], { endpoints: { 'up-backend': upstream.ad
 after(() => gw.stop());
 
 const chat = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+// Sanitizer builds (make test-asan / test-tsan) set these: memory per connection is then the
+// sanitizer's, and its runtime needs file descriptors of its own.
+const SANITIZED = Boolean(process.env.ASAN_OPTIONS || process.env.TSAN_OPTIONS);
 const chatJson = JSON.stringify(chat);
 const post = (headers, body = '') => `POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\n${headers}\r\n${body}`;
 async function stillServes() {
@@ -138,7 +141,7 @@ test('oversized headers get 431 and oversized bodies 413, chunked ones too, with
   }
   await waitFor(() => /HTTP\/1\.1 413/.test(c.received()), { timeoutMs: 5000 });
   const grown = rssKb(gw.proc.pid) - rssBefore;
-  assert.ok(grown < 4 * 1024, `gateway RSS grew by ${grown} KiB while ${written} body bytes were sent`);
+  if (!SANITIZED) assert.ok(grown < 4 * 1024, `gateway RSS grew by ${grown} KiB while ${written} body bytes were sent`);
   c.socket.destroy();
   await stillServes();
 });
@@ -193,7 +196,7 @@ test('10,000 idle keep-alive connections: memory stays bounded and requests are 
     await stillServes();
     const grown = rssKb(gw.proc.pid) - before;
     t.diagnostic(`RSS grew by ${(grown / 1024).toFixed(1)} MiB for ${N} idle connections (${(grown * 1024 / N).toFixed(0)} bytes each)`);
-    assert.ok(grown < 160 * 1024, `RSS grew by ${grown} KiB: more than 16 KiB per idle connection`);
+    if (!SANITIZED) assert.ok(grown < 160 * 1024, `RSS grew by ${grown} KiB: more than 16 KiB per idle connection`);
   } finally {
     for (const s of sockets) s.destroy();
   }
@@ -226,7 +229,7 @@ test('a client that stops reading a stream: the upstream read pauses, memory sta
   const grown = rssKb(gw.proc.pid) - before;
   t.diagnostic(`upstream wrote ${(stalledAt / 1048576).toFixed(1)} MiB before stalling; gateway RSS grew by ${(grown / 1024).toFixed(1)} MiB`);
   assert.ok(stalledAt < 64 * 1048576, `the gateway absorbed ${stalledAt} bytes`);
-  assert.ok(grown < 32 * 1024, `RSS grew by ${grown} KiB`);
+  if (!SANITIZED) assert.ok(grown < 32 * 1024, `RSS grew by ${grown} KiB`);
   c.socket.destroy();
   await stillServes();
 });
@@ -234,6 +237,12 @@ test('a client that stops reading a stream: the upstream read pauses, memory sta
 test('out of file descriptors: accept backs off instead of spinning, and recovers', async (t) => {
   if (!fs.existsSync('/usr/bin/prlimit')) {
     t.skip('prlimit (util-linux) not found');
+    return;
+  }
+  if (SANITIZED) {
+    // Out of descriptors, the sanitizer runtime cannot open its own files and reports false
+    // errors (UBSan: "invalid vptr" when it cannot read the memory map; "Can't open file").
+    t.skip('not under a sanitizer: its runtime needs the descriptors this test exhausts');
     return;
   }
   // A gateway allowed 64 open files: 200 connections exhaust them.
