@@ -31,7 +31,9 @@ await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const port = server.address().port;
 after(() => server.close());
 
-const config = (hostname) => tempYaml(`
+// The TLS backend behind a BackendTLSPolicy whose validation block is `validation` (YAML flow
+// or block text), plus whatever other documents `extra` holds.
+const tlsConfig = (validation, extra = '') => tempYaml(`${extra}
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: Backend
 metadata: { name: secure-backend }
@@ -42,7 +44,7 @@ kind: BackendTLSPolicy
 metadata: { name: secure-tls }
 spec:
   targetRefs: [{ group: gateway.envoyproxy.io, kind: Backend, name: secure-backend }]
-  validation: { wellKnownCACertificates: System, hostname: ${hostname} }
+  validation: ${validation}
 ---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIServiceBackend
@@ -56,6 +58,7 @@ spec:
   rules:
   - backendRefs: [{ name: secure }]
 `);
+const config = (hostname) => tlsConfig(`{ wellKnownCACertificates: System, hostname: ${hostname} }`);
 const chat = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
 
 test('a verified TLS backend is reached with SNI and keep-alive', async () => {
@@ -91,39 +94,14 @@ test('a certificate for another name is refused', async () => {
 });
 
 // The same backend trusting its own CA through BackendTLSPolicy caCertificateRefs.
-const caRefsConfig = (caPem) => tempYaml(`
-apiVersion: v1
+const caRefsConfig = (caPem) => tlsConfig(
+  '{ hostname: test.tollgate.local, caCertificateRefs: [{ group: "", kind: ConfigMap, name: backend-ca }] }',
+  `apiVersion: v1
 kind: ConfigMap
 metadata: { name: backend-ca }
 data:
   ca.crt: ${JSON.stringify(caPem)}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: secure-backend }
-spec: { endpoints: [{ ip: { address: 127.0.0.1, port: ${port} } }] }
----
-apiVersion: gateway.networking.k8s.io/v1alpha3
-kind: BackendTLSPolicy
-metadata: { name: secure-tls }
-spec:
-  targetRefs: [{ group: gateway.envoyproxy.io, kind: Backend, name: secure-backend }]
-  validation:
-    hostname: test.tollgate.local
-    caCertificateRefs: [{ group: "", kind: ConfigMap, name: backend-ca }]
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: secure }
-spec: { schema: { name: OpenAI }, backendRef: { name: secure-backend, kind: Backend, group: gateway.envoyproxy.io } }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIGatewayRoute
-metadata: { name: r }
-spec:
-  rules:
-  - backendRefs: [{ name: secure }]
-`);
+---`);
 
 test('caCertificateRefs: the backend is verified against the CA of its ConfigMap', async () => {
   const gw = await startGateway([caRefsConfig(fs.readFileSync(certs.ca, 'utf8'))]);
