@@ -20,7 +20,12 @@ class SseParser {
   // are valid during the callback only.
   template <typename F>
   void feed(std::string_view bytes, F&& on_event) {
+    const size_t before = buf_.size();
     buf_.append(bytes);
+    // Only a blank line ends an event. When the new bytes (and the few before them) hold none,
+    // nothing can have completed, and the pending event is not scanned again: an event trickling
+    // in piece by piece would otherwise be rescanned from its start each time (quadratic).
+    if (!mayEndEvent(before > 3 ? before - 3 : 0)) return;
     size_t consumed = 0;
     SseEvent ev;
     while (nextEvent(consumed, ev)) on_event(ev);
@@ -32,6 +37,15 @@ class SseParser {
 
  private:
   bool nextEvent(size_t& pos, SseEvent& ev);
+  // Whether buf_ from `from` holds two line breaks in a row ("\n\n", "\r\r" or "\n\r": every
+  // blank line, whatever mix of CR, LF and CRLF ends the lines, contains one of them).
+  bool mayEndEvent(size_t from) const {
+    for (size_t i = from; i + 1 < buf_.size(); ++i) {
+      const char a = buf_[i], b = buf_[i + 1];
+      if ((a == '\n' && (b == '\n' || b == '\r')) || (a == '\r' && b == '\r')) return true;
+    }
+    return false;
+  }
   std::string buf_;
   std::string data_scratch_;
 };

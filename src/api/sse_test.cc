@@ -10,7 +10,9 @@ namespace {
 std::vector<std::string> feedAll(SseParser& p, const std::vector<std::string>& pieces) {
   std::vector<std::string> out;
   for (const auto& piece : pieces)
-    p.feed(piece, [&](const SseEvent& ev) { out.push_back(std::string(ev.event) + "|" + std::string(ev.data)); });
+    p.feed(piece, [&](const SseEvent& ev) {
+      out.push_back(std::string(ev.event) + "|" + std::string(ev.data));
+    });
   return out;
 }
 
@@ -24,6 +26,25 @@ TEST(SseParser, SplitsAnywhere) {
     EXPECT_EQ(evs[1], "ping|{}");
     EXPECT_EQ(evs[2], "|[DONE]");
     EXPECT_TRUE(p.pending().empty());
+  }
+}
+
+TEST(SseParser, ByteByByteEqualsWholeForEveryLineEnding) {
+  for (const std::string eol : {"\n", "\r\n", "\r"}) {
+    std::string stream;
+    for (const char* line :
+         {"event: a", "data: 1", "", "", ": c", "", "data: 2", "data: 3", "", "x"}) {
+      stream += line;
+      stream += eol;
+    }
+    SseParser whole;
+    const auto expected = feedAll(whole, {stream});
+    SseParser bytes;
+    std::vector<std::string> pieces;
+    for (char c : stream) pieces.emplace_back(1, c);
+    EXPECT_EQ(feedAll(bytes, pieces), expected) << "line ending " << int(eol[0]);
+    EXPECT_EQ(bytes.pending(), whole.pending());
+    EXPECT_GE(expected.size(), 2u);
   }
 }
 
