@@ -907,7 +907,7 @@ std::unique_ptr<CredentialProvider> makeCachingProvider(asio::io_context& io,
   return std::make_unique<CachingProvider>(io, std::move(inner), std::move(opts));
 }
 
-std::unique_ptr<CredentialProvider> makeDefaultChain(asio::io_context& io, Environment env,
+std::unique_ptr<CredentialProvider> makeDefaultChain(asio::io_context& io, const Environment& env,
                                                      ChainOptions opts) {
   std::vector<std::unique_ptr<CredentialProvider>> sources;
   sources.push_back(makeEnvironmentProvider(env));

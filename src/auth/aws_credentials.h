@@ -99,9 +99,9 @@ std::unique_ptr<CredentialProvider> makeCachingProvider(boost::asio::io_context&
 
 // Environment → shared files → container endpoint (EKS Pod Identity / ECS) → web identity (IRSA),
 // behind a cache.
-std::unique_ptr<CredentialProvider> makeDefaultChain(boost::asio::io_context& io,
-                                                     Environment env = Environment::process(),
-                                                     ChainOptions opts = {});
+std::unique_ptr<CredentialProvider> makeDefaultChain(
+    boost::asio::io_context& io, const Environment& env = Environment::process(),
+    ChainOptions opts = {});
 
 // ---- Exposed for tests --------------------------------------------------------------------
 

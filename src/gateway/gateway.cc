@@ -205,7 +205,7 @@ Gateway::Gateway(SnapshotHolder& snapshots, GatewayOptions opts, const AccessLog
                  ratelimit::Limiter* limiter, GatewayMetrics* metrics,
                  tracing::OtlpExporter* exporter)
     : snapshots_(snapshots),
-      opts_(opts),
+      opts_(std::move(opts)),
       access_log_(access_log),
       limiter_(limiter),
       metrics_(metrics),

@@ -41,7 +41,7 @@ EngineOptions anyModel(EngineOptions o) {
 }  // namespace
 
 MockHandler::MockHandler(MockServerOptions opts)
-    : opts_(opts), engine_(opts.engine), bedrock_engine_(anyModel(opts.engine)) {}
+    : opts_(std::move(opts)), engine_(opts_.engine), bedrock_engine_(anyModel(opts_.engine)) {}
 
 std::string MockHandler::renderError(std::string_view, const Error& err, http::ResponseHead& head) {
   head.status = err.httpStatus();

@@ -274,7 +274,8 @@ struct RedisStore::Impl : std::enable_shared_from_this<Impl> {
     resolver_.async_resolve(
         opts_.host, std::to_string(opts_.port),
         [self = shared_from_this(), attempt = attempt_](
-            const boost::system::error_code& rec, asio::ip::tcp::resolver::results_type results) {
+            const boost::system::error_code& rec,
+            const asio::ip::tcp::resolver::results_type& results) {
           if (attempt != self->attempt_ || self->state_ != State::kResolving) return;
           for (const auto& entry : results) {
             std::string a = entry.endpoint().address().to_string();

@@ -206,6 +206,7 @@ class RedisServer {
         "--appendonly", "no",     "--enable-debug-command", "local",  "--daemonize", "no"};
     args.insert(args.end(), extra_.begin(), extra_.end());
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     pid_ = ::fork();

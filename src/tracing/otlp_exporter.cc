@@ -211,7 +211,7 @@ bool validSpanIds(const SpanData& s) {
 }  // namespace
 
 std::optional<OtlpEndpoint> parseOtlpEndpoint(std::string_view url, std::string* error) {
-  auto fail = [&](std::string why) -> std::optional<OtlpEndpoint> {
+  auto fail = [&](const std::string& why) -> std::optional<OtlpEndpoint> {
     if (error) *error = "invalid OTLP endpoint '" + std::string(url) + "': " + why;
     return std::nullopt;
   };

@@ -155,6 +155,7 @@ TEST(Traceparent, SpanIdsAreUniqueAcrossThreads) {
   std::set<std::string> ids;
   auto gen = [&] {
     std::vector<std::string> local;
+    local.reserve(5000);
     for (int i = 0; i < 5000; ++i) local.push_back(startSpan(std::nullopt).span_id);
     std::lock_guard<std::mutex> lock(mu);
     ids.insert(local.begin(), local.end());
@@ -626,6 +627,7 @@ TEST(OtlpExporter, ConcurrentSubmitAccountsForEverySpan) {
   OtlpExporter exporter(opts);
   constexpr int kThreads = 4, kPerThread = 2000;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&exporter, t] {
       for (int i = 0; i < kPerThread; ++i) exporter.submit(sampleSpan(t * kPerThread + i));

@@ -119,7 +119,7 @@ std::shared_ptr<asio::ssl::context> makeTlsContext(const std::string& extra_ca_f
   return ctx;
 }
 
-Pool::Pool(asio::io_context& io, PoolOptions opts) : io_(io), opts_(opts) {}
+Pool::Pool(asio::io_context& io, PoolOptions opts) : io_(io), opts_(std::move(opts)) {}
 Pool::~Pool() = default;
 
 Pool* Pool::forThisThread() { return g_pool; }

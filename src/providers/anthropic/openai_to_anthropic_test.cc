@@ -100,7 +100,7 @@ TEST(OpenAIToAwsAnthropic, FixtureCases) {
   int request_cases = 0, error_cases = 0, response_cases = 0;
   for (const auto& entry : fs::directory_iterator(kFixtures)) {
     if (!entry.is_directory()) continue;
-    const fs::path d = entry.path();
+    const fs::path& d = entry.path();
     SCOPED_TRACE(d.filename().string());
     const std::string body = readFile(d / "openai_request.json");
     const api::ApiRequest req = parse(body);

@@ -35,7 +35,7 @@ const fs::path kDir = fs::path(TOLLGATE_SOURCE_DIR) / "tests/fixtures/providers/
 TEST(OpenAIPassthrough, FixtureCases) {
   int cases = 0;
   for (const auto& entry : fs::directory_iterator(kDir)) {
-    const fs::path d = entry.path();
+    const fs::path& d = entry.path();
     SCOPED_TRACE(d.filename().string());
     ++cases;
     const auto kind = apiOf(readFile(d / "client_api", true));
