@@ -31,7 +31,9 @@ std::string trim(std::string s) {
   const auto first = s.find_first_not_of(" \t\r\n");
   if (first == std::string::npos) return {};
   const auto last = s.find_last_not_of(" \t\r\n");
-  return s.substr(first, last - first + 1);
+  s.erase(last + 1);
+  s.erase(0, first);
+  return s;
 }
 
 }  // namespace

@@ -194,6 +194,7 @@ class Objects {
 
 std::vector<std::string> labels(const std::vector<const CachedObject*>& objects) {
   std::vector<std::string> out;
+  out.reserve(objects.size());
   for (const CachedObject* o : objects) out.push_back(o->label);
   return out;
 }

@@ -129,6 +129,7 @@ TEST(KubeLease, BodyRoundTrips) {
 TEST(KubeBackoff, GrowsWithJitterUpToTheCapAndResets) {
   Backoff b(milliseconds(100), milliseconds(1000), 42);
   std::vector<int64_t> waits;
+  waits.reserve(8);
   for (int i = 0; i < 8; ++i) waits.push_back(b.next().count());
   // base: 100, 200, 400, 800, 1000, 1000...; each wait in [base/2, base].
   const int64_t bases[] = {100, 200, 400, 800, 1000, 1000, 1000, 1000};

@@ -15,10 +15,13 @@ namespace {
 
 constexpr char kB64Chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-constexpr std::array<int8_t, 256> makeB64Table() {
-  std::array<int8_t, 256> t{};
+// int16_t rather than a signed char: the decoder ORs entries together and tests the sign (-1 =
+// not a base64 character), arithmetic on numbers, not on characters.
+constexpr std::array<int16_t, 256> makeB64Table() {
+  std::array<int16_t, 256> t{};
   for (auto& v : t) v = -1;
-  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kB64Chars[i])] = static_cast<int8_t>(i);
+  for (int i = 0; i < 64; ++i)
+    t[static_cast<unsigned char>(kB64Chars[i])] = static_cast<int16_t>(i);
   return t;
 }
 constexpr auto kB64Table = makeB64Table();
