@@ -81,12 +81,24 @@ class Translator {
   virtual const std::string& responseModel() const = 0;
   // The status the client gets for a non-stream response, after onFullBody: the upstream's,
   // unless the translator replaced a body it could not use (a 200 that is not JSON, say) with an
-  // error, which then carries its own status (502) so that status and body agree.
-  virtual int clientStatus(int upstream_status) const { return upstream_status; }
+  // error (replaceUnusableBody), which then carries its own status (502) so that status and body
+  // agree.
+  int clientStatus(int upstream_status) const { return replaced_body_ ? 502 : upstream_status; }
   // The content type the client gets (translators that change the format override it).
   virtual std::string clientContentType(std::string_view upstream_content_type) const {
     return std::string(upstream_content_type);
   }
+
+ protected:
+  // A 2xx body the client could not use becomes `error_body` (in the client's API shape), sent
+  // with a 502: see clientStatus.
+  void replaceUnusableBody(std::string& body, std::string error_body) {
+    replaced_body_ = true;
+    body = std::move(error_body);
+  }
+
+ private:
+  bool replaced_body_ = false;
 };
 
 // Creates the translator for a client API and backend schema; nullptr when the pair is not

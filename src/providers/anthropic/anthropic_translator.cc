@@ -102,10 +102,10 @@ void PassthroughTranslator::onFullBody(std::string& body) {
     return;
   }
   // A success the client cannot parse is no success: say so in its shape, with a 502.
-  replaced_body_ = true;
-  body = api::renderAnthropicError(Error::upstream(ErrorCode::kUpstreamBadResponse,
-                                                   "the upstream response is not valid JSON",
-                                                   "2xx body that is not JSON", false));
+  replaceUnusableBody(
+      body, api::renderAnthropicError(Error::upstream(ErrorCode::kUpstreamBadResponse,
+                                                      "the upstream response is not valid JSON",
+                                                      "2xx body that is not JSON", false)));
 }
 
 void PassthroughTranslator::onStreamFailure(const Error& err, std::string& out) {

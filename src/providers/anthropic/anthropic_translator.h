@@ -18,9 +18,6 @@ class PassthroughTranslator final : public Translator {
   void onResponseHead(int status, std::string_view content_type) override;
   void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) override;
   void onFullBody(std::string& body) override;
-  int clientStatus(int upstream_status) const override {
-    return replaced_body_ ? 502 : upstream_status;
-  }
   void onStreamFailure(const Error& err, std::string& out) override;
   bool streamFailed() const override { return failed_; }
   const api::TokenUsage& usage() const override { return usage_; }
@@ -31,7 +28,6 @@ class PassthroughTranslator final : public Translator {
   void appendError(const Error& err, std::string& out);
 
   int status_ = 0;
-  bool replaced_body_ = false;  // a 2xx body it could not use, replaced by an error (502)
   bool event_stream_ = false;
   bool saw_stop_ = false;  // message_stop seen: the stream is complete
   bool failed_ = false;    // an error event was sent (ours or the upstream's)

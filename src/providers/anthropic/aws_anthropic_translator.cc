@@ -143,10 +143,10 @@ void AwsAnthropicTranslator::onFullBody(std::string& body) {
   if (status_ >= 200 && status_ < 300) {
     if (ec || !v.is_object()) {
       // A success the Anthropic client cannot parse: an error in its shape, with a 502.
-      replaced_body_ = true;
-      body = api::renderAnthropicError(Error::upstream(
-          ErrorCode::kUpstreamBadResponse, "the upstream response is not valid JSON",
-          "Bedrock InvokeModel 2xx body is not a JSON object", false));
+      replaceUnusableBody(
+          body, api::renderAnthropicError(Error::upstream(
+                    ErrorCode::kUpstreamBadResponse, "the upstream response is not valid JSON",
+                    "Bedrock InvokeModel 2xx body is not a JSON object", false)));
       return;
     }
     const auto& o = v.as_object();

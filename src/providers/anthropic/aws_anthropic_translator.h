@@ -31,9 +31,6 @@ class AwsAnthropicTranslator final : public Translator {
   bool streamsResponse(std::string_view content_type) const override;
   void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) override;
   void onFullBody(std::string& body) override;
-  int clientStatus(int upstream_status) const override {
-    return replaced_body_ ? 502 : upstream_status;
-  }
   void onStreamFailure(const Error& err, std::string& out) override;
   bool streamFailed() const override { return event_stream_ && stream_.failed(); }
   const api::TokenUsage& usage() const override { return usage_; }
@@ -47,7 +44,6 @@ class AwsAnthropicTranslator final : public Translator {
   std::string anthropic_beta_;
   std::string request_model_;
   int status_ = 0;
-  bool replaced_body_ = false;  // a 2xx body it could not use, replaced by an error (502)
   bool event_stream_ = false;
   std::string error_type_;  // x-amzn-errortype, e.g. "ThrottlingException:http://..."
   // X-Amzn-Bedrock-Input/Output-Token-Count: usage when the body carries none.

@@ -538,10 +538,10 @@ void OpenAIToAwsAnthropicTranslator::onFullBody(std::string& body) {
   if (!is_object) {
     // The client asked for a chat completion: something it cannot parse as one must not pass as
     // one.
-    replaced_body_ = true;
-    body = api::renderOpenAIError(Error::upstream(ErrorCode::kUpstreamBadResponse,
-                                                  "the upstream response could not be read",
-                                                  "Bedrock InvokeModel body is not JSON", false));
+    replaceUnusableBody(
+        body, api::renderOpenAIError(Error::upstream(
+                  ErrorCode::kUpstreamBadResponse, "the upstream response could not be read",
+                  "Bedrock InvokeModel body is not JSON", false)));
     return;
   }
   const json::object& msg = v.get_object();

@@ -43,9 +43,6 @@ class OpenAIToAwsAnthropicTranslator final : public Translator {
   bool streamsResponse(std::string_view content_type) const override;
   void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) override;
   void onFullBody(std::string& body) override;
-  int clientStatus(int upstream_status) const override {
-    return replaced_body_ ? 502 : upstream_status;
-  }
   void onStreamFailure(const Error& err, std::string& out) override;
   bool streamFailed() const override { return failed_; }
   const api::TokenUsage& usage() const override { return usage_; }
@@ -70,7 +67,6 @@ class OpenAIToAwsAnthropicTranslator final : public Translator {
   bool include_usage_ = false;
   int64_t created_ = 0;
   int status_ = 0;
-  bool replaced_body_ = false;  // a 2xx body it could not use, replaced by an error (502)
   bool event_stream_ = false;
   std::string error_type_;  // x-amzn-errortype, e.g. "ThrottlingException:http://..."
   std::optional<uint64_t> header_input_tokens_, header_output_tokens_;  // X-Amzn-Bedrock-*-Count

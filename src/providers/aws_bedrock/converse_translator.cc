@@ -470,10 +470,10 @@ void ConverseTranslator::onFullBody(std::string& body) {
   const json::value* content = member(member(member(&v, "output"), "message"), "content");
   if (ec || content == nullptr || !content->is_array()) {
     // The client expects a chat.completion; a Converse body it cannot read is no use to it.
-    replaced_body_ = true;
-    body = api::renderOpenAIError(Error::upstream(
-        ErrorCode::kUpstreamBadResponse, "malformed response from the upstream provider",
-        "Converse response without output.message", false));
+    replaceUnusableBody(
+        body, api::renderOpenAIError(Error::upstream(
+                  ErrorCode::kUpstreamBadResponse, "malformed response from the upstream provider",
+                  "Converse response without output.message", false)));
     return;
   }
 

@@ -158,10 +158,10 @@ void PassthroughTranslator::onFullBody(std::string& body) {
   if (status_ < 200 || status_ >= 300) return;  // upstream errors pass as they are
   if (api::extractOpenAIUsage(body, usage_, &response_model_) || api::isJsonDocument(body)) return;
   // A success the client cannot parse is no success: say so in its shape, with a 502.
-  replaced_body_ = true;
-  body = api::renderOpenAIError(Error::upstream(ErrorCode::kUpstreamBadResponse,
-                                                "the upstream response is not valid JSON",
-                                                "2xx body that is not JSON", false));
+  replaceUnusableBody(
+      body, api::renderOpenAIError(Error::upstream(ErrorCode::kUpstreamBadResponse,
+                                                   "the upstream response is not valid JSON",
+                                                   "2xx body that is not JSON", false)));
 }
 
 void PassthroughTranslator::onStreamEvent(const api::SseEvent& ev, std::string& out) {

@@ -26,9 +26,6 @@ class PassthroughTranslator final : public Translator {
   void onFullBody(std::string& body) override;
   void onStreamFailure(const Error& err, std::string& out) override;
   bool streamFailed() const override { return stream_failed_; }
-  int clientStatus(int upstream_status) const override {
-    return replaced_body_ ? 502 : upstream_status;
-  }
   const api::TokenUsage& usage() const override { return usage_; }
   const std::string& responseModel() const override { return response_model_; }
 
@@ -42,7 +39,6 @@ class PassthroughTranslator final : public Translator {
   bool usage_injected_ = false;  // we asked for include_usage: strip what it adds
   int status_ = 0;
   bool event_stream_ = false;
-  bool replaced_body_ = false;  // a 2xx body that was not JSON, replaced by an error
   // Stream state: a chunk that is not JSON ends the relay with an error event; a stream that
   // ends with neither [DONE] nor a finish_reason gets one too.
   bool stream_failed_ = false;
