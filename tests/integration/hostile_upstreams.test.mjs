@@ -17,6 +17,7 @@ const behaviours = {
     res.write('{"id":"x","object":"chat.com');
     setTimeout(() => res.socket.destroy(), 50);
   },
+  'anthropic-not-json': (req, res) => behaviours['not-json'](req, res),
   'not-json': (req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('<html><body>502 from some proxy</body></html>');
@@ -96,7 +97,7 @@ kind: AIGatewayRoute
 metadata: { name: r }
 spec:
   rules:
-  - matches: [{ headers: [{ type: Exact, name: x-ai-eg-model, value: anthropic-cut }] }]
+  - matches: [{ headers: [{ type: RegularExpression, name: x-ai-eg-model, value: "anthropic-.*" }] }]
     backendRefs: [{ name: anth }]
   - matches: [{ headers: [{ type: Exact, name: x-ai-eg-model, value: trickle }] }]
     backendRefs: [{ name: up }]
@@ -135,6 +136,16 @@ test('a 200 whose body is not JSON becomes a 502 saying so', async () => {
   const e = openaiError(await request(`${gw.url}/v1/chat/completions`, { body: chat('not-json') }), 502);
   assert.match(e.message, /not valid JSON/);
   await stillServes();
+});
+
+test('an Anthropic pass-through 200 that is not JSON becomes a 502 Anthropic error', async () => {
+  const r = await request(`${gw.url}/anthropic/v1/messages`, {
+    headers: { 'anthropic-version': '2023-06-01' },
+    body: { model: 'anthropic-not-json', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] },
+  });
+  assert.equal(r.status, 502, r.body);
+  assert.equal(r.json().type, 'error');
+  assert.match(r.json().error.message, /not valid JSON/);
 });
 
 test('a response larger than the gateway buffers (64 MiB) is refused with 502, not held', async () => {

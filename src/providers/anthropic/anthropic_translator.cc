@@ -3,7 +3,6 @@
 #include <boost/json.hpp>
 
 #include "api/errors.h"
-#include "api/usage.h"
 #include "common/strings.h"
 
 namespace tollgate::providers::anthropic {
@@ -35,11 +34,13 @@ void PassthroughTranslator::onResponseHead(int status, std::string_view content_
 }
 
 // Anthropic reports prompt tokens apart from cache reads and writes; the gateway's input count
-// includes them (as OpenAI's prompt_tokens does), cached_input the reads.
-void PassthroughTranslator::readUsage(std::string_view event_json) {
+// includes them (as OpenAI's prompt_tokens does), cached_input the reads. False when the text is
+// not JSON at all.
+bool PassthroughTranslator::readUsage(std::string_view event_json) {
   boost::system::error_code ec;
   json::value v = json::parse(event_json, ec);
-  if (ec || !v.is_object()) return;
+  if (ec) return false;
+  if (!v.is_object()) return true;
   const json::object& o = v.as_object();
   const json::object* msg = &o;
   if (auto* m = o.if_contains("message"); m && m->is_object()) msg = &m->as_object();  // start
@@ -47,7 +48,7 @@ void PassthroughTranslator::readUsage(std::string_view event_json) {
     response_model_ = model->as_string();
   const json::value* u = msg->if_contains("usage");
   if (!u) u = o.if_contains("usage");  // message_delta
-  if (!u || !u->is_object()) return;
+  if (!u || !u->is_object()) return true;
   auto num = [&](const char* k) -> std::optional<uint64_t> {
     auto* x = u->as_object().if_contains(k);
     if (x && x->is_int64() && x->as_int64() >= 0) return static_cast<uint64_t>(x->as_int64());
@@ -61,6 +62,7 @@ void PassthroughTranslator::readUsage(std::string_view event_json) {
   if (auto outt = num("output_tokens")) usage_.output_tokens = *outt;  // cumulative: the last wins
   usage_.total_tokens = usage_.input_tokens + usage_.output_tokens;
   usage_.known = true;
+  return true;
 }
 
 void PassthroughTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
@@ -97,10 +99,7 @@ void PassthroughTranslator::appendError(const Error& err, std::string& out) {
 
 void PassthroughTranslator::onFullBody(std::string& body) {
   if (status_ < 200 || status_ >= 300) return;
-  if (api::isJsonDocument(body)) {
-    readUsage(body);
-    return;
-  }
+  if (readUsage(body)) return;
   // A success the client cannot parse is no success: say so in its shape, with a 502.
   replaceUnusableBody(
       body, api::renderAnthropicError(Error::upstream(ErrorCode::kUpstreamBadResponse,

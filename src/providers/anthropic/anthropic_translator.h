@@ -24,7 +24,7 @@ class PassthroughTranslator final : public Translator {
   const std::string& responseModel() const override { return response_model_; }
 
  private:
-  void readUsage(std::string_view event_json);
+  bool readUsage(std::string_view event_json);
   void appendError(const Error& err, std::string& out);
 
   int status_ = 0;
