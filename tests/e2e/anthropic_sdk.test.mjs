@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { SHARED, startGateway, startFake, tempYaml, waitFor } from '../lib/harness.mjs';
+import { SHARED, bedrockYaml, startGateway, startFake, tempYaml, waitFor } from '../lib/harness.mjs';
 import { startFakeBedrock } from '../lib/fake_bedrock.mjs';
 
 const KEY = 'sk-ant-test-key-1234';
@@ -75,24 +75,7 @@ spec:
   type: AnthropicAPIKey
   anthropicAPIKey: { secretRef: { name: anthropic-key } }
 ---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: bedrock-backend }
-spec: { endpoints: [{ fqdn: { hostname: bedrock-runtime.us-east-1.amazonaws.com, port: 443 } }] }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: bedrock }
-spec: { schema: { name: AWSAnthropic, version: bedrock-2023-05-31 }, backendRef: { name: bedrock-backend, kind: Backend, group: gateway.envoyproxy.io } }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: BackendSecurityPolicy
-metadata: { name: bedrock-aws }
-spec:
-  targetRefs: [{ group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: bedrock }]
-  type: AWSCredentials
-  awsCredentials: { region: us-east-1 }
----
+${bedrockYaml('bedrock-backend', [{ name: 'bedrock', schema: 'AWSAnthropic', version: 'bedrock-2023-05-31' }])}---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: claude }

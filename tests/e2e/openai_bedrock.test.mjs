@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { SHARED, startGateway, tempYaml, waitFor } from '../lib/harness.mjs';
+import { SHARED, bedrockYaml, startGateway, tempYaml, waitFor } from '../lib/harness.mjs';
 import { startFakeBedrock } from '../lib/fake_bedrock.mjs';
 
 const CREDS = { accessKey: 'AKIDTOLLGATETEST0003', secretKey: 'converse/secret', region: 'us-east-1', service: 'bedrock' };
@@ -37,38 +37,7 @@ const bedrock = await startFakeBedrock(CREDS, (req, res) => {
   }));
 });
 
-const config = tempYaml(`
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: converse-backend }
-spec: { endpoints: [{ fqdn: { hostname: bedrock-runtime.us-east-1.amazonaws.com, port: 443 } }] }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: converse }
-spec: { schema: { name: AWSBedrock }, backendRef: { name: converse-backend, kind: Backend, group: gateway.envoyproxy.io } }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: BackendSecurityPolicy
-metadata: { name: converse-aws }
-spec:
-  targetRefs: [{ group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: converse }]
-  type: AWSCredentials
-  awsCredentials: { region: us-east-1 }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: claude }
-spec: { schema: { name: AWSAnthropic, version: bedrock-2023-05-31 }, backendRef: { name: converse-backend, kind: Backend, group: gateway.envoyproxy.io } }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: BackendSecurityPolicy
-metadata: { name: claude-aws }
-spec:
-  targetRefs: [{ group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: claude }]
-  type: AWSCredentials
-  awsCredentials: { region: us-east-1 }
----
+const config = tempYaml(`${bedrockYaml('converse-backend', [{ name: 'converse', schema: 'AWSBedrock' }, { name: 'claude', schema: 'AWSAnthropic', version: 'bedrock-2023-05-31' }])}---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: nova }
