@@ -619,6 +619,21 @@ int runGateway(const RunOptions& opts) {
                      {},
                      [pool_sum] { return pool_sum(&upstream::PoolStats::reuses); }});
   registry.callback({Type::kCounter,
+                     "tollgate_upstream_stale_connections_discarded_total",
+                     "Idle pooled connections the upstream had closed or reset, dropped unused",
+                     {},
+                     [pool_sum] { return pool_sum(&upstream::PoolStats::stale_discarded); }});
+  registry.callback({Type::kCounter,
+                     "tollgate_upstream_idle_connections_expired_total",
+                     "Idle pooled connections closed by the pool's idle timeout",
+                     {},
+                     [pool_sum] { return pool_sum(&upstream::PoolStats::idle_expired); }});
+  registry.callback({Type::kCounter,
+                     "tollgate_upstream_fresh_connection_retries_total",
+                     "Requests resent on a new connection after a reused one closed unanswered",
+                     {},
+                     [pool_sum] { return pool_sum(&upstream::PoolStats::fresh_retries); }});
+  registry.callback({Type::kCounter,
                      "tollgate_upstream_tls_handshakes_total",
                      "Upstream TLS handshakes, by whether a cached session was resumed",
                      {"resumed"},

@@ -9,10 +9,13 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
+#include <cerrno>
 #include <limits>
+#include <sys/socket.h>
 #include <tuple>
 
 #include "common/strings.h"
+#include "common/log.h"
 
 namespace tollgate::upstream {
 
@@ -119,7 +122,8 @@ std::shared_ptr<asio::ssl::context> makeTlsContext(const std::string& extra_ca_f
   return ctx;
 }
 
-Pool::Pool(asio::io_context& io, PoolOptions opts) : io_(io), opts_(std::move(opts)) {}
+Pool::Pool(asio::io_context& io, PoolOptions opts)
+    : io_(io), opts_(std::move(opts)), sweep_timer_(io), self_(std::make_shared<Pool*>(this)) {}
 Pool::~Pool() = default;
 
 Pool* Pool::forThisThread() { return g_pool; }
@@ -163,23 +167,37 @@ asio::awaitable<Result<std::vector<tcp::endpoint>>> Pool::resolve(const Upstream
   co_return entry.endpoints;
 }
 
-asio::awaitable<Result<std::unique_ptr<Connection>>> Pool::acquire(const UpstreamTarget& target) {
+asio::awaitable<Result<std::unique_ptr<Connection>>> Pool::acquire(const UpstreamTarget& target,
+                                                                   bool fresh) {
   if (target.tls && !target.tls_context && !opts_.tls_context) {
     co_return Error::internal("no TLS context for upstream " + target.key());
   }
   auto key = target.key();
-  if (auto it = idle_.find(key); it != idle_.end()) {
+  if (auto it = idle_.find(key); !fresh && it != idle_.end()) {
     auto now = std::chrono::steady_clock::now();
+    // Most recently used first: it is the least likely to have been closed by the upstream, and
+    // the older ones expire instead of staying warm for nothing.
     while (!it->second.empty()) {
       Idle idle = std::move(it->second.back());
       it->second.pop_back();
       stats_.idle.fetch_sub(1, std::memory_order_relaxed);
-      // A connection the upstream closed while idle shows up as readable (EOF): skip it.
-      boost::system::error_code ec;
-      if (now - idle.since > opts_.idle_timeout || idle.conn->stream.socket().available(ec) > 0 ||
-          ec) {
+      if (now >= idle.expires) {
+        ++stats_.idle_expired;
         continue;
       }
+      // The watch may not have run yet for a close that already arrived: look at the socket.
+      if (IdleState state = probe(*idle.conn); state != IdleState::kOpen) {
+        ++stats_.stale_discarded;
+        spdlog::debug("upstream {}: pooled connection {} after {} ms idle; opening another", key,
+                      state == IdleState::kResetByPeer      ? "reset by the upstream"
+                      : state == IdleState::kClosedByPeer ? "closed by the upstream"
+                                                          : "has unsolicited bytes",
+                      std::chrono::duration_cast<std::chrono::milliseconds>(now - idle.since)
+                          .count());
+        continue;
+      }
+      boost::system::error_code ignored;
+      idle.conn->stream.socket().cancel(ignored);  // ends the watch; it now belongs to a request
       ++stats_.reuses;
       co_return std::move(idle.conn);
     }
@@ -235,12 +253,96 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Pool::acquire(const Upstrea
   co_return conn;
 }
 
-void Pool::release(std::unique_ptr<Connection> conn) {
+void Pool::release(std::unique_ptr<Connection> conn, std::chrono::milliseconds idle_timeout) {
+  // Bytes past the response (or a close already seen) make the connection unusable for the next
+  // exchange: close it now rather than hand it out.
+  if (conn->buffer.size() > 0) return;
   auto& list = idle_[conn->key];
   if (list.size() >= opts_.max_idle_per_endpoint) return;  // closes it
   conn->stream.expires_never();
-  list.push_back(Idle{std::move(conn), std::chrono::steady_clock::now()});
+  const auto now = std::chrono::steady_clock::now();
+  const uint64_t id = next_idle_id_++;
+  watch(*conn, id);
+  list.push_back(Idle{std::move(conn), now,
+                      now + (idle_timeout.count() > 0 ? idle_timeout : opts_.idle_timeout), id});
   stats_.idle.fetch_add(1, std::memory_order_relaxed);
+  armSweep();
+}
+
+Pool::IdleState Pool::probe(Connection& conn) {
+  // A non-blocking peek: 0 is the upstream's FIN, an error other than "would block" is a reset,
+  // and bytes on an idle HTTP/1.1 connection (or a TLS alert such as close_notify) mean it cannot
+  // carry another exchange.
+  char byte = 0;
+  const ssize_t n =
+      ::recv(conn.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0) return IdleState::kClosedByPeer;
+  if (n > 0) return IdleState::kUnsolicitedBytes;
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return IdleState::kOpen;
+  return IdleState::kResetByPeer;
+}
+
+void Pool::watch(Connection& conn, uint64_t id) {
+  // Readable while idle means the upstream closed it (or broke the protocol): the pool finds out
+  // when it happens, not when a request is written into it.
+  conn.stream.socket().async_wait(
+      tcp::socket::wait_read,
+      [self = std::weak_ptr<Pool*>(self_), key = conn.key, id](boost::system::error_code ec) {
+        if (ec) return;  // cancelled: the connection was handed to a request or closed
+        if (auto pool = self.lock()) (*pool)->onIdleReadable(key, id);
+      });
+}
+
+void Pool::onIdleReadable(const std::string& key, uint64_t id) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return;
+  auto& list = it->second;
+  auto pos = std::find_if(list.begin(), list.end(), [id](const Idle& i) { return i.id == id; });
+  if (pos == list.end()) return;  // acquired after its close was seen: acquire() dropped it
+  const IdleState state = probe(*pos->conn);
+  if (state == IdleState::kOpen) {
+    watch(*pos->conn, id);  // a spurious wake-up: keep watching
+    return;
+  }
+  ++stats_.stale_discarded;
+  spdlog::debug("upstream {}: idle pooled connection {} after {} ms; dropped from the pool", key,
+                state == IdleState::kResetByPeer      ? "reset by the upstream"
+                : state == IdleState::kClosedByPeer ? "closed by the upstream"
+                                                    : "got unsolicited bytes",
+                std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - pos->since)
+                    .count());
+  list.erase(pos);
+  stats_.idle.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Pool::armSweep() {
+  if (sweep_armed_) return;
+  sweep_armed_ = true;
+  // Often enough that an idle connection outlives its timeout by at most a quarter of it (and a
+  // second), rarely enough to cost nothing while the pool is busy.
+  const auto period =
+      std::clamp(opts_.idle_timeout / 4, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
+  sweep_timer_.expires_after(period);
+  sweep_timer_.async_wait([self = std::weak_ptr<Pool*>(self_)](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto pool = self.lock()) (*pool)->sweep();
+  });
+}
+
+void Pool::sweep() {
+  sweep_armed_ = false;
+  const auto now = std::chrono::steady_clock::now();
+  size_t left = 0;
+  for (auto& [key, list] : idle_) {
+    const auto before = list.size();
+    std::erase_if(list, [now](const Idle& i) { return now >= i.expires; });
+    const auto expired = before - list.size();
+    stats_.idle_expired += expired;
+    stats_.idle.fetch_sub(static_cast<int64_t>(expired), std::memory_order_relaxed);
+    left += list.size();
+  }
+  if (left > 0) armSweep();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,13 +373,18 @@ asio::awaitable<Result<int>> Exchange::start(const UpstreamTarget& target,
   }
   head += "\r\n";
 
-  // A pooled connection may have been closed by the upstream a moment ago; when such a reused
-  // connection fails before a single response byte arrives, try once more on a fresh one.
+  // The keep-alive race: a pooled connection the upstream closed as the request went out fails
+  // before a single response byte arrives. The upstream answered nothing on it, so the request is
+  // sent once more, on a new connection (never another pooled one, which may be just as stale).
+  // It is the same attempt: not counted as one, not a fallback.
+  idle_timeout_ = target.idle_timeout;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto acquired = co_await pool_.acquire(target);
+    const bool fresh = attempt > 0;
+    auto acquired = co_await pool_.acquire(target, fresh);
     if (!acquired) co_return acquired.error();
     conn_ = std::move(acquired.value());
-    bool reused = conn_->uses++ > 0;
+    const bool reused = conn_->uses++ > 0;
+    if (fresh) pool_.countFreshRetry();
 
     conn_->stream.expires_at(deadline);
     std::array<asio::const_buffer, 2> bufs{asio::buffer(head),
@@ -295,7 +402,12 @@ asio::awaitable<Result<int>> Exchange::start(const UpstreamTarget& target,
       if (wec == beast::error::timeout)
         co_return Error::upstream(ErrorCode::kUpstreamTimeout, "upstream request timeout",
                                   "writing to " + target.key() + " timed out", true);
-      if (reused) continue;
+      if (reused) {
+        spdlog::debug("upstream {}: reused keep-alive connection failed while writing ({}); "
+                      "sending again on a new connection",
+                      target.key(), wec.message());
+        continue;
+      }
       co_return connectError("write to", target, wec);
     }
 
@@ -311,15 +423,27 @@ asio::awaitable<Result<int>> Exchange::start(const UpstreamTarget& target,
           conn_->stream, conn_->buffer, *parser_, kUseTuple);
     }
     if (rec) {
-      bool nothing_received = rec == beast::http::error::end_of_stream || rec == asio::error::eof ||
-                              rec == asio::error::connection_reset;
+      // Closed or reset (plain: EOF/ECONNRESET; TLS: truncated stream or close_notify) before a
+      // byte of a response: the upstream answered nothing on this connection.
+      const bool nothing_received = !parser_->got_some() && rec != beast::error::timeout;
       conn_.reset();
       parser_.reset();
       if (rec == beast::error::timeout)
         co_return Error::upstream(ErrorCode::kUpstreamTimeout, "upstream request timeout",
                                   "no response head from " + target.key() + " in time", true);
-      if (nothing_received && reused) continue;
-      if (nothing_received) co_return connectError("connection closed by", target, rec);
+      if (nothing_received && reused) {
+        spdlog::debug("upstream {}: reused keep-alive connection closed before answering ({}); "
+                      "sending again on a new connection",
+                      target.key(), rec.message());
+        continue;
+      }
+      if (nothing_received) {
+        co_return connectError(
+            fresh ? "a new connection (after a reused one was closed) was closed without an "
+                    "answer by"
+                  : "connection closed without an answer by",
+            target, rec);
+      }
       co_return Error::upstream(
           ErrorCode::kUpstreamBadResponse, "upstream sent an invalid response",
           "bad response head from " + target.key() + ": " + rec.message(), false);
@@ -388,7 +512,7 @@ asio::awaitable<Result<std::string_view>> Exchange::readSome(
 
 void Exchange::finish() {
   if (conn_ && parser_ && parser_->is_done() && !failed_ && parser_->keep_alive()) {
-    pool_.release(std::move(conn_));
+    pool_.release(std::move(conn_), idle_timeout_);
   }
   conn_.reset();
 }

@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -70,6 +71,9 @@ struct UpstreamTarget {
   // pooled connections do not need it afterwards (OpenSSL counts its own references).
   asio::ssl::context* tls_context = nullptr;
   std::string ca_id;
+  // How long a connection to this target may sit idle in the pool (BackendTrafficPolicy
+  // timeout.http.connectionIdleTimeout); zero: the pool's default.
+  std::chrono::milliseconds idle_timeout{0};
   std::string key() const;         // "host:port" or "tls:name@host:port[#ca_id]" (pool key)
   std::string hostHeader() const;  // the Host header: name[:port], default port omitted
 };
@@ -93,11 +97,18 @@ struct Connection {
   class Pool* pool = nullptr;  // where TLS session tickets of this connection are kept
 };
 
+// Below the keep-alive timeouts of the usual upstream servers (uvicorn, which vLLM runs on, and
+// Node close idle connections after 5 s; gunicorn after 2 s, which a BackendTrafficPolicy can
+// match), so that the pool, not the upstream, is normally the side that closes an idle
+// connection, and a request is never written into a connection the upstream is closing.
+inline constexpr std::chrono::milliseconds kDefaultPoolIdleTimeout{4000};
+
 struct PoolOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds dns_ttl{30000};
   size_t max_idle_per_endpoint = 128;
-  std::chrono::milliseconds idle_timeout{60000};    // pooled connections older than this are closed
+  // Pooled connections idle longer than this are closed (a target may set its own).
+  std::chrono::milliseconds idle_timeout = kDefaultPoolIdleTimeout;
   std::shared_ptr<asio::ssl::context> tls_context;  // needed for TLS targets
 };
 
@@ -110,16 +121,28 @@ struct PoolStats {
   std::atomic<int64_t> idle{0};  // pooled idle connections now
   std::atomic<uint64_t> tls_handshakes{0};
   std::atomic<uint64_t> tls_resumed{0};  // handshakes that resumed a cached session
+  // Idle pooled connections the upstream closed (FIN, reset, or unsolicited bytes), found by the
+  // watch on idle sockets or the check before reuse: dropped, never handed to a request.
+  std::atomic<uint64_t> stale_discarded{0};
+  std::atomic<uint64_t> idle_expired{0};  // closed by the pool's idle timeout
+  // Requests whose reused connection failed before any response byte (the keep-alive race: the
+  // upstream closed it as the request went out), sent again on a new connection.
+  std::atomic<uint64_t> fresh_retries{0};
 };
 
 class Pool {
  public:
   Pool(asio::io_context& io, PoolOptions opts);
   ~Pool();
-  // A connected socket to the target: an idle pooled one when there is one, else a new one.
-  asio::awaitable<Result<std::unique_ptr<Connection>>> acquire(const UpstreamTarget& target);
-  // Gives a connection back for reuse (only after a complete, keep-alive exchange).
-  void release(std::unique_ptr<Connection> conn);
+  // A connected socket to the target: an idle pooled one that is still open when there is one
+  // (unless `fresh`), else a new one.
+  asio::awaitable<Result<std::unique_ptr<Connection>>> acquire(const UpstreamTarget& target,
+                                                               bool fresh = false);
+  // Gives a connection back for reuse (only after a complete, keep-alive exchange). While it is
+  // idle, its socket is watched: when the upstream closes it, it leaves the pool at once.
+  void release(std::unique_ptr<Connection> conn, std::chrono::milliseconds idle_timeout = {});
+  // Counts a request resent on a new connection after its reused one failed before an answer.
+  void countFreshRetry() { ++stats_.fresh_retries; }
   const PoolStats& stats() const { return stats_; }
   size_t idleCount() const;
 
@@ -136,7 +159,16 @@ class Pool {
   struct Idle {
     std::unique_ptr<Connection> conn;
     std::chrono::steady_clock::time_point since;
+    std::chrono::steady_clock::time_point expires;
+    uint64_t id = 0;  // names it to the watch on its socket, which may fire after it left
   };
+  // Why an idle connection is no longer usable; kOpen when it is.
+  enum class IdleState { kOpen, kClosedByPeer, kResetByPeer, kUnsolicitedBytes };
+  static IdleState probe(Connection& conn);
+  void watch(Connection& conn, uint64_t id);
+  void onIdleReadable(const std::string& key, uint64_t id);
+  void armSweep();
+  void sweep();
   struct DnsEntry {
     std::vector<tcp::endpoint> endpoints;
     std::chrono::steady_clock::time_point expires;
@@ -153,6 +185,12 @@ class Pool {
     void operator()(SSL_SESSION* s) const;
   };
   std::unordered_map<std::string, std::unique_ptr<SSL_SESSION, SessionFree>> tls_sessions_;
+  uint64_t next_idle_id_ = 1;
+  asio::steady_timer sweep_timer_;
+  bool sweep_armed_ = false;
+  // Handlers of socket watches and the sweep timer hold a weak reference: one that completed
+  // just before the pool was destroyed then finds it gone instead of touching freed memory.
+  std::shared_ptr<Pool*> self_;
 };
 
 struct OutgoingRequest {
@@ -169,7 +207,7 @@ class Exchange {
   ~Exchange();
 
   // Connects (or reuses), writes the request and reads the response head. Fails with a retryable
-  // kUpstreamConnect when nothing was received (connect refused, reset, stale pooled connection
+  // kUpstreamConnect when nothing was received (connect refused, reset, a stale pooled connection
   // that could not be replaced), kUpstreamTimeout when the head does not arrive in time.
   asio::awaitable<Result<int>> start(const UpstreamTarget& target, const OutgoingRequest& req,
                                      std::chrono::steady_clock::time_point deadline);
@@ -193,6 +231,7 @@ class Exchange {
   Pool& pool_;
   std::unique_ptr<Connection> conn_;
   std::optional<beast::http::response_parser<beast::http::buffer_body>> parser_;
+  std::chrono::milliseconds idle_timeout_{0};  // the target's, for the connection's return
   bool failed_ = false;
 };
 
