@@ -8,6 +8,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
+#include <future>
+#include <memory>
 #include <random>
 
 #include "kube/backoff.h"
@@ -89,6 +91,16 @@ void Controller::rebuild() {
 
 void Controller::stop() {
   if (stopping_.exchange(true)) return;
+  if (thread_.joinable()) {
+    // Hand the Lease back (as client-go's ReleaseOnCancel does), so that another replica takes
+    // over at its next look instead of a whole lease duration later. Bounded: a shutdown never
+    // waits on an API server that does not answer.
+    auto released = std::make_shared<std::promise<void>>();
+    auto done = released->get_future();
+    asio::co_spawn(io_, releaseLease(),
+                   [released](const std::exception_ptr&) { released->set_value(); });
+    done.wait_for(kLeaseReleaseWait);
+  }
   work_.reset();
   io_.stop();
   if (thread_.joinable()) thread_.join();
@@ -511,6 +523,52 @@ asio::awaitable<void> Controller::leaseLoop() {
     const milliseconds next = leader_ ? renew_every : retry_every;
     co_await sleep(next);
   }
+}
+
+asio::awaitable<void> Controller::releaseLease() {
+  if (!leader_ || !client_) co_return;
+  const std::string path = "/apis/coordination.k8s.io/v1/namespaces/" + opts_.lease_namespace +
+                           "/leases/" + opts_.lease_name;
+  // Twice at most: a renewal that was in flight when the shutdown began may have moved the
+  // Lease's resourceVersion on (409 Conflict), and the Lease is read again.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    ApiRequest get;
+    get.path = path;
+    auto r = co_await client_->call(get);
+    if (!r || r.value().status != 200) break;
+    boost::system::error_code ec;
+    json::value v = json::parse(r.value().body, ec);
+    if (ec || !v.is_object()) break;
+    const LeaseRecord lease = parseLease(v.get_object());
+    if (lease.holder != opts_.identity) co_return;  // already someone else's
+    const auto now = std::chrono::system_clock::now();
+    LeaseWrite w;
+    w.ns = opts_.lease_namespace;
+    w.name = opts_.lease_name;
+    w.holder.clear();  // released: the next replica to look takes it over at once
+    w.duration_s = 1;
+    w.acquire_time = now;
+    w.renew_time = now;
+    w.transitions = lease.transitions;
+    w.resource_version = lease.resource_version;
+    ApiRequest put;
+    put.method = "PUT";
+    put.path = path;
+    put.content_type = "application/json";
+    put.body = leaseBody(w);
+    auto wr = co_await client_->call(put);
+    if (wr && wr.value().status == 200) {
+      leader_ = false;
+      stats_.leader = 0;
+      spdlog::info("kube: {} released Lease {}/{} on shutdown", opts_.identity,
+                   opts_.lease_namespace, opts_.lease_name);
+      co_return;
+    }
+    if (!wr || wr.value().status != 409) break;
+  }
+  spdlog::warn("kube: could not release Lease {}/{} on shutdown; another replica takes over "
+               "when it expires",
+               opts_.lease_namespace, opts_.lease_name);
 }
 
 asio::awaitable<bool> Controller::acquireOrRenew() {

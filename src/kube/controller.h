@@ -34,6 +34,8 @@
 
 namespace tollgate::kube {
 
+inline constexpr std::chrono::seconds kLeaseReleaseWait{2};
+
 struct ControllerOptions {
   ClusterAccess access;
   std::string watch_namespace;  // empty = every namespace
@@ -80,7 +82,9 @@ class Controller {
   std::string start();
   // Builds again from the cache (SIGHUP). Any thread.
   void rebuild();
-  // Stops the thread (watches are dropped). Any thread; idempotent.
+  // Releases the Lease when this replica holds it (waiting at most kLeaseReleaseWait for the API
+  // server), then stops the thread (watches are dropped). Any thread but the controller's;
+  // idempotent.
   void stop();
   const ControllerStats& stats() const { return stats_; }
 
@@ -93,6 +97,7 @@ class Controller {
   boost::asio::awaitable<WatchEnd> watchKind(const Kind& kind, std::string* resource_version);
   boost::asio::awaitable<void> leaseLoop();
   boost::asio::awaitable<bool> acquireOrRenew();
+  boost::asio::awaitable<void> releaseLease();
   boost::asio::awaitable<void> writeStatuses();
   boost::asio::awaitable<void> statusResyncLoop();
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds d);

@@ -901,6 +901,9 @@ int runGateway(const RunOptions& opts) {
   watch();
   main_io.run();
 
+  // The drain is over: give the Lease back so another replica writes status without waiting a
+  // lease duration.
+  if (controller) controller->stop();
   admin_server.stopAccepting();
   loops.stop();
   admin_loops.stop();

@@ -354,3 +354,22 @@ test('a second replica leaves status to the Lease holder and takes over when it 
   assert.ok(kube.statusPatches.filter((p) => p.name === 'bad-2').every((p) => p.token === REPLICA_TOKEN));
   await replica.stop();
 });
+
+test('a replica that shuts down releases its Lease: the next one takes over at once, not a lease duration later', async () => {
+  // A long lease (30 s): without the release the follower would wait for it to expire.
+  const lease = ['--lease-name', 'release-test', '--lease-duration', '30'];
+  const first = await startKubeGateway(['--kubeconfig', mainKubeconfig, ...lease], { POD_NAME: 'release-a' });
+  await waitFor(async () => (await metric(first, 'tollgate_kube_leader')) === 1, { timeoutMs: 15000, intervalMs: 100 });
+  const second = await startKubeGateway(['--kubeconfig', kubeconfig('release.kubeconfig', { token: REPLICA_TOKEN }), ...lease], { POD_NAME: 'release-b' });
+  assert.equal(await metric(second, 'tollgate_kube_leader'), 0);
+  await first.stop();  // SIGTERM: drain, release, exit
+  assert.match(first.stderr(), /release-a released Lease default\/release-test on shutdown/);
+  const released = kube.leaseCalls.find((c) => c.name === 'release-test' && c.method === 'PUT' && c.body.spec.holderIdentity === '');
+  assert.ok(released, 'the Lease was written with no holder');
+  const t0 = Date.now();
+  // The follower looks every lease/5 = 6 s: it holds the Lease well before the 30 s would pass.
+  await waitFor(async () => (await metric(second, 'tollgate_kube_leader')) === 1, { timeoutMs: 12000, intervalMs: 100 });
+  assert.ok(Date.now() - t0 < 12000);
+  assert.equal(kube.get('Lease', 'default', 'release-test').spec.holderIdentity, 'release-b');
+  await second.stop();
+});
