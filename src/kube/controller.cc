@@ -379,7 +379,13 @@ void Controller::build(const std::string& why) {
   for (const Kind& k : watchedKinds()) {
     for (const auto& [label, o] : cache_[std::string(k.kind)]) all.push_back(&o);
   }
-  const std::vector<const CachedObject*> selected = selectObjects(all, opts_.gateway);
+  std::vector<std::string> skipped;
+  const std::vector<const CachedObject*> selected = selectObjects(all, opts_.gateway, &skipped);
+  // Said once per change: a Gateway of another class is someone else's, not an error.
+  if (skipped != skipped_gateways_) {
+    for (const std::string& line : skipped) spdlog::info("kube: Gateway {}", line);
+    skipped_gateways_ = std::move(skipped);
+  }
   ReconcileResult result = reconciler_.run(selected, sink_.build);
   if (!result.ok) {
     sink_.reject(result, why);

@@ -25,6 +25,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "kube/access.h"
 #include "kube/api_client.h"
@@ -134,6 +135,7 @@ class Controller {
   std::map<std::string, Verdict> subjects_;        // whose status we write, what it should say
   bool leader_ = false;
   std::string last_holder_;  // who held the Lease at the last look (for log lines)
+  std::vector<std::string> skipped_gateways_;  // left out for their class, as last logged
   bool writer_running_ = false;
   bool writer_again_ = false;
   std::chrono::steady_clock::time_point last_lease_problem_log_{};

@@ -2,6 +2,7 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <algorithm>
 #include <map>
 
 namespace tollgate::kube {
@@ -144,6 +145,32 @@ std::vector<std::string> routeBackends(const CachedObject& route) {
   return out;
 }
 
+// Which Gateways are ours by class: Gateway label -> why not (empty = ours). Only cached
+// Gateways are in it; a route attached to a Gateway that does not exist is judged as before.
+std::map<std::string, std::string> gatewaysByClass(const std::vector<const CachedObject*>& all,
+                                                   const std::string& controller_name) {
+  std::map<std::string, std::string> classes;  // GatewayClass name -> its controllerName
+  for (const CachedObject* o : all) {
+    if (o->kind == "GatewayClass") classes[o->name] = str(spec(*o), "controllerName");
+  }
+  std::map<std::string, std::string> out;
+  for (const CachedObject* o : all) {
+    if (o->kind != "Gateway") continue;
+    const std::string class_name = str(spec(*o), "gatewayClassName");
+    std::string why;
+    if (!controller_name.empty()) {
+      auto it = classes.find(class_name);
+      if (it == classes.end()) {
+        why = "its GatewayClass '" + class_name + "' does not exist";
+      } else if (it->second != controller_name) {
+        why = "its GatewayClass '" + class_name + "' belongs to controller '" + it->second + "'";
+      }
+    }
+    out[o->label] = std::move(why);
+  }
+  return out;
+}
+
 }  // namespace
 
 const std::vector<Kind>& watchedKinds() {
@@ -160,6 +187,7 @@ const std::vector<Kind>& watchedKinds() {
        false},
       {"Secret", "", "v1", "secrets", false},
       {"ConfigMap", "", "v1", "configmaps", false},
+      {"GatewayClass", "gateway.networking.k8s.io", "v1", "gatewayclasses", false, true},
   };
   return kKinds;
 }
@@ -179,7 +207,7 @@ std::string apiVersionOf(const Kind& k) {
 std::string collectionPath(const Kind& k, std::string_view ns) {
   std::string path =
       k.group.empty() ? "/api/" + std::string(k.version) : "/apis/" + apiVersionOf(k);
-  if (!ns.empty()) path += "/namespaces/" + std::string(ns);
+  if (!ns.empty() && !k.cluster_scoped) path += "/namespaces/" + std::string(ns);
   path += "/";
   path += k.plural;
   return path;
@@ -310,15 +338,35 @@ GatewaySelector parseGatewaySelector(const std::string& spec) {
 }
 
 std::vector<const CachedObject*> selectObjects(const std::vector<const CachedObject*>& all,
-                                               const GatewaySelector& selector) {
+                                               const GatewaySelector& selector,
+                                               std::vector<std::string>* skipped) {
+  const std::map<std::string, std::string> by_class =
+      gatewaysByClass(all, selector.controller_name);
+  // Of another class (or of none that exists): never served, nor what is attached only to it.
+  const auto foreign = [&by_class](const std::string& gateway_label) {
+    auto it = by_class.find(gateway_label);
+    return it != by_class.end() && !it->second.empty();
+  };
+  if (skipped != nullptr) {
+    for (const auto& [label, why] : by_class) {
+      if (!why.empty() && (selector.all() || gatewayMatches(label, selector))) {
+        skipped->push_back(label + " is not served: " + why + " (serving controller '" +
+                           selector.controller_name + "')");
+      }
+    }
+  }
   std::set<std::string> routes;  // labels of the selected AIGatewayRoutes
   std::vector<const CachedObject*> out;
   // Two passes: routes first, since BackendTrafficPolicies may target them (as HTTPRoutes).
   for (const CachedObject* o : all) {
     if (o->kind != "AIGatewayRoute") continue;
     bool selected = selector.all();
-    for (const std::string& parent : routeParents(*o)) {
-      if (!selected && gatewayMatches(parent, selector)) selected = true;
+    const std::vector<std::string> parents = routeParents(*o);
+    for (const std::string& parent : parents) {
+      if (!selected && gatewayMatches(parent, selector) && !foreign(parent)) selected = true;
+    }
+    if (selected && !parents.empty() && std::all_of(parents.begin(), parents.end(), foreign)) {
+      selected = false;
     }
     if (selected) routes.insert(o->label);
   }
@@ -330,21 +378,28 @@ std::vector<const CachedObject*> selectObjects(const std::vector<const CachedObj
       selected = routes.count(o->label) != 0;
     } else if (kind == "Secret" || kind == "ConfigMap") {
       continue;  // below, once the objects that reference them are known
-    } else if (!selector.all() && kind == "Gateway") {
-      selected = gatewayMatches(o->label, selector);
-    } else if (!selector.all() &&
-               (kind == "BackendTrafficPolicy" || kind == "ClientTrafficPolicy")) {
+    } else if (kind == "GatewayClass") {
+      continue;  // read above; the loader has no use for it
+    } else if (kind == "Gateway") {
+      selected = (selector.all() || gatewayMatches(o->label, selector)) && !foreign(o->label);
+    } else if (kind == "BackendTrafficPolicy" || kind == "ClientTrafficPolicy") {
       selected = false;
+      bool any_gateway_target = false;
       for (const json::value* ref : targetRefs(spec(*o))) {
         const std::string gateway = refLabel(*ref, "Gateway", o->ns);
         const std::string route = refLabel(*ref, "HTTPRoute", o->ns);
-        if ((!gateway.empty() && gatewayMatches(gateway, selector)) ||
+        if (!gateway.empty()) any_gateway_target = true;
+        if ((!gateway.empty() && (selector.all() || gatewayMatches(gateway, selector)) &&
+             !foreign(gateway)) ||
             (!route.empty() && kind == "BackendTrafficPolicy" &&
              routes.count(
                  objectLabel("AIGatewayRoute", o->ns, route.substr(route.find('/') + 1))))) {
           selected = true;
         }
       }
+      // Without a selector, a policy that targets no Gateway (or a route of another form) is
+      // kept as before; one that targets only Gateways of other classes is not ours.
+      if (selector.all() && !selected && !any_gateway_target) selected = true;
     }
     if (!selected) continue;
     if (kind == "BackendSecurityPolicy") {

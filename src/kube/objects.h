@@ -20,6 +20,7 @@ struct Kind {
   std::string_view version;  // v1alpha1
   std::string_view plural;   // aigatewayroutes
   bool status = false;       // tollgate writes status.conditions (Accepted) on these
+  bool cluster_scoped = false;  // listed and watched without a namespace (GatewayClass)
 };
 
 // Every kind the configuration loader reads, in the versions the blueprint uses. ConfigMaps are
@@ -82,10 +83,18 @@ ApiStatus parseStatusBody(std::string_view body);
 
 std::string resourceVersionOf(const boost::json::object& o);  // metadata.resourceVersion
 
+// Envoy Gateway's controller name: the GatewayClasses users already have name it, and tollgate
+// stands in for Envoy Gateway.
+inline constexpr std::string_view kDefaultControllerName =
+    "gateway.envoyproxy.io/gatewayclass-controller";
+
 // --gateway NAME or NS/NAME: which Gateway's routes tollgate serves. Empty name = every route.
 struct GatewaySelector {
   std::string ns;  // empty = any namespace
   std::string name;
+  // --controller-name: only Gateways whose GatewayClass has this spec.controllerName are served
+  // (as every Gateway API implementation does); empty = Gateways of any class.
+  std::string controller_name;
   bool all() const { return name.empty(); }
 };
 GatewaySelector parseGatewaySelector(const std::string& spec);
@@ -97,8 +106,13 @@ GatewaySelector parseGatewaySelector(const std::string& spec);
 // - Secrets and ConfigMaps only when a selected object references them (a BackendSecurityPolicy's
 //   secretRef, a Backend's or BackendTLSPolicy's caCertificateRefs), so unrelated ones never
 //   reach the configuration (or its diagnostics).
+// - Gateways only when their GatewayClass is the selector's controller's (GatewayClass objects
+//   themselves never reach the loader); routes and traffic policies attached only to Gateways of
+//   other classes are left out with them. `skipped`, when given, gets one line per Gateway left
+//   out for its class, saying why.
 std::vector<const CachedObject*> selectObjects(const std::vector<const CachedObject*>& all,
-                                               const GatewaySelector& selector);
+                                               const GatewaySelector& selector,
+                                               std::vector<std::string>* skipped = nullptr);
 
 // Labels of the selected objects whose status tollgate writes: every AIGatewayRoute selected, and
 // the AIServiceBackends they reference (all of them without a selector).

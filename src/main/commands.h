@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "kube/objects.h"
+
 namespace tollgate::cli {
 
 struct RunOptions {
@@ -34,6 +36,8 @@ struct RunOptions {
   bool kube_insecure = false;  // accept a kubeconfig's insecure-skip-tls-verify
   std::string kube_namespace;  // watch this namespace only; empty: all namespaces
   std::string kube_gateway;    // serve the routes of this Gateway (NAME or NS/NAME); empty: all
+  // Serve only Gateways of GatewayClasses with this controllerName; empty: any class.
+  std::string kube_controller_name{kube::kDefaultControllerName};
   std::string kube_lease_name = "tollgate-leader";
   uint32_t kube_lease_duration_s = 15;
   // Set by `tollgate demo`: configuration text embedded in the binary instead of files.

@@ -36,6 +36,11 @@ int main(int argc, char** argv) {
                       "with --kube: serve only the routes whose parentRefs name this Gateway "
                       "(NAME or NAMESPACE/NAME; default: every route)");
   run_cmd
+      ->add_option("--controller-name", run.kube_controller_name,
+                   "with --kube: serve only Gateways whose GatewayClass has this "
+                   "spec.controllerName ('' = any class)")
+      ->capture_default_str();
+  run_cmd
       ->add_option("--lease-name", run.kube_lease_name,
                    "with --kube: the coordination.k8s.io Lease (in the pod's namespace) whose "
                    "holder writes status")
@@ -195,7 +200,7 @@ int main(int argc, char** argv) {
     } else {
       if (run.config_paths.empty()) return usage_error("run needs -c/--config FILE or --kube");
       for (const char* flag :
-           {"--kubeconfig", "--kube-context", "--namespace", "--gateway",
+           {"--kubeconfig", "--kube-context", "--namespace", "--gateway", "--controller-name",
             "--kube-insecure-skip-tls-verify", "--lease-name", "--lease-duration"}) {
         if (run_cmd->count(flag) > 0) return usage_error(std::string(flag) + " needs --kube");
       }

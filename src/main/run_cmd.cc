@@ -246,6 +246,7 @@ std::unique_ptr<kube::Controller> startController(const RunOptions& opts,
   co.access = std::move(access.value());
   co.watch_namespace = opts.kube_namespace;
   co.gateway = kube::parseGatewaySelector(opts.kube_gateway);
+  co.gateway.controller_name = opts.kube_controller_name;
   co.identity = kube::defaultIdentity(env);
   co.lease_name = opts.kube_lease_name;
   co.lease_duration = std::chrono::seconds(opts.kube_lease_duration_s);
@@ -254,9 +255,10 @@ std::unique_ptr<kube::Controller> startController(const RunOptions& opts,
   if (co.lease_namespace.empty()) co.lease_namespace = co.access.ns;
   if (co.lease_namespace.empty()) co.lease_namespace = opts.kube_namespace;
   if (co.lease_namespace.empty()) co.lease_namespace = "default";
-  spdlog::info("kube: reading {} from {}{}; Lease {}/{} as {}",
+  spdlog::info("kube: reading {} from {}{}, Gateways of controller {}; Lease {}/{} as {}",
                opts.kube_namespace.empty() ? "all namespaces" : "namespace " + opts.kube_namespace,
                co.access.description, co.gateway.all() ? "" : " for Gateway " + opts.kube_gateway,
+               co.gateway.controller_name.empty() ? "(any)" : "'" + co.gateway.controller_name + "'",
                co.lease_namespace, co.lease_name, co.identity);
 
   // The candidate of the build in progress; only the controller's thread touches it.

@@ -90,6 +90,8 @@ const route = (name, rules, { ns = 'default', parent = 'ai-gateway' } = {}) => (
 });
 const secret = (name, data) => ({ kind: 'Secret', metadata: { name }, type: 'Opaque', data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) });
 
+const gatewayClass = (name, controllerName) => ({ kind: 'GatewayClass', metadata: { name }, spec: { controllerName } });
+kube.apply(gatewayClass('envoy-gateway', 'gateway.envoyproxy.io/gatewayclass-controller'));
 kube.apply(gatewayObject('ai-gateway'));
 kube.apply(backend('a-backend', fakeA.addr));
 kube.apply(service('a', 'a-backend'));
@@ -283,7 +285,9 @@ test('in-cluster: service-account files and env; --namespace and --gateway restr
     assert.equal(await answer('m1', g), 404, 'objects of other namespaces are not watched');
     const mine = kube.requests.slice(since).filter((r) => r.token === REPLICA_TOKEN);
     assert.ok(mine.length > 0);
-    for (const r of mine) assert.match(r.path, /\/namespaces\/(team|gateways)\//, r.path);
+    // Namespaced kinds in the watched namespace (the Lease in the pod's); GatewayClasses are
+    // cluster-scoped.
+    for (const r of mine) assert.match(r.path, /\/namespaces\/(team|gateways)\/|\/gatewayclasses$/, r.path);
     assert.ok(kube.leaseCalls.some((c) => c.ns === 'gateways' && c.token === REPLICA_TOKEN), 'the Lease is in the pod\'s namespace');
     kube.apply(route('public-route', [['m-team', 'team'], ['m-team-2', 'team']], { ns: 'team', parent: 'public' }));
     await eventually('m-team-2', 'from B', g);
@@ -331,6 +335,25 @@ test('command line: --kube and -c exclude each other; kube flags need --kube; in
   assert.match(r.stderr, /not running in a cluster.*--kubeconfig/);
   const help = spawnSync(BIN, ['run', '--help'], { encoding: 'utf8' }).stdout;
   for (const flag of ['--kube', '--kubeconfig', '--namespace', '--gateway', '--lease-name']) assert.match(help, new RegExp(flag));
+});
+
+test('GatewayClass controllerName: Gateways of another controller, and the routes on them, are not served', async () => {
+  kube.apply(gatewayClass('other-class', 'example.com/other-controller'));
+  kube.apply({ ...gatewayObject('other-gw'), spec: { ...gatewayObject('other-gw').spec, gatewayClassName: 'other-class' } });
+  kube.apply(route('on-other', [['m-other', 'a']], { parent: 'other-gw' }));
+  kube.apply(route('on-both', [['m-both', 'a']]));
+  kube.get('AIGatewayRoute', 'default', 'on-both').spec.parentRefs.push({ name: 'other-gw', kind: 'Gateway', group: 'gateway.networking.k8s.io' });
+  kube.apply(kube.get('AIGatewayRoute', 'default', 'on-both'));
+  await eventually('m-both', 'from A');
+  assert.equal(await answer('m-other'), 404, 'a route attached only to a foreign Gateway is not served');
+  assert.match(gw.stderr(), /Gateway default\/other-gw is not served: its GatewayClass 'other-class' belongs to controller 'example\.com\/other-controller'/);
+  // Nor is its status ours to write.
+  assert.equal(acceptedCondition('AIGatewayRoute', 'on-other'), undefined);
+  // The class handed to our controller: served.
+  kube.apply(gatewayClass('other-class', 'gateway.envoyproxy.io/gatewayclass-controller'));
+  await eventually('m-other', 'from A');
+  for (const name of ['on-other', 'on-both']) kube.remove('AIGatewayRoute', 'default', name);
+  kube.remove('Gateway', 'default', 'other-gw');
 });
 
 test('a second replica leaves status to the Lease holder and takes over when it dies', async () => {

@@ -19,7 +19,10 @@ const KINDS = {
   BackendSecurityPolicy: ['aigateway.envoyproxy.io/v1alpha1', 'backendsecuritypolicies'],
   Secret: ['v1', 'secrets'],
   Lease: ['coordination.k8s.io/v1', 'leases'],
+  GatewayClass: ['gateway.networking.k8s.io/v1', 'gatewayclasses'],
+  ConfigMap: ['v1', 'configmaps'],
 };
+const CLUSTER_SCOPED = new Set(['GatewayClass']);
 const BY_PLURAL = Object.fromEntries(Object.entries(KINDS).map(([kind, [apiVersion, plural]]) => [plural, { kind, apiVersion, plural }]));
 
 function status(code, reason, message) {
@@ -88,8 +91,8 @@ export async function startFakeKube({ tokens = ['test-token'], missing = [], pag
     const [apiVersion, plural] = KINDS[object.kind];
     const o = structuredClone(object);
     o.apiVersion = apiVersion;
-    o.metadata.namespace ??= 'default';
-    const key = `${o.metadata.namespace}/${o.metadata.name}`;
+    if (!CLUSTER_SCOPED.has(object.kind)) o.metadata.namespace ??= 'default';
+    const key = `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
     const old = store(plural).get(key);
     const content = (x) => JSON.stringify({ spec: x.spec, data: x.data, stringData: x.stringData, annotations: x.metadata.annotations });
     if (old) {
