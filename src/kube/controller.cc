@@ -13,6 +13,7 @@
 #include <random>
 
 #include "kube/backoff.h"
+#include "kube/events.h"
 #include "kube/lease.h"
 
 namespace tollgate::kube {
@@ -394,6 +395,7 @@ void Controller::build(const std::string& why) {
   // One log line per object whose verdict changed: rejected objects as errors (with why), the
   // rest quietly.
   uint64_t rejected = 0;
+  std::vector<std::pair<std::string, std::string>> new_rejections;  // label, why
   for (const auto& [label, outcome] : result.objects) {
     if (!outcome.verdict.accepted) ++rejected;
     auto old = outcomes_.find(label);
@@ -403,6 +405,7 @@ void Controller::build(const std::string& why) {
     if (same) continue;
     if (!outcome.verdict.accepted) {
       spdlog::error("kube: {} not accepted: {}", label, outcome.verdict.message);
+      new_rejections.emplace_back(label, outcome.verdict.message);
     } else if (old != outcomes_.end() && !old->second.verdict.accepted) {
       spdlog::info("kube: {} accepted again", label);
     } else if (outcome.verdict.message.find("warning") != std::string::npos) {
@@ -421,6 +424,48 @@ void Controller::build(const std::string& why) {
     sink_.publish(result, why);
   }
   kickStatusWriter();
+  // Every replica judges; only the Lease holder tells the cluster, once per rejection.
+  if (leader_ && !new_rejections.empty()) {
+    spawn(io_, writeEvents(std::move(new_rejections)), "event writer");
+  }
+}
+
+asio::awaitable<void> Controller::writeEvents(
+    std::vector<std::pair<std::string, std::string>> rejections) {
+  for (const auto& [label, why] : rejections) {
+    const CachedObject* o = find(label);
+    if (o == nullptr || stopping_) continue;
+    const Kind* kind = findKind(o->kind);
+    if (kind == nullptr) continue;
+    EventWrite e;
+    e.api_version = apiVersionOf(*kind);
+    e.kind = o->kind;
+    e.ns = o->ns;
+    e.name = o->name;
+    e.resource_version = o->resource_version;
+    e.note = why;
+    e.reporting_instance = opts_.identity;
+    e.time = std::chrono::system_clock::now();
+    ApiRequest post;
+    post.method = "POST";
+    post.path = eventsPath(e);
+    post.content_type = "application/json";
+    post.body = eventBody(e);
+    auto r = co_await client_->call(post);
+    if (r && (r.value().status == 201 || r.value().status == 200)) {
+      ++stats_.events_written;
+      continue;
+    }
+    ++stats_.event_failures;
+    // Events are a courtesy (the status condition says the same): a cluster that refuses them
+    // (no RBAC for events.k8s.io) is told once a minute, not per object.
+    const auto now = Clock::now();
+    if (now - last_event_problem_log_ >= std::chrono::minutes(1)) {
+      last_event_problem_log_ = now;
+      spdlog::warn("kube: cannot write an Event for {}: {}", label,
+                   r ? httpProblem(r.value()) : r.error().detail);
+    }
+  }
 }
 
 void Controller::kickStatusWriter() {

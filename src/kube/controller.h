@@ -25,6 +25,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "kube/access.h"
@@ -61,6 +62,8 @@ struct ControllerStats {
   std::atomic<int> leader{0};                 // 1 while this replica holds the Lease
   std::atomic<int> synced{0};                 // 1 once every kind was listed
   std::atomic<uint64_t> objects_rejected{0};  // objects with Accepted=False in the last build
+  std::atomic<uint64_t> events_written{0};    // Events (events.k8s.io/v1) the server accepted
+  std::atomic<uint64_t> event_failures{0};    // ... and refused or could not get
 };
 
 // What the controller asks of the gateway, on the controller's thread.
@@ -100,6 +103,8 @@ class Controller {
   boost::asio::awaitable<bool> acquireOrRenew();
   boost::asio::awaitable<void> releaseLease();
   boost::asio::awaitable<void> writeStatuses();
+  boost::asio::awaitable<void> writeEvents(
+      std::vector<std::pair<std::string, std::string>> rejections);
   boost::asio::awaitable<void> statusResyncLoop();
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds d);
 
@@ -139,6 +144,7 @@ class Controller {
   bool writer_running_ = false;
   bool writer_again_ = false;
   std::chrono::steady_clock::time_point last_lease_problem_log_{};
+  std::chrono::steady_clock::time_point last_event_problem_log_{};
 };
 
 // The Lease holder identity: POD_NAME, else the host name.

@@ -759,6 +759,14 @@ int runGateway(const RunOptions& opts) {
                        "Objects not accepted (Accepted=False) in the last build",
                        {},
                        [ks, one] { return one(double(ks->objects_rejected.load())); }});
+    registry.callback({Type::kCounter,
+                       "tollgate_kube_events_total",
+                       "Kubernetes Events written for rejected objects, by result",
+                       {"result"},
+                       [ks] {
+                         return Samples{{{"success"}, double(ks->events_written.load())},
+                                        {{"failure"}, double(ks->event_failures.load())}};
+                       }});
   }
 
   std::atomic<bool> draining{false};

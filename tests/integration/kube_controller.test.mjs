@@ -208,6 +208,29 @@ test('status: Accepted=True on served objects, Accepted=False with the reason on
   kube.remove('AIGatewayRoute', 'default', 'broken');
 });
 
+test('the leader writes one Warning Event per rejection, where kubectl describe shows it', async () => {
+  await waitFor(async () => (await metric(gw, 'tollgate_kube_leader')) === 1, { timeoutMs: 15000, intervalMs: 100 });
+  const since = kube.events.length;
+  kube.apply(route('evented', [['m-ev', 'a', 'heavy']]));
+  await waitFor(() => kube.events.slice(since).some((e) => e.body.regarding.name === 'evented'), { timeoutMs: 15000 });
+  const ev = kube.events.slice(since).find((e) => e.body.regarding.name === 'evented');
+  assert.equal(ev.ns, 'default');
+  assert.equal(ev.body.type, 'Warning');
+  assert.equal(ev.body.reason, 'Rejected');
+  assert.equal(ev.body.reportingController, 'tollgate');
+  assert.equal(ev.body.reportingInstance, 'tollgate-0');
+  assert.deepEqual([ev.body.regarding.kind, ev.body.regarding.apiVersion], ['AIGatewayRoute', 'aigateway.envoyproxy.io/v1alpha1']);
+  assert.match(ev.body.note, /weight/);
+  assert.equal(ev.token, TOKEN_1);
+  // Rebuilds for other changes do not repeat it.
+  kube.apply(route('models', [['m1', 'a']]));
+  kube.bookmark();
+  await new Promise((r) => setTimeout(r, 800));
+  assert.equal(kube.events.slice(since).filter((e) => e.body.regarding.name === 'evented').length, 1);
+  assert.ok(await metric(gw, 'tollgate_kube_events_total{result="success"}') >= 1);
+  kube.remove('AIGatewayRoute', 'default', 'evented');
+});
+
 test('the leader holds a Lease and renews it', async () => {
   const created = kube.leaseCalls.find((c) => c.method === 'POST' && c.status === 201);
   assert.ok(created, 'the Lease was created');

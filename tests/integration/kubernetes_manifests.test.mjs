@@ -444,6 +444,7 @@ describe('kubernetes manifests', { skip: KUBECTL ? false : NO_KUBECTL }, () => {
         for (const r of resources) for (const v of ['get', 'list', 'watch']) expected.add(`${group}|${r}|${v}|*`);
       }
       for (const r of STATUS_WRITTEN) for (const v of ['update', 'patch']) expected.add(`aigateway.envoyproxy.io|${r}|${v}|*`);
+      expected.add('events.k8s.io|events|create|*');  // an Event per rejected object
       assert.deepEqual([...grants(cr.rules)].sort(), [...expected].sort());
 
       const rb = objs.filter((o) => o.kind === 'RoleBinding' && boundTo(o));

@@ -20,6 +20,7 @@ const KINDS = {
   Secret: ['v1', 'secrets'],
   Lease: ['coordination.k8s.io/v1', 'leases'],
   GatewayClass: ['gateway.networking.k8s.io/v1', 'gatewayclasses'],
+  Event: ['events.k8s.io/v1', 'events'],
   ConfigMap: ['v1', 'configmaps'],
 };
 const CLUSTER_SCOPED = new Set(['GatewayClass']);
@@ -68,6 +69,7 @@ export async function startFakeKube({ tokens = ['test-token'], missing = [], pag
     requests: [], // { method, path, query, token, status }
     statusPatches: [], // { kind, ns, name, token, contentType, body }
     leaseCalls: [], // { method, name, ns, token, body, status }
+    events: [], // { ns, token, body } of every Event created
     rv: 100,
     uid: 0,
   };
@@ -167,6 +169,15 @@ export async function startFakeKube({ tokens = ['test-token'], missing = [], pag
       }
       const body = chunks.length ? Buffer.concat(chunks).toString() : '';
 
+      if (info.kind === 'Event' && req.method === 'POST') {
+        const event = JSON.parse(body);
+        // What the API server checks of an events.k8s.io/v1 Event.
+        if (!event.eventTime || !event.reportingController || !event.reportingInstance || !event.action || !event.regarding?.name || (event.note ?? '').length > 1024) {
+          return reply(422, status(422, 'Invalid', 'Event is invalid'));
+        }
+        fake.events.push({ ns: p.ns, token, body: event });
+        return reply(201, { ...event, metadata: { ...event.metadata, name: `${event.metadata.generateName}${fake.events.length}`, resourceVersion: nextRv() } });
+      }
       if (info.kind === 'Lease') {
         const call = { method: req.method, name: p.name, ns: p.ns, token, body: body ? JSON.parse(body) : null, status: 0 };
         fake.leaseCalls.push(call);
