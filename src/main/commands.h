@@ -47,7 +47,7 @@ struct RunOptions {
 
 int runGateway(const RunOptions& opts);
 int validateConfig(const std::vector<std::string>& paths,
-                   const std::vector<std::string>& overrides);
+                   const std::vector<std::string>& overrides, const std::string& log_level);
 
 struct DemoOptions {
   std::string listen = "127.0.0.1:1975";

@@ -5,6 +5,11 @@
 
 #include "main/commands.h"
 
+namespace {
+// spdlog reads an unknown level name as "off": a typo would silence the log without a word.
+const CLI::IsMember kLogLevels({"trace", "debug", "info", "warn", "error", "critical", "off"});
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace tollgate::cli;
   CLI::App app{
@@ -62,6 +67,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--access-log", run.access_log, "access log: - (stdout), a file path, or off")
       ->capture_default_str();
   run_cmd->add_option("--log-level", run.log_level, "trace, debug, info, warn, error")
+      ->check(kLogLevels)
       ->capture_default_str();
   run_cmd
       ->add_option("--redis", run.redis_url,
@@ -112,6 +118,12 @@ int main(int argc, char** argv) {
   validate_cmd->add_option("-c,--config", validate_paths, "YAML file or directory; repeatable")
       ->required();
   validate_cmd->add_option("--backend-endpoint", validate_overrides, "BACKEND=HOST:PORT");
+  std::string validate_log_level = "info";
+  validate_cmd
+      ->add_option("--log-level", validate_log_level,
+                   "trace, debug, info, warn, error (debug shows what each check read)")
+      ->check(kLogLevels)
+      ->capture_default_str();
 
   DemoOptions demo;
   auto* demo_cmd = app.add_subcommand(
@@ -119,7 +131,9 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--listen", demo.listen, "HOST:PORT for clients")->capture_default_str();
   demo_cmd->add_option("--admin", demo.admin, "HOST:PORT for admin")->capture_default_str();
   demo_cmd->add_option("--threads", demo.threads, "event loops (default: one per core)");
-  demo_cmd->add_option("--log-level", demo.log_level, "log level")->capture_default_str();
+  demo_cmd->add_option("--log-level", demo.log_level, "log level")
+      ->check(kLogLevels)
+      ->capture_default_str();
 
   MockOptions mock;
   auto* mock_cmd = app.add_subcommand(
@@ -143,7 +157,9 @@ int main(int argc, char** argv) {
       "--aws-credentials", mock.aws_credentials,
       "ACCESS_KEY:SECRET: Bedrock routes verify SigV4 with it (default: no check)");
   mock_cmd->add_option("--threads", mock.threads, "event loops")->capture_default_str();
-  mock_cmd->add_option("--log-level", mock.log_level, "log level")->capture_default_str();
+  mock_cmd->add_option("--log-level", mock.log_level, "log level")
+      ->check(kLogLevels)
+      ->capture_default_str();
 
   ClientOptions client;
   auto* client_cmd = app.add_subcommand("client", "The blueprint's test clients as one command");
@@ -207,7 +223,7 @@ int main(int argc, char** argv) {
     }
     return runGateway(run);
   }
-  if (*validate_cmd) return validateConfig(validate_paths, validate_overrides);
+  if (*validate_cmd) return validateConfig(validate_paths, validate_overrides, validate_log_level);
   if (*demo_cmd) return runDemo(demo);
   if (*mock_cmd) return runMockLlm(mock);
   if (*client_cmd) return runClient(client);

@@ -102,14 +102,16 @@ bool report(const std::vector<config::Diagnostic>& diagnostics, bool to_stdout) 
         spdlog::error("config: {}", d.toString());
     } else if (d.severity == config::Severity::kWarning) {
       ++warnings;
-      if (to_stdout)
+      // validate's listing follows --log-level too: warn hides the info lines, error the
+      // warnings (errors and the summary are always shown; they are the answer).
+      if (to_stdout && spdlog::should_log(spdlog::level::warn))
         std::cout << "warning: " << d.toString() << "\n";
-      else
+      else if (!to_stdout)
         spdlog::warn("config: {}", d.toString());
     } else {
-      if (to_stdout)
+      if (to_stdout && spdlog::should_log(spdlog::level::info))
         std::cout << "info: " << d.toString() << "\n";
-      else
+      else if (!to_stdout)
         spdlog::debug("config: {}", d.toString());
     }
   }
@@ -430,7 +432,8 @@ std::string configFingerprint(const RunOptions& opts) {
 }  // namespace
 
 int validateConfig(const std::vector<std::string>& paths,
-                   const std::vector<std::string>& overrides) {
+                   const std::vector<std::string>& overrides, const std::string& log_level) {
+  log::init(log_level);
   config::LoadOptions lo;
   if (!parseOverrides(overrides, lo)) return 2;
   auto lr = config::loadFiles(paths, lo);

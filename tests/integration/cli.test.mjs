@@ -40,6 +40,25 @@ test('validate: the blueprint loads with one warning per defect, naming files an
   assert.match(r.stdout, /^valid: 0 error\(s\), 3 warning\(s\)$/m);
 });
 
+test('validate --log-level: warn keeps the warnings and drops the info lines; a bad level is a usage error', () => {
+  const blueprint = ['-c', path.join(BLUEPRINT, 'gateway.yaml'), '-c', path.join(BLUEPRINT, 'model-backends.yaml'),
+    '-c', path.join(BLUEPRINT, 'multi-model-routing'), '-c', path.join(BLUEPRINT, 'rate-limiting')];
+  const all = run(['validate', ...blueprint]);
+  assert.ok(all.stdout.split('\n').some((l) => l.startsWith('info:')), 'info lines by default');
+  const r = run(['validate', ...blueprint, '--log-level', 'warn']);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const lines = r.stdout.split('\n').filter(Boolean);
+  assert.equal(lines.filter((l) => l.startsWith('info:')).length, 0, r.stdout);
+  assert.equal(lines.filter((l) => l.startsWith('warning:')).length, 3, r.stdout);
+  assert.match(r.stdout, /^valid: 0 error\(s\), 3 warning\(s\)$/m);
+  // spdlog reads an unknown level as "off": refused instead of silencing the log.
+  for (const cmd of ['validate', 'run', 'mock-llm', 'demo']) {
+    const bad = run([cmd, ...(cmd === 'validate' || cmd === 'run' ? blueprint : []), '--log-level', 'verbose']);
+    assert.equal(bad.status, 2, `${cmd}: ${bad.stderr}`);
+    assert.match(bad.stderr, /--log-level: verbose not in/);
+  }
+});
+
 test('validate: errors exit non-zero and name file, object and field', () => {
   const bad = tempYaml(`
 apiVersion: aigateway.envoyproxy.io/v1alpha1
