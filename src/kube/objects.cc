@@ -376,10 +376,10 @@ std::vector<const CachedObject*> selectObjects(const std::vector<const CachedObj
     bool selected = true;
     if (kind == "AIGatewayRoute") {
       selected = routes.count(o->label) != 0;
-    } else if (kind == "Secret" || kind == "ConfigMap") {
-      continue;  // below, once the objects that reference them are known
-    } else if (kind == "GatewayClass") {
-      continue;  // read above; the loader has no use for it
+    } else if (kind == "Secret" || kind == "ConfigMap" || kind == "GatewayClass") {
+      // Secrets and ConfigMaps below, once the objects that reference them are known;
+      // GatewayClasses were read above, and the loader has no use for them.
+      continue;
     } else if (kind == "Gateway") {
       selected = (selector.all() || gatewayMatches(o->label, selector)) && !foreign(o->label);
     } else if (kind == "BackendTrafficPolicy" || kind == "ClientTrafficPolicy") {
