@@ -1,10 +1,10 @@
 // The explicit list of providers: one line per (client API, backend schema) pair supported.
 #include "api/errors.h"
-#include "providers/anthropic/anthropic_translator.h"
-#include "providers/anthropic/aws_anthropic_translator.h"
-#include "providers/anthropic/openai_to_anthropic.h"
-#include "providers/aws_bedrock/converse_translator.h"
-#include "providers/openai/openai_translator.h"
+#include "providers/anthropic_to_anthropic.h"
+#include "providers/anthropic_to_aws_anthropic.h"
+#include "providers/openai_to_aws_anthropic.h"
+#include "providers/openai_to_aws_bedrock.h"
+#include "providers/openai_to_openai.h"
 #include "providers/translator.h"
 
 namespace tollgate::providers {
@@ -18,26 +18,26 @@ std::unique_ptr<Translator> createTranslator(api::ApiKind client_api, config::Sc
     case Schema::kOpenAI:
       if (client_api == ApiKind::kChatCompletions || client_api == ApiKind::kCompletions ||
           client_api == ApiKind::kEmbeddings) {
-        return std::make_unique<openai::PassthroughTranslator>(client_api, backend.schema_version);
+        return std::make_unique<OpenAIToOpenAITranslator>(client_api, backend.schema_version);
       }
       return nullptr;
     case Schema::kAWSAnthropic:
       if (client_api == ApiKind::kAnthropicMessages) {
-        return std::make_unique<anthropic::AwsAnthropicTranslator>(backend.schema_version,
+        return std::make_unique<AnthropicToAwsAnthropicTranslator>(backend.schema_version,
                                                                    std::string(anthropic_beta));
       }
       if (client_api == ApiKind::kChatCompletions) {
-        return std::make_unique<anthropic::OpenAIToAwsAnthropicTranslator>(backend.schema_version);
+        return std::make_unique<OpenAIToAwsAnthropicTranslator>(backend.schema_version);
       }
       return nullptr;
     case Schema::kAnthropic:
       if (client_api == ApiKind::kAnthropicMessages) {
-        return std::make_unique<anthropic::PassthroughTranslator>();
+        return std::make_unique<AnthropicToAnthropicTranslator>();
       }
       return nullptr;
     case Schema::kAWSBedrock:
       if (client_api == ApiKind::kChatCompletions) {
-        return std::make_unique<aws_bedrock::ConverseTranslator>();
+        return std::make_unique<OpenAIToAwsBedrockTranslator>();
       }
       return nullptr;
     case Schema::kAzureOpenAI:

@@ -1,4 +1,4 @@
-#include "providers/aws_bedrock/bedrock_stream.h"
+#include "providers/transports/aws_bedrock.h"
 
 #include <array>
 #include <boost/json.hpp>
@@ -6,25 +6,13 @@
 #include <utility>
 
 #include "common/strings.h"
+#include "providers/formats/base64.h"
 
-namespace tollgate::providers::aws_bedrock {
+namespace tollgate::providers::transports {
 
 namespace json = boost::json;
 
 namespace {
-
-constexpr char kB64Chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-// int16_t rather than a signed char: the decoder ORs entries together and tests the sign (-1 =
-// not a base64 character), arithmetic on numbers, not on characters.
-constexpr std::array<int16_t, 256> makeB64Table() {
-  std::array<int16_t, 256> t{};
-  for (auto& v : t) v = -1;
-  for (int i = 0; i < 64; ++i)
-    t[static_cast<unsigned char>(kB64Chars[i])] = static_cast<int16_t>(i);
-  return t;
-}
-constexpr auto kB64Table = makeB64Table();
 
 // The parsed object, or null when `text` is not a JSON object. Callers pass a monotonic
 // resource over a stack buffer: a Bedrock event is a few hundred bytes, so most events parse
@@ -71,14 +59,14 @@ Error malformed(std::string detail) {
                          std::move(detail), false);
 }
 
-Error exceptionOf(const Message& msg) {
+Error exceptionOf(const formats::Message& msg) {
   if (msg.header(":message-type") == "error") {
     return bedrockExceptionToError(msg.header(":error-code"), msg.header(":error-message"));
   }
   return bedrockExceptionToError(msg.header(":exception-type"), exceptionMessage(msg.payload));
 }
 
-bool isFailureFrame(const Message& msg) {
+bool isFailureFrame(const formats::Message& msg) {
   const std::string_view t = msg.header(":message-type");
   return t == "exception" || t == "error";
 }
@@ -138,70 +126,6 @@ std::string encodeModelId(std::string_view model) {
     }
   }
   return out;
-}
-
-// ---- base64 ----
-
-bool base64Decode(std::string_view in, std::string& out) {
-  size_t len = in.size();
-  size_t pad = 0;
-  while (len > 0 && in[len - 1] == '=' && pad < 2) {
-    --len;
-    ++pad;
-  }
-  if (pad > 0 && in.size() % 4 != 0) return false;
-  if (len % 4 == 1) return false;
-  // Four characters to three bytes at a time into space sized up front: every stream event is
-  // base64, so this runs for each byte a Bedrock stream carries.
-  const size_t start = out.size();
-  const size_t full = len / 4;
-  const size_t tail = len % 4;  // 0, 2 or 3 characters left
-  out.resize(start + full * 3 + (tail == 0 ? 0 : tail - 1));
-  char* dst = out.data() + start;
-  const auto* src = reinterpret_cast<const unsigned char*>(in.data());
-  int bad = 0;  // any negative table entry makes it negative
-  for (size_t i = 0; i < full; ++i, src += 4, dst += 3) {
-    const int a = kB64Table[src[0]], b = kB64Table[src[1]], c = kB64Table[src[2]],
-              d = kB64Table[src[3]];
-    bad |= a | b | c | d;
-    const uint32_t v = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6) | uint32_t(d);
-    dst[0] = static_cast<char>(v >> 16);
-    dst[1] = static_cast<char>(v >> 8);
-    dst[2] = static_cast<char>(v);
-  }
-  if (tail >= 2) {
-    const int a = kB64Table[src[0]], b = kB64Table[src[1]], c = tail == 3 ? kB64Table[src[2]] : 0;
-    bad |= a | b | c;
-    const uint32_t v = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6);
-    dst[0] = static_cast<char>(v >> 16);
-    if (tail == 3) dst[1] = static_cast<char>(v >> 8);
-  }
-  if (bad < 0) {
-    out.resize(start);
-    return false;
-  }
-  return true;
-}
-
-void base64Encode(std::string_view in, std::string& out) {
-  out.reserve(out.size() + (in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
-  for (; i + 3 <= in.size(); i += 3) {
-    const uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8) | p[i + 2];
-    out.push_back(kB64Chars[v >> 18]);
-    out.push_back(kB64Chars[(v >> 12) & 63]);
-    out.push_back(kB64Chars[(v >> 6) & 63]);
-    out.push_back(kB64Chars[v & 63]);
-  }
-  const size_t rest = in.size() - i;
-  if (rest == 0) return;
-  uint32_t v = uint32_t{p[i]} << 16;
-  if (rest == 2) v |= uint32_t{p[i + 1]} << 8;
-  out.push_back(kB64Chars[v >> 18]);
-  out.push_back(kB64Chars[(v >> 12) & 63]);
-  out.push_back(rest == 2 ? kB64Chars[(v >> 6) & 63] : '=');
-  out.push_back('=');
 }
 
 // ---- errors and stop reasons ----
@@ -270,7 +194,7 @@ void InvokeStreamToAnthropicSse::fail(Error err, std::string& out) {
   error_ = std::move(err);
 }
 
-void InvokeStreamToAnthropicSse::onMessage(const Message& msg, std::string& out) {
+void InvokeStreamToAnthropicSse::onMessage(const formats::Message& msg, std::string& out) {
   if (failed_) return;
   if (isFailureFrame(msg)) return fail(exceptionOf(msg), out);
   // Bedrock sends only `chunk` events here; anything else is not the client's.
@@ -285,7 +209,7 @@ void InvokeStreamToAnthropicSse::onMessage(const Message& msg, std::string& out)
     return fail(malformed("chunk without a bytes string"), out);
   }
   decoded_.clear();
-  if (!base64Decode(bytes->get_string(), decoded_)) {
+  if (!formats::base64Decode(bytes->get_string(), decoded_)) {
     return fail(malformed("chunk bytes are not base64"), out);
   }
   const json::value ev = parseObject(decoded_, &mr);
@@ -379,7 +303,7 @@ ConverseStreamToOpenAISse::ConverseStreamToOpenAISse(std::string_view model, std
 void ConverseStreamToOpenAISse::beginChunk(std::string& out) { chunks_.begin(out); }
 
 void ConverseStreamToOpenAISse::endChunk(std::string_view finish_reason, std::string& out) {
-  openai::ChunkWriter::end(finish_reason, out);
+  formats::ChunkWriter::end(finish_reason, out);
 }
 
 void ConverseStreamToOpenAISse::ensureRole(std::string& out) { chunks_.ensureRole(out); }
@@ -414,7 +338,7 @@ void ConverseStreamToOpenAISse::finishIfComplete(std::string& out) {
   done_sent_ = true;
 }
 
-void ConverseStreamToOpenAISse::onMessage(const Message& msg, std::string& out) {
+void ConverseStreamToOpenAISse::onMessage(const formats::Message& msg, std::string& out) {
   if (failed_ || done_sent_) return;
   if (isFailureFrame(msg)) return fail(exceptionOf(msg), out);
   const std::string_view event = msg.header(":event-type");
@@ -541,4 +465,4 @@ void ConverseStreamToOpenAISse::onStreamError(std::string_view detail, std::stri
        out);
 }
 
-}  // namespace tollgate::providers::aws_bedrock
+}  // namespace tollgate::providers::transports

@@ -1,4 +1,4 @@
-#include "providers/anthropic/aws_anthropic_translator.h"
+#include "providers/anthropic_to_aws_anthropic.h"
 
 #include <boost/json.hpp>
 #include <charconv>
@@ -6,7 +6,7 @@
 #include "api/errors.h"
 #include "common/strings.h"
 
-namespace tollgate::providers::anthropic {
+namespace tollgate::providers {
 
 namespace json = boost::json;
 
@@ -24,11 +24,12 @@ Error errorFromStatus(int status, std::string message) {
 
 }  // namespace
 
-AwsAnthropicTranslator::AwsAnthropicTranslator(std::string version, std::string anthropic_beta)
+AnthropicToAwsAnthropicTranslator::AnthropicToAwsAnthropicTranslator(std::string version,
+                                                                     std::string anthropic_beta)
     : version_(version.empty() ? "bedrock-2023-05-31" : std::move(version)),
       anthropic_beta_(std::move(anthropic_beta)) {}
 
-Result<UpstreamRequest> AwsAnthropicTranslator::translateRequest(
+Result<UpstreamRequest> AnthropicToAwsAnthropicTranslator::translateRequest(
     const api::ApiRequest& req, std::string_view client_body, const std::string& model_override) {
   boost::system::error_code ec;
   json::value v = json::parse(client_body, ec);
@@ -55,7 +56,7 @@ Result<UpstreamRequest> AwsAnthropicTranslator::translateRequest(
     body["anthropic_beta"] = std::move(betas);
   }
   UpstreamRequest out;
-  out.path = "/model/" + aws_bedrock::encodeModelId(request_model_) +
+  out.path = "/model/" + transports::encodeModelId(request_model_) +
              (req.stream ? "/invoke-with-response-stream" : "/invoke");
   out.headers.emplace_back("content-type", "application/json");
   out.headers.emplace_back("accept",
@@ -65,7 +66,7 @@ Result<UpstreamRequest> AwsAnthropicTranslator::translateRequest(
   return out;
 }
 
-void AwsAnthropicTranslator::onResponseHeaders(
+void AnthropicToAwsAnthropicTranslator::onResponseHeaders(
     const std::vector<std::pair<std::string, std::string>>& headers) {
   auto number = [](const std::string& v) -> std::optional<uint64_t> {
     uint64_t n = 0;
@@ -80,24 +81,24 @@ void AwsAnthropicTranslator::onResponseHeaders(
   }
 }
 
-void AwsAnthropicTranslator::onResponseHead(int status, std::string_view content_type) {
+void AnthropicToAwsAnthropicTranslator::onResponseHead(int status, std::string_view content_type) {
   status_ = status;
   event_stream_ = streamsResponse(content_type);
   if (event_stream_) {
-    decoder_.emplace([this](const aws_bedrock::Message& m) { stream_.onMessage(m, *stream_out_); });
+    decoder_.emplace([this](const formats::Message& m) { stream_.onMessage(m, *stream_out_); });
   }
 }
 
-bool AwsAnthropicTranslator::streamsResponse(std::string_view content_type) const {
+bool AnthropicToAwsAnthropicTranslator::streamsResponse(std::string_view content_type) const {
   return content_type.find("application/vnd.amazon.eventstream") != std::string_view::npos;
 }
 
-std::string AwsAnthropicTranslator::clientContentType(std::string_view upstream) const {
+std::string AnthropicToAwsAnthropicTranslator::clientContentType(std::string_view upstream) const {
   if (streamsResponse(upstream)) return "text/event-stream; charset=utf-8";
   return std::string(upstream.empty() ? "application/json" : upstream);
 }
 
-void AwsAnthropicTranslator::copyUsage() {
+void AnthropicToAwsAnthropicTranslator::copyUsage() {
   auto u = stream_.usage();
   usage_.known = u.known;
   usage_.input_tokens = u.input_tokens;
@@ -107,8 +108,8 @@ void AwsAnthropicTranslator::copyUsage() {
   if (!stream_.model().empty()) response_model_ = stream_.model();
 }
 
-void AwsAnthropicTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
-                                            std::string& out) {
+void AnthropicToAwsAnthropicTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
+                                                       std::string& out) {
   if (!event_stream_) {
     out.append(piece);
     return;
@@ -128,7 +129,7 @@ void AwsAnthropicTranslator::onResponseBody(std::string_view piece, bool end_of_
   copyUsage();
 }
 
-void AwsAnthropicTranslator::onStreamFailure(const Error& err, std::string& out) {
+void AnthropicToAwsAnthropicTranslator::onStreamFailure(const Error& err, std::string& out) {
   if (!event_stream_) {
     Translator::onStreamFailure(err, out);
     return;
@@ -137,7 +138,7 @@ void AwsAnthropicTranslator::onStreamFailure(const Error& err, std::string& out)
   copyUsage();
 }
 
-void AwsAnthropicTranslator::onFullBody(std::string& body) {
+void AnthropicToAwsAnthropicTranslator::onFullBody(std::string& body) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (status_ >= 200 && status_ < 300) {
@@ -181,10 +182,9 @@ void AwsAnthropicTranslator::onFullBody(std::string& body) {
     for (const char* k : {"message", "Message"})
       if (auto* m = v.as_object().if_contains(k); m && m->is_string()) message = m->as_string();
   }
-  const Error err = error_type_.empty()
-                        ? errorFromStatus(status_, message)
-                        : aws_bedrock::bedrockExceptionToError(error_type_, message);
+  const Error err = error_type_.empty() ? errorFromStatus(status_, message)
+                                        : transports::bedrockExceptionToError(error_type_, message);
   body = api::renderAnthropicError(err, status_);
 }
 
-}  // namespace tollgate::providers::anthropic
+}  // namespace tollgate::providers

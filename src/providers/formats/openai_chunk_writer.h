@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace tollgate::providers::openai {
+namespace tollgate::providers::formats {
 
 class ChunkWriter {
  public:
@@ -27,4 +27,4 @@ class ChunkWriter {
   bool role_sent_ = false;
 };
 
-}  // namespace tollgate::providers::openai
+}  // namespace tollgate::providers::formats

@@ -43,15 +43,15 @@
 #include <optional>
 #include <string>
 
-#include "providers/aws_bedrock/bedrock_stream.h"
-#include "providers/aws_bedrock/event_stream.h"
+#include "providers/formats/event_stream.h"
 #include "providers/translator.h"
+#include "providers/transports/aws_bedrock.h"
 
-namespace tollgate::providers::aws_bedrock {
+namespace tollgate::providers {
 
-class ConverseTranslator final : public Translator {
+class OpenAIToAwsBedrockTranslator final : public Translator {
  public:
-  ConverseTranslator() = default;
+  OpenAIToAwsBedrockTranslator() = default;
 
   Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
                                            const std::string& model_override) override;
@@ -67,7 +67,7 @@ class ConverseTranslator final : public Translator {
   std::string clientContentType(std::string_view upstream_content_type) const override;
 
  private:
-  void onStreamMessage(const Message& msg);
+  void onStreamMessage(const formats::Message& msg);
   void copyStreamUsage();
 
   std::string request_model_;  // the model id sent to Bedrock (Converse does not echo one)
@@ -75,12 +75,12 @@ class ConverseTranslator final : public Translator {
   int status_ = 0;
   bool event_stream_ = false;
   std::string error_type_;  // x-amzn-errortype, e.g. "ThrottlingException:http://..."
-  std::optional<EventStreamDecoder> decoder_;
-  std::optional<ConverseStreamToOpenAISse> stream_;
+  std::optional<formats::EventStreamDecoder> decoder_;
+  std::optional<transports::ConverseStreamToOpenAISse> stream_;
   std::string* stream_out_ = nullptr;  // where decoded events go during one onResponseBody call
   uint64_t stream_total_tokens_ = 0;   // metadata.usage.totalTokens, the converter keeps it private
   std::string pending_body_;           // a non-stream body that arrived through onResponseBody
   api::TokenUsage usage_;
 };
 
-}  // namespace tollgate::providers::aws_bedrock
+}  // namespace tollgate::providers

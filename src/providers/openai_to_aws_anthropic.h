@@ -22,11 +22,11 @@
 #include <string>
 #include <unordered_map>
 
-#include "providers/aws_bedrock/event_stream.h"
-#include "providers/openai/chunk_writer.h"
+#include "providers/formats/event_stream.h"
+#include "providers/formats/openai_chunk_writer.h"
 #include "providers/translator.h"
 
-namespace tollgate::providers::anthropic {
+namespace tollgate::providers {
 
 class OpenAIToAwsAnthropicTranslator final : public Translator {
  public:
@@ -51,7 +51,7 @@ class OpenAIToAwsAnthropicTranslator final : public Translator {
 
  private:
   // Stream side: one decoded event-stream frame.
-  void onFrame(const aws_bedrock::Message& msg, std::string& out);
+  void onFrame(const formats::Message& msg, std::string& out);
   void fail(const Error& err, std::string& out);
   void ensurePrefix(std::string_view message_id);
   void beginChunk(std::string& out);
@@ -72,10 +72,10 @@ class OpenAIToAwsAnthropicTranslator final : public Translator {
   std::optional<uint64_t> header_input_tokens_, header_output_tokens_;  // X-Amzn-Bedrock-*-Count
   std::string body_;  // a non-stream body arriving through onResponseBody in pieces
 
-  std::optional<aws_bedrock::EventStreamDecoder> decoder_;
+  std::optional<formats::EventStreamDecoder> decoder_;
   std::string* stream_out_ = nullptr;  // where decoded frames write during one onResponseBody
   std::string decoded_;                // reused base64 scratch
-  openai::ChunkWriter chunks_;
+  formats::ChunkWriter chunks_;
   bool finish_sent_ = false;
   bool done_ = false;  // [DONE] sent, or the stream failed: nothing more goes to the client
   bool failed_ = false;
@@ -98,4 +98,4 @@ class OpenAIToAwsAnthropicTranslator final : public Translator {
   std::string response_model_;
 };
 
-}  // namespace tollgate::providers::anthropic
+}  // namespace tollgate::providers

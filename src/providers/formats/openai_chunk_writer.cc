@@ -1,8 +1,8 @@
-#include "providers/openai/chunk_writer.h"
+#include "providers/formats/openai_chunk_writer.h"
 
 #include "common/strings.h"
 
-namespace tollgate::providers::openai {
+namespace tollgate::providers::formats {
 
 void ChunkWriter::setPrefix(std::string_view id, int64_t created, std::string_view model) {
   prefix_ = "data: {\"id\":";
@@ -37,4 +37,4 @@ void ChunkWriter::ensureRole(std::string& out) {
   end({}, out);
 }
 
-}  // namespace tollgate::providers::openai
+}  // namespace tollgate::providers::formats

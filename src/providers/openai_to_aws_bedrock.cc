@@ -1,4 +1,4 @@
-#include "providers/aws_bedrock/converse_translator.h"
+#include "providers/openai_to_aws_bedrock.h"
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -8,7 +8,7 @@
 #include "api/errors.h"
 #include "common/strings.h"
 
-namespace tollgate::providers::aws_bedrock {
+namespace tollgate::providers {
 
 namespace json = boost::json;
 
@@ -298,7 +298,7 @@ Result<json::object> convertInference(const json::object& body) {
   if (isNull(max_tokens)) max_tokens = body.if_contains("max_tokens");
   if (!isNull(max_tokens)) {
     uint64_t n = 0;
-    if (!readTokenCount(max_tokens, n)) {
+    if (!transports::readTokenCount(max_tokens, n)) {
       return badRequest("max_tokens must be a non-negative integer", "max_tokens");
     }
     inference["maxTokens"] = n;
@@ -329,9 +329,8 @@ Result<json::object> convertInference(const json::object& body) {
 
 }  // namespace
 
-Result<UpstreamRequest> ConverseTranslator::translateRequest(const api::ApiRequest& req,
-                                                             std::string_view client_body,
-                                                             const std::string& model_override) {
+Result<UpstreamRequest> OpenAIToAwsBedrockTranslator::translateRequest(
+    const api::ApiRequest& req, std::string_view client_body, const std::string& model_override) {
   boost::system::error_code ec;
   const json::value v = json::parse(client_body, ec);
   if (ec || !v.is_object()) {
@@ -355,8 +354,8 @@ Result<UpstreamRequest> ConverseTranslator::translateRequest(const api::ApiReque
   if (!tool_config->is_null()) converse["toolConfig"] = std::move(tool_config.value());
 
   UpstreamRequest out;
-  out.path =
-      "/model/" + encodeModelId(request_model_) + (req.stream ? "/converse-stream" : "/converse");
+  out.path = "/model/" + transports::encodeModelId(request_model_) +
+             (req.stream ? "/converse-stream" : "/converse");
   out.headers.emplace_back("content-type", "application/json");
   out.headers.emplace_back("accept",
                            req.stream ? "application/vnd.amazon.eventstream" : "application/json");
@@ -365,45 +364,46 @@ Result<UpstreamRequest> ConverseTranslator::translateRequest(const api::ApiReque
   return out;
 }
 
-void ConverseTranslator::onResponseHeaders(
+void OpenAIToAwsBedrockTranslator::onResponseHeaders(
     const std::vector<std::pair<std::string, std::string>>& headers) {
   for (const auto& [n, val] : headers) {
     if (iequals(n, "x-amzn-errortype")) error_type_ = val;
   }
 }
 
-void ConverseTranslator::onResponseHead(int status, std::string_view content_type) {
+void OpenAIToAwsBedrockTranslator::onResponseHead(int status, std::string_view content_type) {
   status_ = status;
   event_stream_ = streamsResponse(content_type);
   if (event_stream_) {
     stream_.emplace(request_model_, "chatcmpl-" + randomHexId(),
                     static_cast<int64_t>(std::time(nullptr)), include_usage_);
-    decoder_.emplace([this](const Message& m) { onStreamMessage(m); });
+    decoder_.emplace([this](const formats::Message& m) { onStreamMessage(m); });
   }
 }
 
-bool ConverseTranslator::streamsResponse(std::string_view content_type) const {
+bool OpenAIToAwsBedrockTranslator::streamsResponse(std::string_view content_type) const {
   return content_type.find("application/vnd.amazon.eventstream") != std::string_view::npos;
 }
 
-std::string ConverseTranslator::clientContentType(std::string_view upstream) const {
+std::string OpenAIToAwsBedrockTranslator::clientContentType(std::string_view upstream) const {
   if (streamsResponse(upstream)) return "text/event-stream; charset=utf-8";
   return "application/json";  // JSON bodies are rewritten into OpenAI JSON, errors included
 }
 
-void ConverseTranslator::onStreamMessage(const Message& msg) {
+void OpenAIToAwsBedrockTranslator::onStreamMessage(const formats::Message& msg) {
   // The converter renders total_tokens from metadata but does not expose it; the metering must
   // charge the same total the client is shown.
   if (msg.header(":event-type") == "metadata") {
     boost::system::error_code ec;
     const json::value v = json::parse(msg.payload, ec);
-    if (!ec) readTokenCount(member(member(&v, "usage"), "totalTokens"), stream_total_tokens_);
+    if (!ec)
+      transports::readTokenCount(member(member(&v, "usage"), "totalTokens"), stream_total_tokens_);
   }
   stream_->onMessage(msg, *stream_out_);
 }
 
-void ConverseTranslator::copyStreamUsage() {
-  const Usage u = stream_->usage();
+void OpenAIToAwsBedrockTranslator::copyStreamUsage() {
+  const transports::Usage u = stream_->usage();
   usage_.known = u.known;
   usage_.input_tokens = u.input_tokens;
   usage_.output_tokens = u.output_tokens;
@@ -412,8 +412,8 @@ void ConverseTranslator::copyStreamUsage() {
       u.known ? std::max(stream_total_tokens_, u.input_tokens + u.output_tokens) : 0;
 }
 
-void ConverseTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
-                                        std::string& out) {
+void OpenAIToAwsBedrockTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
+                                                  std::string& out) {
   if (!event_stream_) {
     // A JSON body is converted as a whole: hold it until it is complete.
     pending_body_.append(piece);
@@ -439,7 +439,7 @@ void ConverseTranslator::onResponseBody(std::string_view piece, bool end_of_stre
   copyStreamUsage();
 }
 
-void ConverseTranslator::onStreamFailure(const Error& err, std::string& out) {
+void OpenAIToAwsBedrockTranslator::onStreamFailure(const Error& err, std::string& out) {
   if (!event_stream_) {
     // A cut JSON body has nothing worth flushing: only the error.
     out += "data: ";
@@ -451,7 +451,7 @@ void ConverseTranslator::onStreamFailure(const Error& err, std::string& out) {
   copyStreamUsage();
 }
 
-void ConverseTranslator::onFullBody(std::string& body) {
+void OpenAIToAwsBedrockTranslator::onFullBody(std::string& body) {
   boost::system::error_code ec;
   const json::value v = json::parse(body, ec);
   if (status_ < 200 || status_ >= 300) {
@@ -462,8 +462,9 @@ void ConverseTranslator::onFullBody(std::string& body) {
         if (std::string_view m = stringOf(member(&v, k)); !m.empty()) message = std::string(m);
       }
     }
-    const Error err = error_type_.empty() ? errorFromStatus(status_, message)
-                                          : bedrockExceptionToError(error_type_, message);
+    const Error err = error_type_.empty()
+                          ? errorFromStatus(status_, message)
+                          : transports::bedrockExceptionToError(error_type_, message);
     body = api::renderOpenAIError(err, status_);
     return;
   }
@@ -502,8 +503,9 @@ void ConverseTranslator::onFullBody(std::string& body) {
   }
 
   const std::string_view stop = stringOf(member(&v, "stopReason"));
-  const std::string_view finish =
-      stop == "tool_use" && tool_calls.empty() ? "stop" : finishReasonForStopReason(stop);
+  const std::string_view finish = stop == "tool_use" && tool_calls.empty()
+                                      ? "stop"
+                                      : transports::finishReasonForStopReason(stop);
 
   json::object message;
   message["role"] = "assistant";
@@ -525,9 +527,9 @@ void ConverseTranslator::onFullBody(std::string& body) {
   out["choices"] = json::array{std::move(choice)};
 
   if (const json::value* u = member(&v, "usage"); u != nullptr) {
-    Usage parsed;
+    transports::Usage parsed;
     uint64_t total = 0;
-    if (readConverseUsage(*u, parsed, total)) {
+    if (transports::readConverseUsage(*u, parsed, total)) {
       usage_.input_tokens = parsed.input_tokens;
       usage_.output_tokens = parsed.output_tokens;
       usage_.cached_input_tokens = parsed.cached_input_tokens;
@@ -544,4 +546,4 @@ void ConverseTranslator::onFullBody(std::string& body) {
   body = json::serialize(out);
 }
 
-}  // namespace tollgate::providers::aws_bedrock
+}  // namespace tollgate::providers

@@ -1,4 +1,4 @@
-#include "providers/anthropic/openai_to_anthropic.h"
+#include "providers/openai_to_aws_anthropic.h"
 
 #include <boost/json.hpp>
 #include <charconv>
@@ -7,10 +7,11 @@
 
 #include "api/errors.h"
 #include "common/strings.h"
-#include "providers/anthropic/aws_anthropic_translator.h"
-#include "providers/aws_bedrock/bedrock_stream.h"
+#include "providers/anthropic_to_aws_anthropic.h"
+#include "providers/formats/base64.h"
+#include "providers/transports/aws_bedrock.h"
 
-namespace tollgate::providers::anthropic {
+namespace tollgate::providers {
 
 namespace json = boost::json;
 
@@ -396,7 +397,7 @@ Result<json::object> convertRequest(const json::object& body, const std::string&
 // ---- responses ----
 
 // A Bedrock error without x-amzn-errortype (a proxy in the way, say): classify by status. Same
-// rules as AwsAnthropicTranslator.
+// rules as AnthropicToAwsAnthropicTranslator.
 Error errorFromStatus(int status, std::string message) {
   if (message.empty()) message = "upstream error (HTTP " + std::to_string(status) + ")";
   if (status == 429) return Error::upstream(ErrorCode::kRateLimited, message, "bedrock 429", true);
@@ -412,7 +413,7 @@ Error errorFromStatus(int status, std::string message) {
 std::string_view finishReason(std::string_view stop_reason, bool client_tools) {
   if (stop_reason == "refusal") return "content_filter";
   if (stop_reason == "tool_use" && !client_tools) return "stop";
-  return aws_bedrock::finishReasonForStopReason(stop_reason);
+  return transports::finishReasonForStopReason(stop_reason);
 }
 
 // An `error` event Anthropic put inside the stream ({"type":"error","error":{type, message}}).
@@ -478,7 +479,7 @@ Result<UpstreamRequest> OpenAIToAwsAnthropicTranslator::translateRequest(
   request_model_ = model_override.empty() ? req.model : model_override;
   include_usage_ = req.stream && req.include_usage;
   UpstreamRequest out;
-  out.path = "/model/" + aws_bedrock::encodeModelId(request_model_) +
+  out.path = "/model/" + transports::encodeModelId(request_model_) +
              (req.stream ? "/invoke-with-response-stream" : "/invoke");
   out.headers.emplace_back("content-type", "application/json");
   out.headers.emplace_back("accept",
@@ -507,7 +508,7 @@ void OpenAIToAwsAnthropicTranslator::onResponseHead(int status, std::string_view
   status_ = status;
   event_stream_ = streamsResponse(content_type);
   if (event_stream_) {
-    decoder_.emplace([this](const aws_bedrock::Message& m) { onFrame(m, *stream_out_); });
+    decoder_.emplace([this](const formats::Message& m) { onFrame(m, *stream_out_); });
   }
 }
 
@@ -530,7 +531,7 @@ void OpenAIToAwsAnthropicTranslator::onFullBody(std::string& body) {
     const std::string message = is_object ? awsErrorMessage(v) : std::string();
     const Error err = error_type_.empty()
                           ? errorFromStatus(status_, message)
-                          : aws_bedrock::bedrockExceptionToError(error_type_, message);
+                          : transports::bedrockExceptionToError(error_type_, message);
     body = api::renderOpenAIError(err, status_);
     return;
   }
@@ -577,10 +578,10 @@ void OpenAIToAwsAnthropicTranslator::onFullBody(std::string& body) {
   const json::value* u = member(msg, "usage");
   bool known = false;
   if (u != nullptr && u->is_object()) {
-    known |= aws_bedrock::readTokenCount(field(u, "input_tokens"), input);
-    aws_bedrock::readTokenCount(field(u, "cache_read_input_tokens"), cache_read);
-    aws_bedrock::readTokenCount(field(u, "cache_creation_input_tokens"), cache_write);
-    known |= aws_bedrock::readTokenCount(field(u, "output_tokens"), output);
+    known |= transports::readTokenCount(field(u, "input_tokens"), input);
+    transports::readTokenCount(field(u, "cache_read_input_tokens"), cache_read);
+    transports::readTokenCount(field(u, "cache_creation_input_tokens"), cache_write);
+    known |= transports::readTokenCount(field(u, "output_tokens"), output);
   }
   if (!known && (header_input_tokens_ || header_output_tokens_)) {
     input = header_input_tokens_.value_or(0);
@@ -694,7 +695,7 @@ void OpenAIToAwsAnthropicTranslator::beginChunk(std::string& out) {
 }
 
 void OpenAIToAwsAnthropicTranslator::endChunk(std::string_view finish_reason, std::string& out) {
-  openai::ChunkWriter::end(finish_reason, out);
+  formats::ChunkWriter::end(finish_reason, out);
 }
 
 void OpenAIToAwsAnthropicTranslator::ensureRole(std::string& out) {
@@ -754,19 +755,19 @@ void OpenAIToAwsAnthropicTranslator::updateUsage() {
   usage_.known = usage_seen_ && (usage_final_ || done_);
 }
 
-void OpenAIToAwsAnthropicTranslator::onFrame(const aws_bedrock::Message& msg, std::string& out) {
+void OpenAIToAwsAnthropicTranslator::onFrame(const formats::Message& msg, std::string& out) {
   if (done_) return;
   const std::string_view message_type = msg.header(":message-type");
   if (message_type == "error") {
-    return fail(aws_bedrock::bedrockExceptionToError(msg.header(":error-code"),
-                                                     msg.header(":error-message")),
+    return fail(transports::bedrockExceptionToError(msg.header(":error-code"),
+                                                    msg.header(":error-message")),
                 out);
   }
   if (message_type == "exception") {
     boost::system::error_code ec;
     const json::value payload = json::parse(msg.payload, ec);
     std::string message = !ec ? awsErrorMessage(payload) : std::string(msg.payload.substr(0, 512));
-    return fail(aws_bedrock::bedrockExceptionToError(msg.header(":exception-type"), message), out);
+    return fail(transports::bedrockExceptionToError(msg.header(":exception-type"), message), out);
   }
   // InvokeModelWithResponseStream sends only `chunk` events; anything else is not the client's.
   if (msg.header(":event-type") != "chunk") return;
@@ -780,7 +781,7 @@ void OpenAIToAwsAnthropicTranslator::onFrame(const aws_bedrock::Message& msg, st
     return fail(malformed("chunk without a bytes string"), out);
   }
   decoded_.clear();
-  if (!aws_bedrock::base64Decode(bytes->get_string(), decoded_)) {
+  if (!formats::base64Decode(bytes->get_string(), decoded_)) {
     return fail(malformed("chunk bytes are not base64"), out);
   }
   const json::value ev = json::parse(decoded_, ec, &mr);
@@ -791,10 +792,10 @@ void OpenAIToAwsAnthropicTranslator::onFrame(const aws_bedrock::Message& msg, st
   auto readUsage = [&](const json::value* u, bool from_delta) {
     if (u == nullptr || !u->is_object()) return;
     // Every field is cumulative: a later event replaces, never adds to, an earlier value.
-    usage_seen_ |= aws_bedrock::readTokenCount(field(u, "input_tokens"), input_uncached_);
-    aws_bedrock::readTokenCount(field(u, "cache_read_input_tokens"), cache_read_);
-    aws_bedrock::readTokenCount(field(u, "cache_creation_input_tokens"), cache_write_);
-    if (aws_bedrock::readTokenCount(field(u, "output_tokens"), output_)) {
+    usage_seen_ |= transports::readTokenCount(field(u, "input_tokens"), input_uncached_);
+    transports::readTokenCount(field(u, "cache_read_input_tokens"), cache_read_);
+    transports::readTokenCount(field(u, "cache_creation_input_tokens"), cache_write_);
+    if (transports::readTokenCount(field(u, "output_tokens"), output_)) {
       usage_seen_ = true;
       output_from_events_ |= from_delta;
     }
@@ -891,9 +892,9 @@ void OpenAIToAwsAnthropicTranslator::onFrame(const aws_bedrock::Message& msg, st
     if (const json::value* metrics = field(&ev, "amazon-bedrock-invocationMetrics")) {
       if (!usage_seen_)
         usage_seen_ |=
-            aws_bedrock::readTokenCount(field(metrics, "inputTokenCount"), input_uncached_);
+            transports::readTokenCount(field(metrics, "inputTokenCount"), input_uncached_);
       if (!output_from_events_ &&
-          aws_bedrock::readTokenCount(field(metrics, "outputTokenCount"), output_)) {
+          transports::readTokenCount(field(metrics, "outputTokenCount"), output_)) {
         usage_seen_ = true;
       }
     }
@@ -906,4 +907,4 @@ void OpenAIToAwsAnthropicTranslator::onFrame(const aws_bedrock::Message& msg, st
   // ping and event types added later carry nothing the client needs.
 }
 
-}  // namespace tollgate::providers::anthropic
+}  // namespace tollgate::providers

@@ -12,14 +12,14 @@
 #include <unordered_map>
 
 #include "common/error.h"
-#include "providers/aws_bedrock/event_stream.h"
-#include "providers/openai/chunk_writer.h"
+#include "providers/formats/event_stream.h"
+#include "providers/formats/openai_chunk_writer.h"
 
 namespace boost::json {
 class value;
 }
 
-namespace tollgate::providers::aws_bedrock {
+namespace tollgate::providers::transports {
 
 // Token usage read from a Bedrock stream. input_tokens counts every prompt token, cached ones
 // included (Anthropic and Bedrock report the cached parts separately; they are added here);
@@ -31,9 +31,6 @@ struct Usage {
   bool known = false;  // false: the stream carried no usage (charge an estimate instead)
 };
 
-// Strict standard base64 (RFC 4648, '=' padding optional, no whitespace). Appends to `out`;
-// false on any invalid character or impossible length.
-bool base64Decode(std::string_view in, std::string& out);
 // A token count from JSON: non-negative integers (or doubles); absent, null, negative or a double
 // past uint64's range reads as unset (false). Shared by every Bedrock translator.
 bool readTokenCount(const boost::json::value* v, uint64_t& out);
@@ -44,7 +41,6 @@ bool readConverseUsage(const boost::json::value& usage, Usage& out, uint64_t& to
 // A Bedrock model id (":" in ids, "/" in ARNs) as one path segment: every byte outside RFC 3986's
 // unreserved set percent-encoded ("...-v1:0" → "...-v1%3A0").
 std::string encodeModelId(std::string_view model);
-void base64Encode(std::string_view in, std::string& out);
 
 // The gateway error for a Bedrock exception (`:exception-type`, or the x-amzn-errortype of a
 // non-stream response, with or without its ":..." suffix) and its message. Messages of
@@ -63,7 +59,7 @@ std::string_view finishReasonForStopReason(std::string_view stop_reason);
 // event and end the stream.
 class InvokeStreamToAnthropicSse {
  public:
-  void onMessage(const Message& msg, std::string& out);
+  void onMessage(const formats::Message& msg, std::string& out);
   // End of the upstream body: an error event when it stopped before message_stop.
   void onEnd(std::string& out);
   // The stream could not be read (decoder error, connection lost): an error event, then nothing.
@@ -105,7 +101,7 @@ class ConverseStreamToOpenAISse {
   ConverseStreamToOpenAISse(std::string_view model, std::string_view id, int64_t created,
                             bool include_usage);
 
-  void onMessage(const Message& msg, std::string& out);
+  void onMessage(const formats::Message& msg, std::string& out);
   // End of the upstream body: [DONE] when messageStop was seen (and not yet sent), else an error.
   void onEnd(std::string& out);
   void onStreamError(std::string_view detail, std::string& out);
@@ -124,7 +120,7 @@ class ConverseStreamToOpenAISse {
   void ensureRole(std::string& out);
   void finishIfComplete(std::string& out);
 
-  openai::ChunkWriter chunks_;
+  formats::ChunkWriter chunks_;
   bool include_usage_;
   bool stop_seen_ = false;
   bool metadata_seen_ = false;
@@ -139,4 +135,4 @@ class ConverseStreamToOpenAISse {
   Error error_;
 };
 
-}  // namespace tollgate::providers::aws_bedrock
+}  // namespace tollgate::providers::transports
