@@ -5,6 +5,7 @@
 
 #include "api/errors.h"
 #include "common/strings.h"
+#include "providers/transports/aws_bedrock.h"
 
 namespace tollgate::providers {
 

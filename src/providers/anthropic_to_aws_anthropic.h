@@ -12,9 +12,9 @@
 #include <optional>
 #include <string>
 
+#include "providers/anthropic_to_aws_anthropic_stream.h"
 #include "providers/formats/event_stream.h"
 #include "providers/translator.h"
-#include "providers/transports/aws_bedrock.h"
 
 namespace tollgate::providers {
 
@@ -49,7 +49,7 @@ class AnthropicToAwsAnthropicTranslator final : public Translator {
   // X-Amzn-Bedrock-Input/Output-Token-Count: usage when the body carries none.
   std::optional<uint64_t> header_input_tokens_, header_output_tokens_;
   std::optional<formats::EventStreamDecoder> decoder_;
-  transports::InvokeStreamToAnthropicSse stream_;
+  InvokeStreamToAnthropicSse stream_;
   std::string* stream_out_ = nullptr;  // where decoded events go during one onResponseBody call
   api::TokenUsage usage_;
   std::string response_model_;

@@ -13,8 +13,12 @@
 #include <set>
 #include <sstream>
 
+#include "providers/anthropic_to_aws_anthropic_stream.h"
 #include "providers/formats/base64.h"
 #include "providers/formats/event_stream.h"
+#include "providers/formats/stop_reasons.h"
+#include "providers/formats/usage.h"
+#include "providers/openai_to_aws_bedrock_stream.h"
 #include "providers/transports/aws_bedrock.h"
 
 #ifndef TOLLGATE_SHARED_DIR
@@ -33,15 +37,13 @@ using formats::encodeEvent;
 using formats::encodeException;
 using formats::encodeMessage;
 using formats::EventStreamDecoder;
+using formats::finishReasonForStopReason;
 using formats::Header;
 using formats::HeaderType;
 using formats::Message;
+using formats::readTokenCount;
+using formats::Usage;
 using transports::bedrockExceptionToError;
-using transports::ConverseStreamToOpenAISse;
-using transports::finishReasonForStopReason;
-using transports::InvokeStreamToAnthropicSse;
-using transports::readTokenCount;
-using transports::Usage;
 
 const fs::path kConformance = fs::path(TOLLGATE_SHARED_DIR) / "conformance";
 const fs::path kRecordings = kConformance / "bedrock-eventstream-extracted";

@@ -20,10 +20,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <unordered_map>
 
+#include "providers/formats/anthropic_request_from_openai.h"
 #include "providers/formats/event_stream.h"
-#include "providers/formats/openai_chunk_writer.h"
+#include "providers/openai_to_aws_anthropic_stream.h"
 #include "providers/translator.h"
 
 namespace tollgate::providers {
@@ -31,7 +31,7 @@ namespace tollgate::providers {
 class OpenAIToAwsAnthropicTranslator final : public Translator {
  public:
   // What Anthropic needs and OpenAI may leave out.
-  static constexpr int64_t kDefaultMaxTokens = 4096;
+  static constexpr int64_t kDefaultMaxTokens = formats::kAnthropicDefaultMaxTokens;
 
   // version: the AIServiceBackend schema version (bedrock-2023-05-31 when empty).
   explicit OpenAIToAwsAnthropicTranslator(std::string version);
@@ -44,24 +44,14 @@ class OpenAIToAwsAnthropicTranslator final : public Translator {
   void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) override;
   void onFullBody(std::string& body) override;
   void onStreamFailure(const Error& err, std::string& out) override;
-  bool streamFailed() const override { return failed_; }
-  const api::TokenUsage& usage() const override { return usage_; }
-  const std::string& responseModel() const override { return response_model_; }
+  bool streamFailed() const override { return stream_ && stream_->failed(); }
+  const api::TokenUsage& usage() const override { return stream_ ? stream_->usage() : usage_; }
+  const std::string& responseModel() const override {
+    return stream_ ? stream_->model() : response_model_;
+  }
   std::string clientContentType(std::string_view upstream_content_type) const override;
 
  private:
-  // Stream side: one decoded event-stream frame.
-  void onFrame(const formats::Message& msg, std::string& out);
-  void fail(const Error& err, std::string& out);
-  void ensurePrefix(std::string_view message_id);
-  void beginChunk(std::string& out);
-  void endChunk(std::string_view finish_reason, std::string& out);
-  void ensureRole(std::string& out);
-  void sendFinish(std::string& out);
-  void sendUsageAndDone(std::string& out);
-  void endOfStream(std::string& out);
-  void updateUsage();
-
   std::string version_;
   std::string request_model_;
   bool include_usage_ = false;
@@ -73,27 +63,10 @@ class OpenAIToAwsAnthropicTranslator final : public Translator {
   std::string body_;  // a non-stream body arriving through onResponseBody in pieces
 
   std::optional<formats::EventStreamDecoder> decoder_;
+  std::optional<InvokeStreamToOpenAISse> stream_;
   std::string* stream_out_ = nullptr;  // where decoded frames write during one onResponseBody
-  std::string decoded_;                // reused base64 scratch
-  formats::ChunkWriter chunks_;
-  bool finish_sent_ = false;
-  bool done_ = false;  // [DONE] sent, or the stream failed: nothing more goes to the client
-  bool failed_ = false;
-  std::string stop_reason_;
-  // Anthropic content block index → OpenAI tool call index, -1 for blocks the client does not
-  // get as tool calls (server-side tools and their results).
-  std::unordered_map<int64_t, int> tool_index_;
-  struct ToolState {
-    bool arguments_sent = false;
-    std::string start_input;  // the input of content_block_start, sent if no delta comes
-  };
-  std::unordered_map<int, ToolState> tools_;
-  int next_tool_index_ = 0;
-  uint64_t input_uncached_ = 0, cache_read_ = 0, cache_write_ = 0, output_ = 0;
-  bool usage_seen_ = false;
-  bool output_from_events_ = false;  // message_delta gave the output count (beats Bedrock's)
-  bool usage_final_ = false;         // no later event will change the counts
 
+  // Non-stream results; a stream's are its converter's.
   api::TokenUsage usage_;
   std::string response_model_;
 };

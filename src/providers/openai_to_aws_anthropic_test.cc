@@ -19,7 +19,7 @@
 #include "api/errors.h"
 #include "providers/formats/base64.h"
 #include "providers/formats/event_stream.h"
-#include "providers/transports/aws_bedrock.h"
+#include "providers/openai_to_aws_bedrock_stream.h"
 
 namespace tollgate::providers {
 namespace {
@@ -616,7 +616,7 @@ TEST(OpenAIToAwsAnthropicStream, ExceptionFrameEndsWithAnOpenAIError) {
   EXPECT_EQ(r.usage.cached_input_tokens, 5u);
 
   // Byte for byte what the ConverseStream translator sends for the same frame.
-  transports::ConverseStreamToOpenAISse converse("m", "id", 0, false);
+  ConverseStreamToOpenAISse converse("m", "id", 0, false);
   std::string converse_out;
   formats::EventStreamDecoder decoder(
       [&](const formats::Message& m) { converse.onMessage(m, converse_out); });

@@ -7,10 +7,16 @@
 
 #include "api/errors.h"
 #include "common/strings.h"
+#include "providers/formats/json_fields.h"
+#include "providers/formats/stop_reasons.h"
+#include "providers/formats/usage.h"
+#include "providers/transports/aws_bedrock.h"
 
 namespace tollgate::providers {
 
 namespace json = boost::json;
+using formats::field;
+using formats::stringOf;
 
 namespace {
 
@@ -27,17 +33,6 @@ Error errorFromStatus(int status, std::string message) {
                            "bedrock " + std::to_string(status), true);
   }
   return Error::client(ErrorCode::kBadRequest, message);
-}
-
-const json::value* member(const json::value* v, std::string_view key) {
-  if (v == nullptr) return nullptr;
-  const json::object* o = v->if_object();
-  return o == nullptr ? nullptr : o->if_contains(key);
-}
-
-std::string_view stringOf(const json::value* v) {
-  const json::string* s = v == nullptr ? nullptr : v->if_string();
-  return s == nullptr ? std::string_view() : std::string_view(*s);
 }
 
 bool isNull(const json::value* v) { return v == nullptr || v->is_null(); }
@@ -103,18 +98,18 @@ std::optional<Error> appendContent(const json::value* content, const std::string
     const json::value& part = (*parts)[i];
     const std::string part_param = param + "[" + std::to_string(i) + "]";
     if (!part.is_object()) return badRequest("content parts must be objects", part_param);
-    const std::string_view type = stringOf(member(&part, "type"));
+    const std::string_view type = stringOf(field(&part, "type"));
     if (type == "text") {
-      const json::value* text = member(&part, "text");
+      const json::value* text = field(&part, "text");
       if (text == nullptr || !text->is_string()) {
         return badRequest("text parts need a string 'text'", part_param + ".text");
       }
       if (skip_empty && text->get_string().empty()) continue;
       blocks.emplace_back(textBlock(text->get_string()));
     } else if (type == "image_url" && images) {
-      const json::value* image_url = member(&part, "image_url");
+      const json::value* image_url = field(&part, "image_url");
       std::string_view url = stringOf(image_url);  // some clients send the URL string directly
-      if (url.empty()) url = stringOf(member(image_url, "url"));
+      if (url.empty()) url = stringOf(field(image_url, "url"));
       if (url.empty()) return badRequest("image_url parts need a url", part_param + ".image_url");
       auto block = imageBlock(url, part_param + ".image_url.url");
       if (!block) return block.error();
@@ -126,7 +121,7 @@ std::optional<Error> appendContent(const json::value* content, const std::string
                             "' is not supported in this message on Bedrock Converse",
                         part_param + ".type");
     }
-    if (!isNull(member(&part, "cache_control"))) blocks.emplace_back(cachePoint());
+    if (!isNull(field(&part, "cache_control"))) blocks.emplace_back(cachePoint());
   }
   return std::nullopt;
 }
@@ -162,8 +157,8 @@ std::optional<Error> convertMessages(const json::value* in, Conversation& conv) 
     const json::value& msg = (*list)[i];
     const std::string param = "messages[" + std::to_string(i) + "]";
     if (!msg.is_object()) return badRequest("messages must be objects", param);
-    const std::string_view role = stringOf(member(&msg, "role"));
-    const json::value* content = member(&msg, "content");
+    const std::string_view role = stringOf(field(&msg, "role"));
+    const json::value* content = field(&msg, "content");
     json::array blocks;
     if (role == "system" || role == "developer") {
       if (auto err = appendContent(content, param + ".content", false, false, conv.system)) {
@@ -174,16 +169,16 @@ std::optional<Error> convertMessages(const json::value* in, Conversation& conv) 
       push("user", std::move(blocks));
     } else if (role == "assistant") {
       if (auto err = appendContent(content, param + ".content", false, true, blocks)) return err;
-      const json::value* calls = member(&msg, "tool_calls");
+      const json::value* calls = field(&msg, "tool_calls");
       if (!isNull(calls)) {
         if (!calls->is_array()) return badRequest("tool_calls must be an array", param);
         for (size_t j = 0; j < calls->get_array().size(); ++j) {
           const json::value& call = calls->get_array()[j];
           const std::string call_param = param + ".tool_calls[" + std::to_string(j) + "]";
-          const json::value* fn = member(&call, "function");
-          const std::string_view name = stringOf(member(fn, "name"));
+          const json::value* fn = field(&call, "function");
+          const std::string_view name = stringOf(field(fn, "name"));
           if (name.empty()) return badRequest("tool calls need a function name", call_param);
-          const std::string_view args = stringOf(member(fn, "arguments"));
+          const std::string_view args = stringOf(field(fn, "arguments"));
           json::value input = json::object();
           if (!args.empty()) {
             boost::system::error_code ec;
@@ -194,7 +189,7 @@ std::optional<Error> convertMessages(const json::value* in, Conversation& conv) 
             }
           }
           json::object use;
-          use["toolUseId"] = stringOf(member(&call, "id"));
+          use["toolUseId"] = stringOf(field(&call, "id"));
           use["name"] = name;
           use["input"] = std::move(input);
           blocks.emplace_back(json::object{{"toolUse", std::move(use)}});
@@ -203,7 +198,7 @@ std::optional<Error> convertMessages(const json::value* in, Conversation& conv) 
       }
       push("assistant", std::move(blocks));
     } else if (role == "tool") {
-      const std::string_view id = stringOf(member(&msg, "tool_call_id"));
+      const std::string_view id = stringOf(field(&msg, "tool_call_id"));
       if (id.empty()) {
         return badRequest("tool messages need a tool_call_id", param + ".tool_call_id");
       }
@@ -246,25 +241,25 @@ Result<json::value> convertTools(const json::object& body, bool has_tool_blocks)
   for (size_t i = 0; i < tools->get_array().size(); ++i) {
     const json::value& tool = tools->get_array()[i];
     const std::string param = "tools[" + std::to_string(i) + "]";
-    if (stringOf(member(&tool, "type")) != "function") {
+    if (stringOf(field(&tool, "type")) != "function") {
       return badRequest("only function tools are supported on Bedrock Converse", param + ".type");
     }
-    const json::value* fn = member(&tool, "function");
-    const std::string_view name = stringOf(member(fn, "name"));
+    const json::value* fn = field(&tool, "function");
+    const std::string_view name = stringOf(field(fn, "name"));
     if (name.empty()) return badRequest("tools need a function name", param + ".function.name");
     json::object spec;
     spec["name"] = name;
-    if (const std::string_view d = stringOf(member(fn, "description")); !d.empty()) {
+    if (const std::string_view d = stringOf(field(fn, "description")); !d.empty()) {
       spec["description"] = d;
     }
-    const json::value* params = member(fn, "parameters");
+    const json::value* params = field(fn, "parameters");
     // OpenAI lets a function omit parameters; Converse requires a schema.
     spec["inputSchema"] = json::object{
         {"json", isNull(params)
                      ? json::value(json::object{{"type", "object"}, {"properties", json::object()}})
                      : *params}};
     specs.emplace_back(json::object{{"toolSpec", std::move(spec)}});
-    if (!isNull(member(&tool, "cache_control"))) specs.emplace_back(cachePoint());
+    if (!isNull(field(&tool, "cache_control"))) specs.emplace_back(cachePoint());
   }
   if (specs.empty()) return json::value();
 
@@ -286,7 +281,7 @@ Result<json::value> convertTools(const json::object& body, bool has_tool_blocks)
     }
     return json::value(std::move(config));
   }
-  const std::string_view name = stringOf(member(member(choice, "function"), "name"));
+  const std::string_view name = stringOf(field(field(choice, "function"), "name"));
   if (name.empty()) return badRequest("unsupported tool_choice", "tool_choice");
   config["toolChoice"] = json::object{{"tool", json::object{{"name", name}}}};
   return json::value(std::move(config));
@@ -298,7 +293,7 @@ Result<json::object> convertInference(const json::object& body) {
   if (isNull(max_tokens)) max_tokens = body.if_contains("max_tokens");
   if (!isNull(max_tokens)) {
     uint64_t n = 0;
-    if (!transports::readTokenCount(max_tokens, n)) {
+    if (!formats::readTokenCount(max_tokens, n)) {
       return badRequest("max_tokens must be a non-negative integer", "max_tokens");
     }
     inference["maxTokens"] = n;
@@ -397,13 +392,13 @@ void OpenAIToAwsBedrockTranslator::onStreamMessage(const formats::Message& msg) 
     boost::system::error_code ec;
     const json::value v = json::parse(msg.payload, ec);
     if (!ec)
-      transports::readTokenCount(member(member(&v, "usage"), "totalTokens"), stream_total_tokens_);
+      formats::readTokenCount(field(field(&v, "usage"), "totalTokens"), stream_total_tokens_);
   }
   stream_->onMessage(msg, *stream_out_);
 }
 
 void OpenAIToAwsBedrockTranslator::copyStreamUsage() {
-  const transports::Usage u = stream_->usage();
+  const formats::Usage u = stream_->usage();
   usage_.known = u.known;
   usage_.input_tokens = u.input_tokens;
   usage_.output_tokens = u.output_tokens;
@@ -459,7 +454,7 @@ void OpenAIToAwsBedrockTranslator::onFullBody(std::string& body) {
     std::string message;
     if (!ec && v.is_object()) {
       for (const char* k : {"message", "Message"}) {
-        if (std::string_view m = stringOf(member(&v, k)); !m.empty()) message = std::string(m);
+        if (std::string_view m = stringOf(field(&v, k)); !m.empty()) message = std::string(m);
       }
     }
     const Error err = error_type_.empty()
@@ -468,7 +463,7 @@ void OpenAIToAwsBedrockTranslator::onFullBody(std::string& body) {
     body = api::renderOpenAIError(err, status_);
     return;
   }
-  const json::value* content = member(member(member(&v, "output"), "message"), "content");
+  const json::value* content = field(field(field(&v, "output"), "message"), "content");
   if (ec || content == nullptr || !content->is_array()) {
     // The client expects a chat.completion; a Converse body it cannot read is no use to it.
     replaceUnusableBody(
@@ -482,30 +477,29 @@ void OpenAIToAwsBedrockTranslator::onFullBody(std::string& body) {
   bool has_text = false;
   json::array tool_calls;
   for (const json::value& block : content->get_array()) {
-    if (const json::value* t = member(&block, "text"); t != nullptr && t->is_string()) {
+    if (const json::value* t = field(&block, "text"); t != nullptr && t->is_string()) {
       text += t->get_string();
       has_text = true;
-    } else if (const json::value* r = member(&block, "reasoningContent"); r != nullptr) {
+    } else if (const json::value* r = field(&block, "reasoningContent"); r != nullptr) {
       // Only readable reasoning, as in the stream; signatures and redacted blocks are dropped.
-      reasoning += stringOf(member(member(r, "reasoningText"), "text"));
-    } else if (const json::value* use = member(&block, "toolUse"); use != nullptr) {
-      if (stringOf(member(use, "type")) == "server_tool_use") continue;  // ran inside Bedrock
-      const json::value* input = member(use, "input");
+      reasoning += stringOf(field(field(r, "reasoningText"), "text"));
+    } else if (const json::value* use = field(&block, "toolUse"); use != nullptr) {
+      if (stringOf(field(use, "type")) == "server_tool_use") continue;  // ran inside Bedrock
+      const json::value* input = field(use, "input");
       json::object call;
-      call["id"] = stringOf(member(use, "toolUseId"));
+      call["id"] = stringOf(field(use, "toolUseId"));
       call["type"] = "function";
       call["function"] =
-          json::object{{"name", stringOf(member(use, "name"))},
+          json::object{{"name", stringOf(field(use, "name"))},
                        {"arguments", isNull(input) ? std::string("{}") : json::serialize(*input)}};
       tool_calls.emplace_back(std::move(call));
     }
     // toolResult (server-side tools) and other blocks are not the client's.
   }
 
-  const std::string_view stop = stringOf(member(&v, "stopReason"));
-  const std::string_view finish = stop == "tool_use" && tool_calls.empty()
-                                      ? "stop"
-                                      : transports::finishReasonForStopReason(stop);
+  const std::string_view stop = stringOf(field(&v, "stopReason"));
+  const std::string_view finish =
+      stop == "tool_use" && tool_calls.empty() ? "stop" : formats::finishReasonForStopReason(stop);
 
   json::object message;
   message["role"] = "assistant";
@@ -526,10 +520,10 @@ void OpenAIToAwsBedrockTranslator::onFullBody(std::string& body) {
   out["model"] = request_model_;
   out["choices"] = json::array{std::move(choice)};
 
-  if (const json::value* u = member(&v, "usage"); u != nullptr) {
-    transports::Usage parsed;
+  if (const json::value* u = field(&v, "usage"); u != nullptr) {
+    formats::Usage parsed;
     uint64_t total = 0;
-    if (transports::readConverseUsage(*u, parsed, total)) {
+    if (formats::readConverseUsage(*u, parsed, total)) {
       usage_.input_tokens = parsed.input_tokens;
       usage_.output_tokens = parsed.output_tokens;
       usage_.cached_input_tokens = parsed.cached_input_tokens;

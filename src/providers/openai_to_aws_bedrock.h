@@ -44,8 +44,8 @@
 #include <string>
 
 #include "providers/formats/event_stream.h"
+#include "providers/openai_to_aws_bedrock_stream.h"
 #include "providers/translator.h"
-#include "providers/transports/aws_bedrock.h"
 
 namespace tollgate::providers {
 
@@ -76,7 +76,7 @@ class OpenAIToAwsBedrockTranslator final : public Translator {
   bool event_stream_ = false;
   std::string error_type_;  // x-amzn-errortype, e.g. "ThrottlingException:http://..."
   std::optional<formats::EventStreamDecoder> decoder_;
-  std::optional<transports::ConverseStreamToOpenAISse> stream_;
+  std::optional<ConverseStreamToOpenAISse> stream_;
   std::string* stream_out_ = nullptr;  // where decoded events go during one onResponseBody call
   uint64_t stream_total_tokens_ = 0;   // metadata.usage.totalTokens, the converter keeps it private
   std::string pending_body_;           // a non-stream body that arrived through onResponseBody
