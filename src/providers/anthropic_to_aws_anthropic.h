@@ -15,6 +15,7 @@
 #include "providers/anthropic_to_aws_anthropic_stream.h"
 #include "providers/formats/event_stream.h"
 #include "providers/translator.h"
+#include "providers/transports/aws_bedrock.h"
 
 namespace tollgate::providers {
 
@@ -45,9 +46,7 @@ class AnthropicToAwsAnthropicTranslator final : public Translator {
   std::string request_model_;
   int status_ = 0;
   bool event_stream_ = false;
-  std::string error_type_;  // x-amzn-errortype, e.g. "ThrottlingException:http://..."
-  // X-Amzn-Bedrock-Input/Output-Token-Count: usage when the body carries none.
-  std::optional<uint64_t> header_input_tokens_, header_output_tokens_;
+  transports::ResponseHeaders headers_;
   std::optional<formats::EventStreamDecoder> decoder_;
   InvokeStreamToAnthropicSse stream_;
   std::string* stream_out_ = nullptr;  // where decoded events go during one onResponseBody call

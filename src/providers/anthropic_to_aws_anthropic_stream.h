@@ -33,6 +33,8 @@ class InvokeStreamToAnthropicSse {
 
   formats::Usage usage() const { return usage_; }
   bool failed() const { return failed_; }
+  // Still taking input: nothing failed yet.
+  bool open() const { return !failed_; }
   // message_stop was seen: the client has the whole answer.
   bool finished() const { return finished_; }
   const Error& error() const { return error_; }

@@ -1,7 +1,6 @@
 #include "providers/openai_to_aws_anthropic.h"
 
 #include <boost/json.hpp>
-#include <charconv>
 #include <ctime>
 #include <utility>
 
@@ -19,22 +18,6 @@ namespace json = boost::json;
 using formats::field;
 using formats::stringOf;
 
-namespace {
-
-// A Bedrock error without x-amzn-errortype (a proxy in the way, say): classify by status. Same
-// rules as AnthropicToAwsAnthropicTranslator.
-Error errorFromStatus(int status, std::string message) {
-  if (message.empty()) message = "upstream error (HTTP " + std::to_string(status) + ")";
-  if (status == 429) return Error::upstream(ErrorCode::kRateLimited, message, "bedrock 429", true);
-  if (status >= 500) {
-    return Error::upstream(ErrorCode::kUpstreamConnect, message,
-                           "bedrock " + std::to_string(status), true);
-  }
-  return Error::client(ErrorCode::kBadRequest, message);
-}
-
-}  // namespace
-
 OpenAIToAwsAnthropicTranslator::OpenAIToAwsAnthropicTranslator(std::string version)
     : version_(version.empty() ? "bedrock-2023-05-31" : std::move(version)),
       created_(static_cast<int64_t>(std::time(nullptr))) {}
@@ -49,30 +32,13 @@ Result<UpstreamRequest> OpenAIToAwsAnthropicTranslator::translateRequest(
   if (!body.ok()) return body.error();
   request_model_ = model_override.empty() ? req.model : model_override;
   include_usage_ = req.stream && req.include_usage;
-  UpstreamRequest out;
-  out.path = "/model/" + transports::encodeModelId(request_model_) +
-             (req.stream ? "/invoke-with-response-stream" : "/invoke");
-  out.headers.emplace_back("content-type", "application/json");
-  out.headers.emplace_back("accept",
-                           req.stream ? "application/vnd.amazon.eventstream" : "application/json");
-  out.body_unchanged = false;
-  out.body = json::serialize(*body);
-  return out;
+  return transports::modelRequest(request_model_, req.stream, "/invoke",
+                                  "/invoke-with-response-stream", json::serialize(*body));
 }
 
 void OpenAIToAwsAnthropicTranslator::onResponseHeaders(
     const std::vector<std::pair<std::string, std::string>>& headers) {
-  auto number = [](std::string_view s) -> std::optional<uint64_t> {
-    uint64_t n = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-    return n;
-  };
-  for (const auto& [n, val] : headers) {
-    if (iequals(n, "x-amzn-errortype")) error_type_ = val;
-    if (iequals(n, "x-amzn-bedrock-input-token-count")) header_input_tokens_ = number(val);
-    if (iequals(n, "x-amzn-bedrock-output-token-count")) header_output_tokens_ = number(val);
-  }
+  headers_.read(headers);
 }
 
 void OpenAIToAwsAnthropicTranslator::onResponseHead(int status, std::string_view content_type) {
@@ -85,11 +51,11 @@ void OpenAIToAwsAnthropicTranslator::onResponseHead(int status, std::string_view
 }
 
 bool OpenAIToAwsAnthropicTranslator::streamsResponse(std::string_view content_type) const {
-  return content_type.find("application/vnd.amazon.eventstream") != std::string_view::npos;
+  return transports::isEventStream(content_type);
 }
 
 std::string OpenAIToAwsAnthropicTranslator::clientContentType(std::string_view upstream) const {
-  if (streamsResponse(upstream)) return "text/event-stream; charset=utf-8";
+  if (streamsResponse(upstream)) return std::string(transports::kClientStreamContentType);
   return "application/json";  // every non-stream body is rendered anew, success or error
 }
 
@@ -101,9 +67,7 @@ void OpenAIToAwsAnthropicTranslator::onFullBody(std::string& body) {
   const bool is_object = !ec && v.is_object();
   if (status_ < 200 || status_ >= 300) {
     const std::string message = is_object ? transports::awsErrorMessage(v) : std::string();
-    const Error err = error_type_.empty()
-                          ? errorFromStatus(status_, message)
-                          : transports::bedrockExceptionToError(error_type_, message);
+    const Error err = transports::responseError(status_, headers_.error_type, message);
     body = api::renderOpenAIError(err, status_);
     return;
   }
@@ -154,9 +118,9 @@ void OpenAIToAwsAnthropicTranslator::onFullBody(std::string& body) {
     formats::readTokenCount(field(u, "cache_creation_input_tokens"), cache_write);
     known |= formats::readTokenCount(field(u, "output_tokens"), output);
   }
-  if (!known && (header_input_tokens_ || header_output_tokens_)) {
-    input = header_input_tokens_.value_or(0);
-    output = header_output_tokens_.value_or(0);
+  if (!known && (headers_.input_tokens || headers_.output_tokens)) {
+    input = headers_.input_tokens.value_or(0);
+    output = headers_.output_tokens.value_or(0);
     known = true;
   }
   usage_.input_tokens = input + cache_read + cache_write;
@@ -213,16 +177,7 @@ void OpenAIToAwsAnthropicTranslator::onResponseBody(std::string_view piece, bool
     return;
   }
   stream_out_ = &out;
-  if (!piece.empty() && !stream_->done() && !decoder_->feed(piece)) {
-    stream_->onStreamError(decoder_->error(), out);
-  }
-  if (end_of_stream && !stream_->done()) {
-    if (!decoder_->atMessageBoundary()) {
-      stream_->onStreamError("the upstream stream ended inside an event-stream frame", out);
-    } else {
-      stream_->onEnd(out);
-    }
-  }
+  transports::feedEventStream(*decoder_, *stream_, piece, end_of_stream, out);
   stream_out_ = nullptr;
   stream_->updateUsage();
 }

@@ -25,6 +25,7 @@
 #include "providers/formats/event_stream.h"
 #include "providers/openai_to_aws_anthropic_stream.h"
 #include "providers/translator.h"
+#include "providers/transports/aws_bedrock.h"
 
 namespace tollgate::providers {
 
@@ -58,8 +59,7 @@ class OpenAIToAwsAnthropicTranslator final : public Translator {
   int64_t created_ = 0;
   int status_ = 0;
   bool event_stream_ = false;
-  std::string error_type_;  // x-amzn-errortype, e.g. "ThrottlingException:http://..."
-  std::optional<uint64_t> header_input_tokens_, header_output_tokens_;  // X-Amzn-Bedrock-*-Count
+  transports::ResponseHeaders headers_;
   std::string body_;  // a non-stream body arriving through onResponseBody in pieces
 
   std::optional<formats::EventStreamDecoder> decoder_;

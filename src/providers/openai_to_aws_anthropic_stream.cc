@@ -98,16 +98,8 @@ void InvokeStreamToOpenAISse::sendUsageAndDone(std::string& out) {
   updateUsage();
   if (include_usage_ && usage_.known) {
     ensurePrefix({});
-    out += chunks_.prefix();
-    out += "],\"usage\":{\"prompt_tokens\":";
-    out += std::to_string(usage_.input_tokens);
-    out += ",\"completion_tokens\":";
-    out += std::to_string(usage_.output_tokens);
-    out += ",\"total_tokens\":";
-    out += std::to_string(usage_.total_tokens);
-    out += ",\"prompt_tokens_details\":{\"cached_tokens\":";
-    out += std::to_string(usage_.cached_input_tokens);
-    out += "}}}\n\n";
+    chunks_.usage(usage_.input_tokens, usage_.output_tokens, usage_.total_tokens,
+                  usage_.cached_input_tokens, out);
   }
   out += "data: [DONE]\n\n";
   done_ = true;
@@ -191,23 +183,12 @@ void InvokeStreamToOpenAISse::onMessage(const formats::Message& msg, std::string
   auto sendText = [&](std::string_view key, std::string_view text) {
     if (text.empty()) return;
     ensureRole(out);
-    beginChunk(out);
-    out += "{\"";
-    out += key;
-    out += "\":";
-    appendJsonString(out, text);
-    out += "}";
-    endChunk({}, out);
+    chunks_.text(key, text, out);
   };
   auto sendArguments = [&](int tool, std::string_view arguments) {
     tools_[tool].arguments_sent = true;
-    beginChunk(out);
-    out += "{\"tool_calls\":[{\"index\":";
-    out += std::to_string(tool);
-    out += ",\"function\":{\"arguments\":";
-    appendJsonString(out, arguments);
-    out += "}}]}";
-    endChunk({}, out);
+    ensurePrefix({});
+    chunks_.toolCallArguments(tool, arguments, out);
   };
 
   if (type == "message_start") {
@@ -234,15 +215,7 @@ void InvokeStreamToOpenAISse::onMessage(const formats::Message& msg, std::string
       // whole input, sent if no delta follows.
       state.start_input = input != nullptr && input->is_object() ? json::serialize(*input) : "{}";
       ensureRole(out);
-      beginChunk(out);
-      out += "{\"tool_calls\":[{\"index\":";
-      out += std::to_string(tool);
-      out += ",\"id\":";
-      appendJsonString(out, stringOf(field(cb, "id")));
-      out += ",\"type\":\"function\",\"function\":{\"name\":";
-      appendJsonString(out, stringOf(field(cb, "name")));
-      out += ",\"arguments\":\"\"}}]}";
-      endChunk({}, out);
+      chunks_.toolCallStart(tool, stringOf(field(cb, "id")), stringOf(field(cb, "name")), out);
     }
     // server_tool_use, mcp_tool_use and the *_result blocks ran inside Anthropic: not forwarded.
   } else if (type == "content_block_delta") {

@@ -39,6 +39,8 @@ class InvokeStreamToOpenAISse {
   // [DONE] sent, or the stream failed: nothing more goes to the client.
   bool done() const { return done_; }
   bool failed() const { return failed_; }
+  // Still taking input: neither [DONE] nor an error sent.
+  bool open() const { return !done_; }
   const api::TokenUsage& usage() const { return usage_; }
   // message_start.message.model, when seen.
   const std::string& model() const { return response_model_; }

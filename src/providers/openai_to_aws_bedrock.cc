@@ -24,17 +24,6 @@ Error badRequest(std::string message, std::string param) {
   return Error::client(ErrorCode::kBadRequest, std::move(message), std::move(param));
 }
 
-// A Bedrock error without x-amzn-errortype (a proxy in the way, say): classify by status.
-Error errorFromStatus(int status, std::string message) {
-  if (message.empty()) message = "upstream error (HTTP " + std::to_string(status) + ")";
-  if (status == 429) return Error::upstream(ErrorCode::kRateLimited, message, "bedrock 429", true);
-  if (status >= 500) {
-    return Error::upstream(ErrorCode::kUpstreamConnect, message,
-                           "bedrock " + std::to_string(status), true);
-  }
-  return Error::client(ErrorCode::kBadRequest, message);
-}
-
 bool isNull(const json::value* v) { return v == nullptr || v->is_null(); }
 
 json::object cachePoint() {
@@ -348,22 +337,13 @@ Result<UpstreamRequest> OpenAIToAwsBedrockTranslator::translateRequest(
   if (!inference->empty()) converse["inferenceConfig"] = std::move(inference.value());
   if (!tool_config->is_null()) converse["toolConfig"] = std::move(tool_config.value());
 
-  UpstreamRequest out;
-  out.path = "/model/" + transports::encodeModelId(request_model_) +
-             (req.stream ? "/converse-stream" : "/converse");
-  out.headers.emplace_back("content-type", "application/json");
-  out.headers.emplace_back("accept",
-                           req.stream ? "application/vnd.amazon.eventstream" : "application/json");
-  out.body_unchanged = false;
-  out.body = json::serialize(converse);
-  return out;
+  return transports::modelRequest(request_model_, req.stream, "/converse", "/converse-stream",
+                                  json::serialize(converse));
 }
 
 void OpenAIToAwsBedrockTranslator::onResponseHeaders(
     const std::vector<std::pair<std::string, std::string>>& headers) {
-  for (const auto& [n, val] : headers) {
-    if (iequals(n, "x-amzn-errortype")) error_type_ = val;
-  }
+  headers_.read(headers);
 }
 
 void OpenAIToAwsBedrockTranslator::onResponseHead(int status, std::string_view content_type) {
@@ -377,11 +357,11 @@ void OpenAIToAwsBedrockTranslator::onResponseHead(int status, std::string_view c
 }
 
 bool OpenAIToAwsBedrockTranslator::streamsResponse(std::string_view content_type) const {
-  return content_type.find("application/vnd.amazon.eventstream") != std::string_view::npos;
+  return transports::isEventStream(content_type);
 }
 
 std::string OpenAIToAwsBedrockTranslator::clientContentType(std::string_view upstream) const {
-  if (streamsResponse(upstream)) return "text/event-stream; charset=utf-8";
+  if (streamsResponse(upstream)) return std::string(transports::kClientStreamContentType);
   return "application/json";  // JSON bodies are rewritten into OpenAI JSON, errors included
 }
 
@@ -420,16 +400,7 @@ void OpenAIToAwsBedrockTranslator::onResponseBody(std::string_view piece, bool e
     return;
   }
   stream_out_ = &out;
-  if (!piece.empty() && !stream_->failed() && !decoder_->feed(piece)) {
-    stream_->onStreamError(decoder_->error(), out);
-  }
-  if (end_of_stream && !stream_->failed()) {
-    if (!decoder_->atMessageBoundary()) {
-      stream_->onStreamError("the upstream stream ended inside an event-stream frame", out);
-    } else {
-      stream_->onEnd(out);
-    }
-  }
+  transports::feedEventStream(*decoder_, *stream_, piece, end_of_stream, out);
   stream_out_ = nullptr;
   copyStreamUsage();
 }
@@ -457,9 +428,7 @@ void OpenAIToAwsBedrockTranslator::onFullBody(std::string& body) {
         if (std::string_view m = stringOf(field(&v, k)); !m.empty()) message = std::string(m);
       }
     }
-    const Error err = error_type_.empty()
-                          ? errorFromStatus(status_, message)
-                          : transports::bedrockExceptionToError(error_type_, message);
+    const Error err = transports::responseError(status_, headers_.error_type, message);
     body = api::renderOpenAIError(err, status_);
     return;
   }

@@ -46,6 +46,7 @@
 #include "providers/formats/event_stream.h"
 #include "providers/openai_to_aws_bedrock_stream.h"
 #include "providers/translator.h"
+#include "providers/transports/aws_bedrock.h"
 
 namespace tollgate::providers {
 
@@ -74,7 +75,7 @@ class OpenAIToAwsBedrockTranslator final : public Translator {
   bool include_usage_ = false;
   int status_ = 0;
   bool event_stream_ = false;
-  std::string error_type_;  // x-amzn-errortype, e.g. "ThrottlingException:http://..."
+  transports::ResponseHeaders headers_;
   std::optional<formats::EventStreamDecoder> decoder_;
   std::optional<ConverseStreamToOpenAISse> stream_;
   std::string* stream_out_ = nullptr;  // where decoded events go during one onResponseBody call

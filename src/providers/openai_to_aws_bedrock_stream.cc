@@ -51,16 +51,8 @@ void ConverseStreamToOpenAISse::fail(Error err, std::string& out) {
 void ConverseStreamToOpenAISse::finishIfComplete(std::string& out) {
   if (!stop_seen_ || !metadata_seen_ || done_sent_) return;
   if (include_usage_ && usage_.known) {
-    out += chunks_.prefix();
-    out += "],\"usage\":{\"prompt_tokens\":";
-    out += std::to_string(usage_.input_tokens);
-    out += ",\"completion_tokens\":";
-    out += std::to_string(usage_.output_tokens);
-    out += ",\"total_tokens\":";
-    out += std::to_string(total_tokens_);
-    out += ",\"prompt_tokens_details\":{\"cached_tokens\":";
-    out += std::to_string(usage_.cached_input_tokens);
-    out += "}}}\n\n";
+    chunks_.usage(usage_.input_tokens, usage_.output_tokens, total_tokens_,
+                  usage_.cached_input_tokens, out);
   }
   out += "data: [DONE]\n\n";
   done_sent_ = true;
@@ -96,15 +88,8 @@ void ConverseStreamToOpenAISse::onMessage(const formats::Message& msg, std::stri
       const int index = next_tool_index_++;
       tool_index_[block] = index;
       ensureRole(out);
-      beginChunk(out);
-      out += "{\"tool_calls\":[{\"index\":";
-      out += std::to_string(index);
-      out += ",\"id\":";
-      appendJsonString(out, stringOf(field(tool, "toolUseId")));
-      out += ",\"type\":\"function\",\"function\":{\"name\":";
-      appendJsonString(out, stringOf(field(tool, "name")));
-      out += ",\"arguments\":\"\"}}]}";
-      endChunk({}, out);
+      chunks_.toolCallStart(index, stringOf(field(tool, "toolUseId")),
+                            stringOf(field(tool, "name")), out);
     } else if (field(start, "toolResult") != nullptr) {
       tool_index_[block] = -1;
     }
@@ -117,21 +102,13 @@ void ConverseStreamToOpenAISse::onMessage(const formats::Message& msg, std::stri
     if (const json::value* text = field(delta, "text"); text != nullptr && text->is_string()) {
       if (text->get_string().empty()) return;
       ensureRole(out);
-      beginChunk(out);
-      out += "{\"content\":";
-      appendJsonString(out, text->get_string());
-      out += "}";
-      endChunk({}, out);
+      chunks_.text("content", text->get_string(), out);
     } else if (const json::value* r = field(delta, "reasoningContent"); r != nullptr) {
       // Only readable reasoning; signatures and redacted blocks mean nothing to an OpenAI client.
       const std::string_view text = stringOf(field(r, "text"));
       if (text.empty()) return;
       ensureRole(out);
-      beginChunk(out);
-      out += "{\"reasoning_content\":";
-      appendJsonString(out, text);
-      out += "}";
-      endChunk({}, out);
+      chunks_.text("reasoning_content", text, out);
     } else if (const json::value* tool = field(delta, "toolUse"); tool != nullptr) {
       auto it = tool_index_.find(block);
       if (it == tool_index_.end()) {
@@ -141,13 +118,7 @@ void ConverseStreamToOpenAISse::onMessage(const formats::Message& msg, std::stri
       const std::string_view input = stringOf(field(tool, "input"));
       if (it->second < 0 || input.empty()) return;
       ensureRole(out);
-      beginChunk(out);
-      out += "{\"tool_calls\":[{\"index\":";
-      out += std::to_string(it->second);
-      out += ",\"function\":{\"arguments\":";
-      appendJsonString(out, input);
-      out += "}}]}";
-      endChunk({}, out);
+      chunks_.toolCallArguments(it->second, input, out);
     }
   } else if (event == "messageStop") {
     if (stop_seen_) return;

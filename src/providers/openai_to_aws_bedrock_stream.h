@@ -40,6 +40,8 @@ class ConverseStreamToOpenAISse {
 
   formats::Usage usage() const { return usage_; }
   bool failed() const { return failed_; }
+  // Still taking input: nothing failed yet.
+  bool open() const { return !failed_; }
   bool finished() const { return done_sent_; }
   const Error& error() const { return error_; }
   // The finish_reason sent (empty before messageStop).

@@ -37,4 +37,51 @@ void ChunkWriter::ensureRole(std::string& out) {
   end({}, out);
 }
 
+void ChunkWriter::text(std::string_view key, std::string_view text, std::string& out) const {
+  begin(out);
+  out += "{\"";
+  out += key;
+  out += "\":";
+  appendJsonString(out, text);
+  out += "}";
+  end({}, out);
+}
+
+void ChunkWriter::toolCallStart(int index, std::string_view id, std::string_view name,
+                                std::string& out) const {
+  begin(out);
+  out += "{\"tool_calls\":[{\"index\":";
+  out += std::to_string(index);
+  out += ",\"id\":";
+  appendJsonString(out, id);
+  out += ",\"type\":\"function\",\"function\":{\"name\":";
+  appendJsonString(out, name);
+  out += ",\"arguments\":\"\"}}]}";
+  end({}, out);
+}
+
+void ChunkWriter::toolCallArguments(int index, std::string_view arguments, std::string& out) const {
+  begin(out);
+  out += "{\"tool_calls\":[{\"index\":";
+  out += std::to_string(index);
+  out += ",\"function\":{\"arguments\":";
+  appendJsonString(out, arguments);
+  out += "}}]}";
+  end({}, out);
+}
+
+void ChunkWriter::usage(uint64_t prompt_tokens, uint64_t completion_tokens, uint64_t total_tokens,
+                        uint64_t cached_tokens, std::string& out) const {
+  out += prefix_;
+  out += "],\"usage\":{\"prompt_tokens\":";
+  out += std::to_string(prompt_tokens);
+  out += ",\"completion_tokens\":";
+  out += std::to_string(completion_tokens);
+  out += ",\"total_tokens\":";
+  out += std::to_string(total_tokens);
+  out += ",\"prompt_tokens_details\":{\"cached_tokens\":";
+  out += std::to_string(cached_tokens);
+  out += "}}}\n\n";
+}
+
 }  // namespace tollgate::providers::formats

@@ -2,8 +2,10 @@
 
 #include <boost/json.hpp>
 #include <cctype>
+#include <charconv>
 #include <utility>
 
+#include "common/strings.h"
 #include "providers/formats/json_fields.h"
 
 namespace tollgate::providers::transports {
@@ -31,7 +33,55 @@ std::string lower(std::string_view s) {
   return r;
 }
 
+// A Bedrock error without x-amzn-errortype (a proxy in the way, say): classify by status.
+Error errorFromStatus(int status, std::string message) {
+  if (message.empty()) message = "upstream error (HTTP " + std::to_string(status) + ")";
+  if (status == 429) return Error::upstream(ErrorCode::kRateLimited, message, "bedrock 429", true);
+  if (status >= 500) {
+    return Error::upstream(ErrorCode::kUpstreamConnect, message,
+                           "bedrock " + std::to_string(status), true);
+  }
+  return Error::client(ErrorCode::kBadRequest, message);
+}
+
+std::optional<uint64_t> headerNumber(std::string_view s) {
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return n;
+}
+
 }  // namespace
+
+UpstreamRequest modelRequest(std::string_view model, bool stream, std::string_view operation,
+                             std::string_view stream_operation, std::string body) {
+  UpstreamRequest out;
+  out.path = "/model/" + encodeModelId(model);
+  out.path += stream ? stream_operation : operation;
+  out.headers.emplace_back("content-type", "application/json");
+  out.headers.emplace_back("accept",
+                           stream ? "application/vnd.amazon.eventstream" : "application/json");
+  out.body_unchanged = false;
+  out.body = std::move(body);
+  return out;
+}
+
+bool isEventStream(std::string_view content_type) {
+  return content_type.find("application/vnd.amazon.eventstream") != std::string_view::npos;
+}
+
+void ResponseHeaders::read(const std::vector<std::pair<std::string, std::string>>& headers) {
+  for (const auto& [n, val] : headers) {
+    if (iequals(n, "x-amzn-errortype")) error_type = val;
+    if (iequals(n, "x-amzn-bedrock-input-token-count")) input_tokens = headerNumber(val);
+    if (iequals(n, "x-amzn-bedrock-output-token-count")) output_tokens = headerNumber(val);
+  }
+}
+
+Error responseError(int status, std::string_view error_type, std::string message) {
+  return error_type.empty() ? errorFromStatus(status, std::move(message))
+                            : bedrockExceptionToError(error_type, message);
+}
 
 std::string encodeModelId(std::string_view model) {
   static constexpr char kHex[] = "0123456789ABCDEF";
