@@ -1,14 +1,9 @@
 // OpenAI chat completions client → Claude on AWS Bedrock InvokeModel (schema AWSAnthropic), so
 // that OpenAI-SDK users reach Claude on Bedrock without changing their code.
 //
-// Request: the OpenAI body becomes an Anthropic Messages body for Bedrock (`anthropic_version`,
-// no `model`/`stream`, `max_tokens` always set because Anthropic requires it); the model goes into
-// the path, percent-encoded. OpenAI fields Anthropic has no equivalent for (penalties, seed,
-// logprobs, logit_bias, ...) are dropped, since Anthropic rejects unknown keys; requests the model
-// could only answer differently from what the client asked (n > 1, response_format json_*, legacy
-// `functions`) are refused with a 400 rather than silently answered otherwise. The Anthropic
-// fields `top_k`, `thinking` and `anthropic_beta` (OpenAI SDKs send them through `extra_body`)
-// pass through.
+// Request: the OpenAI body becomes an Anthropic Messages body for Bedrock
+// (formats/anthropic_request_from_openai.h lists what is kept, dropped and refused); the model goes
+// into the path, percent-encoded.
 // Response: an Anthropic message becomes a chat.completion; a Bedrock event stream of Anthropic
 // events becomes chat.completion.chunk SSE ending in `data: [DONE]`; Bedrock errors become OpenAI
 // error bodies (non-stream) or a `data: {"error":...}` event that ends the stream (no [DONE]), as
