@@ -5,13 +5,13 @@
 #include <variant>
 
 #include "auth/sigv4.h"
-#include "providers/aws_bedrock/bedrock_stream.h"
-#include "providers/aws_bedrock/event_stream.h"
+#include "providers/formats/base64.h"
+#include "providers/formats/event_stream.h"
 
 namespace tollgate::mock::bedrock {
 
 namespace json = boost::json;
-namespace aws = providers::aws_bedrock;
+namespace aws = providers::formats;
 
 namespace {
 

@@ -7,14 +7,14 @@
 #include <vector>
 
 #include "auth/sigv4.h"
-#include "providers/aws_bedrock/bedrock_stream.h"
-#include "providers/aws_bedrock/event_stream.h"
+#include "providers/formats/base64.h"
+#include "providers/formats/event_stream.h"
 
 namespace tollgate::mock::bedrock {
 namespace {
 
 namespace json = boost::json;
-namespace aws = providers::aws_bedrock;
+namespace aws = providers::formats;
 
 constexpr std::string_view kBody =
     R"({"anthropic_version":"bedrock-2023-05-31","max_tokens":5,)"

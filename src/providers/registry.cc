@@ -1,48 +1,75 @@
 // The explicit list of providers: one line per (client API, backend schema) pair supported.
 #include "api/errors.h"
-#include "providers/anthropic/anthropic_translator.h"
-#include "providers/anthropic/aws_anthropic_translator.h"
-#include "providers/anthropic/openai_to_anthropic.h"
-#include "providers/aws_bedrock/converse_translator.h"
-#include "providers/openai/openai_translator.h"
+#include "providers/anthropic_to_anthropic.h"
+#include "providers/anthropic_to_aws_anthropic.h"
+#include "providers/openai_to_aws_anthropic.h"
+#include "providers/openai_to_aws_bedrock.h"
+#include "providers/openai_to_openai.h"
 #include "providers/translator.h"
 
 namespace tollgate::providers {
 
+namespace {
+
+using api::ApiKind;
+using config::Schema;
+
+struct Pair {
+  ApiKind api;
+  Schema schema;
+  std::unique_ptr<Translator> (*make)(ApiKind api, const config::AIServiceBackend& backend,
+                                      std::string_view anthropic_beta);
+};
+
+std::unique_ptr<Translator> openAIToOpenAI(ApiKind api, const config::AIServiceBackend& backend,
+                                           std::string_view /*anthropic_beta*/) {
+  return std::make_unique<OpenAIToOpenAITranslator>(api, backend.schema_version);
+}
+
+std::unique_ptr<Translator> anthropicToAwsAnthropic(ApiKind /*api*/,
+                                                    const config::AIServiceBackend& backend,
+                                                    std::string_view anthropic_beta) {
+  return std::make_unique<AnthropicToAwsAnthropicTranslator>(backend.schema_version,
+                                                             std::string(anthropic_beta));
+}
+
+std::unique_ptr<Translator> openAIToAwsAnthropic(ApiKind /*api*/,
+                                                 const config::AIServiceBackend& backend,
+                                                 std::string_view /*anthropic_beta*/) {
+  return std::make_unique<OpenAIToAwsAnthropicTranslator>(backend.schema_version);
+}
+
+std::unique_ptr<Translator> anthropicToAnthropic(ApiKind /*api*/,
+                                                 const config::AIServiceBackend& /*backend*/,
+                                                 std::string_view /*anthropic_beta*/) {
+  return std::make_unique<AnthropicToAnthropicTranslator>();
+}
+
+std::unique_ptr<Translator> openAIToAwsBedrock(ApiKind /*api*/,
+                                               const config::AIServiceBackend& /*backend*/,
+                                               std::string_view /*anthropic_beta*/) {
+  return std::make_unique<OpenAIToAwsBedrockTranslator>();
+}
+
+// Every supported pair; a pair not listed is answered with a 501 naming both.
+constexpr Pair kPairs[] = {
+    {ApiKind::kChatCompletions, Schema::kOpenAI, openAIToOpenAI},
+    {ApiKind::kCompletions, Schema::kOpenAI, openAIToOpenAI},
+    {ApiKind::kEmbeddings, Schema::kOpenAI, openAIToOpenAI},
+    {ApiKind::kAnthropicMessages, Schema::kAWSAnthropic, anthropicToAwsAnthropic},
+    {ApiKind::kChatCompletions, Schema::kAWSAnthropic, openAIToAwsAnthropic},
+    {ApiKind::kAnthropicMessages, Schema::kAnthropic, anthropicToAnthropic},
+    {ApiKind::kChatCompletions, Schema::kAWSBedrock, openAIToAwsBedrock},
+};
+
+}  // namespace
+
 std::unique_ptr<Translator> createTranslator(api::ApiKind client_api, config::Schema schema,
                                              const config::AIServiceBackend& backend,
                                              std::string_view anthropic_beta) {
-  using api::ApiKind;
-  using config::Schema;
-  switch (schema) {
-    case Schema::kOpenAI:
-      if (client_api == ApiKind::kChatCompletions || client_api == ApiKind::kCompletions ||
-          client_api == ApiKind::kEmbeddings) {
-        return std::make_unique<openai::PassthroughTranslator>(client_api, backend.schema_version);
-      }
-      return nullptr;
-    case Schema::kAWSAnthropic:
-      if (client_api == ApiKind::kAnthropicMessages) {
-        return std::make_unique<anthropic::AwsAnthropicTranslator>(backend.schema_version,
-                                                                   std::string(anthropic_beta));
-      }
-      if (client_api == ApiKind::kChatCompletions) {
-        return std::make_unique<anthropic::OpenAIToAwsAnthropicTranslator>(backend.schema_version);
-      }
-      return nullptr;
-    case Schema::kAnthropic:
-      if (client_api == ApiKind::kAnthropicMessages) {
-        return std::make_unique<anthropic::PassthroughTranslator>();
-      }
-      return nullptr;
-    case Schema::kAWSBedrock:
-      if (client_api == ApiKind::kChatCompletions) {
-        return std::make_unique<aws_bedrock::ConverseTranslator>();
-      }
-      return nullptr;
-    case Schema::kAzureOpenAI:
-    case Schema::kUnknown:
-      return nullptr;
+  for (const Pair& p : kPairs) {
+    if (p.api == client_api && p.schema == schema)
+      return p.make(client_api, backend, anthropic_beta);
   }
   return nullptr;
 }

@@ -3,7 +3,8 @@
 // way so that metrics and limits never parse a body again.
 //
 // One object per request attempt, owned by that request's coroutine; stateful and not
-// thread-safe. A new provider is a folder here and one line in registry.cc.
+// thread-safe. A new provider is one translator file per client API it serves (formats/ and
+// transports/ hold what translators share) and one line per pair in registry.cc.
 #pragma once
 
 #include <memory>

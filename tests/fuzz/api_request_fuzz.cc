@@ -13,7 +13,7 @@
 
 #include "api/request.h"
 #include "api/usage.h"
-#include "providers/openai/openai_translator.h"
+#include "providers/openai_to_openai.h"
 
 using tollgate::api::ApiKind;
 
@@ -45,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // The pass-through translator splices at those offsets: the result must be JSON the
     // scanner accepts, with the override and include_usage the upstream is meant to see.
     if (kind != ApiKind::kAnthropicMessages) {
-      tollgate::providers::openai::PassthroughTranslator t(kind, "v1");
+      tollgate::providers::OpenAIToOpenAITranslator t(kind, "v1");
       const std::string override_to = override_model ? "over/ride \"q\"" : "";
       auto up = t.translateRequest(*req, body, override_to);
       if (!up) std::abort();

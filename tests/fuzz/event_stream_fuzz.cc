@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "providers/aws_bedrock/event_stream.h"
+#include "providers/formats/event_stream.h"
 
-namespace es = tollgate::providers::aws_bedrock;
+namespace es = tollgate::providers::formats;
 
 namespace {
 

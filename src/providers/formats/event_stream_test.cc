@@ -1,7 +1,7 @@
 // Checked against the aws-sdk-go event-stream vectors in shared/conformance/aws-eventstream-vectors
 // (see its README, section 3): every positive vector decodes to its JSON and re-encodes to the
 // same bytes, every negative vector fails with its exact error, whole and in random slices.
-#include "providers/aws_bedrock/event_stream.h"
+#include "providers/formats/event_stream.h"
 
 #include <gtest/gtest.h>
 
@@ -11,13 +11,13 @@
 #include <random>
 #include <sstream>
 
-#include "providers/aws_bedrock/bedrock_stream.h"
+#include "providers/formats/base64.h"
 
 #ifndef TOLLGATE_SHARED_DIR
 #define TOLLGATE_SHARED_DIR TOLLGATE_SOURCE_DIR "/../shared"
 #endif
 
-namespace tollgate::providers::aws_bedrock {
+namespace tollgate::providers::formats {
 namespace {
 
 namespace fs = std::filesystem;
@@ -417,4 +417,4 @@ TEST(EventStreamEncoder, BedrockShapedFrames) {
 }
 
 }  // namespace
-}  // namespace tollgate::providers::aws_bedrock
+}  // namespace tollgate::providers::formats

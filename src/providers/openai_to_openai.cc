@@ -1,4 +1,4 @@
-#include "providers/openai/openai_translator.h"
+#include "providers/openai_to_openai.h"
 
 #include <algorithm>
 
@@ -6,7 +6,7 @@
 #include "api/usage.h"
 #include "common/strings.h"
 
-namespace tollgate::providers::openai {
+namespace tollgate::providers {
 
 namespace {
 
@@ -38,12 +38,11 @@ void eraseNullUsage(std::string& s) {
 
 }  // namespace
 
-PassthroughTranslator::PassthroughTranslator(api::ApiKind api, std::string version)
+OpenAIToOpenAITranslator::OpenAIToOpenAITranslator(api::ApiKind api, std::string version)
     : api_(api), version_(version.empty() ? "v1" : std::move(version)) {}
 
-Result<UpstreamRequest> PassthroughTranslator::translateRequest(const api::ApiRequest& req,
-                                                                std::string_view client_body,
-                                                                const std::string& model_override) {
+Result<UpstreamRequest> OpenAIToOpenAITranslator::translateRequest(
+    const api::ApiRequest& req, std::string_view client_body, const std::string& model_override) {
   UpstreamRequest out;
   out.path.reserve(32);
   out.path += '/';
@@ -105,13 +104,13 @@ Result<UpstreamRequest> PassthroughTranslator::translateRequest(const api::ApiRe
   return out;
 }
 
-void PassthroughTranslator::onResponseHead(int status, std::string_view content_type) {
+void OpenAIToOpenAITranslator::onResponseHead(int status, std::string_view content_type) {
   status_ = status;
   event_stream_ = content_type.find("text/event-stream") != std::string_view::npos;
 }
 
-void PassthroughTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
-                                           std::string& out) {
+void OpenAIToOpenAITranslator::onResponseBody(std::string_view piece, bool end_of_stream,
+                                              std::string& out) {
   if (!event_stream_) {
     // Non-stream: the whole body arrives at once; usage is read from it and it passes unchanged.
     out.append(piece);
@@ -133,7 +132,7 @@ void PassthroughTranslator::onResponseBody(std::string_view piece, bool end_of_s
   }
 }
 
-void PassthroughTranslator::onStreamFailure(const Error& err, std::string& out) {
+void OpenAIToOpenAITranslator::onStreamFailure(const Error& err, std::string& out) {
   if (stream_failed_) return;
   sse_.clear();  // an event cut by the failure is lost
   stream_failed_ = true;
@@ -142,7 +141,7 @@ void PassthroughTranslator::onStreamFailure(const Error& err, std::string& out) 
   out += "\n\n";
 }
 
-void PassthroughTranslator::failStream(std::string_view why, std::string& out) {
+void OpenAIToOpenAITranslator::failStream(std::string_view why, std::string& out) {
   stream_failed_ = true;
   out += "data: ";
   out += api::renderOpenAIError(
@@ -150,7 +149,7 @@ void PassthroughTranslator::failStream(std::string_view why, std::string& out) {
   out += "\n\n";
 }
 
-void PassthroughTranslator::onFullBody(std::string& body) {
+void OpenAIToOpenAITranslator::onFullBody(std::string& body) {
   if (event_stream_) {
     Translator::onFullBody(body);
     return;
@@ -164,7 +163,7 @@ void PassthroughTranslator::onFullBody(std::string& body) {
                                                    "2xx body that is not JSON", false)));
 }
 
-void PassthroughTranslator::onStreamEvent(const api::SseEvent& ev, std::string& out) {
+void OpenAIToOpenAITranslator::onStreamEvent(const api::SseEvent& ev, std::string& out) {
   if (stream_failed_) return;
   std::string_view data = ev.data;
   if (data == "[DONE]") {
@@ -215,4 +214,4 @@ void PassthroughTranslator::onStreamEvent(const api::SseEvent& ev, std::string& 
   out.append(ev.raw);
 }
 
-}  // namespace tollgate::providers::openai
+}  // namespace tollgate::providers

@@ -1,34 +1,21 @@
-#include "providers/anthropic/aws_anthropic_translator.h"
+#include "providers/anthropic_to_aws_anthropic.h"
 
 #include <boost/json.hpp>
-#include <charconv>
 
 #include "api/errors.h"
 #include "common/strings.h"
+#include "providers/transports/aws_bedrock.h"
 
-namespace tollgate::providers::anthropic {
+namespace tollgate::providers {
 
 namespace json = boost::json;
 
-namespace {
-
-// A Bedrock error without x-amzn-errortype (a proxy in the way, say): classify by status.
-Error errorFromStatus(int status, std::string message) {
-  if (message.empty()) message = "upstream error (HTTP " + std::to_string(status) + ")";
-  if (status == 429) return Error::upstream(ErrorCode::kRateLimited, message, "bedrock 429", true);
-  if (status >= 500)
-    return Error::upstream(ErrorCode::kUpstreamConnect, message,
-                           "bedrock " + std::to_string(status), true);
-  return Error::client(ErrorCode::kBadRequest, message);
-}
-
-}  // namespace
-
-AwsAnthropicTranslator::AwsAnthropicTranslator(std::string version, std::string anthropic_beta)
+AnthropicToAwsAnthropicTranslator::AnthropicToAwsAnthropicTranslator(std::string version,
+                                                                     std::string anthropic_beta)
     : version_(version.empty() ? "bedrock-2023-05-31" : std::move(version)),
       anthropic_beta_(std::move(anthropic_beta)) {}
 
-Result<UpstreamRequest> AwsAnthropicTranslator::translateRequest(
+Result<UpstreamRequest> AnthropicToAwsAnthropicTranslator::translateRequest(
     const api::ApiRequest& req, std::string_view client_body, const std::string& model_override) {
   boost::system::error_code ec;
   json::value v = json::parse(client_body, ec);
@@ -54,50 +41,33 @@ Result<UpstreamRequest> AwsAnthropicTranslator::translateRequest(
     }
     body["anthropic_beta"] = std::move(betas);
   }
-  UpstreamRequest out;
-  out.path = "/model/" + aws_bedrock::encodeModelId(request_model_) +
-             (req.stream ? "/invoke-with-response-stream" : "/invoke");
-  out.headers.emplace_back("content-type", "application/json");
-  out.headers.emplace_back("accept",
-                           req.stream ? "application/vnd.amazon.eventstream" : "application/json");
-  out.body_unchanged = false;
-  out.body = json::serialize(v);
-  return out;
+  return transports::modelRequest(request_model_, req.stream, "/invoke",
+                                  "/invoke-with-response-stream", json::serialize(v));
 }
 
-void AwsAnthropicTranslator::onResponseHeaders(
+void AnthropicToAwsAnthropicTranslator::onResponseHeaders(
     const std::vector<std::pair<std::string, std::string>>& headers) {
-  auto number = [](const std::string& v) -> std::optional<uint64_t> {
-    uint64_t n = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
-    return n;
-  };
-  for (const auto& [n, val] : headers) {
-    if (iequals(n, "x-amzn-errortype")) error_type_ = val;
-    if (iequals(n, "x-amzn-bedrock-input-token-count")) header_input_tokens_ = number(val);
-    if (iequals(n, "x-amzn-bedrock-output-token-count")) header_output_tokens_ = number(val);
-  }
+  headers_.read(headers);
 }
 
-void AwsAnthropicTranslator::onResponseHead(int status, std::string_view content_type) {
+void AnthropicToAwsAnthropicTranslator::onResponseHead(int status, std::string_view content_type) {
   status_ = status;
   event_stream_ = streamsResponse(content_type);
   if (event_stream_) {
-    decoder_.emplace([this](const aws_bedrock::Message& m) { stream_.onMessage(m, *stream_out_); });
+    decoder_.emplace([this](const formats::Message& m) { stream_.onMessage(m, *stream_out_); });
   }
 }
 
-bool AwsAnthropicTranslator::streamsResponse(std::string_view content_type) const {
-  return content_type.find("application/vnd.amazon.eventstream") != std::string_view::npos;
+bool AnthropicToAwsAnthropicTranslator::streamsResponse(std::string_view content_type) const {
+  return transports::isEventStream(content_type);
 }
 
-std::string AwsAnthropicTranslator::clientContentType(std::string_view upstream) const {
-  if (streamsResponse(upstream)) return "text/event-stream; charset=utf-8";
+std::string AnthropicToAwsAnthropicTranslator::clientContentType(std::string_view upstream) const {
+  if (streamsResponse(upstream)) return std::string(transports::kClientStreamContentType);
   return std::string(upstream.empty() ? "application/json" : upstream);
 }
 
-void AwsAnthropicTranslator::copyUsage() {
+void AnthropicToAwsAnthropicTranslator::copyUsage() {
   auto u = stream_.usage();
   usage_.known = u.known;
   usage_.input_tokens = u.input_tokens;
@@ -107,28 +77,19 @@ void AwsAnthropicTranslator::copyUsage() {
   if (!stream_.model().empty()) response_model_ = stream_.model();
 }
 
-void AwsAnthropicTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
-                                            std::string& out) {
+void AnthropicToAwsAnthropicTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
+                                                       std::string& out) {
   if (!event_stream_) {
     out.append(piece);
     return;
   }
   stream_out_ = &out;
-  if (!piece.empty() && !stream_.failed() && !decoder_->feed(piece)) {
-    stream_.onStreamError(decoder_->error(), out);
-  }
-  if (end_of_stream && !stream_.failed()) {
-    if (!decoder_->atMessageBoundary()) {
-      stream_.onStreamError("the upstream stream ended inside an event-stream frame", out);
-    } else {
-      stream_.onEnd(out);
-    }
-  }
+  transports::feedEventStream(*decoder_, stream_, piece, end_of_stream, out);
   stream_out_ = nullptr;
   copyUsage();
 }
 
-void AwsAnthropicTranslator::onStreamFailure(const Error& err, std::string& out) {
+void AnthropicToAwsAnthropicTranslator::onStreamFailure(const Error& err, std::string& out) {
   if (!event_stream_) {
     Translator::onStreamFailure(err, out);
     return;
@@ -137,7 +98,7 @@ void AwsAnthropicTranslator::onStreamFailure(const Error& err, std::string& out)
   copyUsage();
 }
 
-void AwsAnthropicTranslator::onFullBody(std::string& body) {
+void AnthropicToAwsAnthropicTranslator::onFullBody(std::string& body) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (status_ >= 200 && status_ < 300) {
@@ -167,9 +128,9 @@ void AwsAnthropicTranslator::onFullBody(std::string& body) {
       usage_.total_tokens = usage_.input_tokens + usage_.output_tokens;
       usage_.known = true;
     }
-    if (!usage_.known && header_input_tokens_ && header_output_tokens_) {
-      usage_.input_tokens = *header_input_tokens_;
-      usage_.output_tokens = *header_output_tokens_;
+    if (!usage_.known && headers_.input_tokens && headers_.output_tokens) {
+      usage_.input_tokens = *headers_.input_tokens;
+      usage_.output_tokens = *headers_.output_tokens;
       usage_.total_tokens = usage_.input_tokens + usage_.output_tokens;
       usage_.known = true;
     }
@@ -181,10 +142,8 @@ void AwsAnthropicTranslator::onFullBody(std::string& body) {
     for (const char* k : {"message", "Message"})
       if (auto* m = v.as_object().if_contains(k); m && m->is_string()) message = m->as_string();
   }
-  const Error err = error_type_.empty()
-                        ? errorFromStatus(status_, message)
-                        : aws_bedrock::bedrockExceptionToError(error_type_, message);
+  const Error err = transports::responseError(status_, headers_.error_type, message);
   body = api::renderAnthropicError(err, status_);
 }
 
-}  // namespace tollgate::providers::anthropic
+}  // namespace tollgate::providers

@@ -2,7 +2,7 @@
 // is a new folder), responses come from shared/conformance (the Vercel AI Bedrock fixtures and
 // the recorded ConverseStream bodies). Expectations on responses are computed from the Converse
 // data itself, by code independent of the translator.
-#include "providers/aws_bedrock/converse_translator.h"
+#include "providers/openai_to_aws_bedrock.h"
 
 #include <gtest/gtest.h>
 
@@ -14,17 +14,20 @@
 #include <sstream>
 
 #include "api/request.h"
-#include "providers/aws_bedrock/event_stream.h"
+#include "providers/formats/event_stream.h"
 
 #ifndef TOLLGATE_SHARED_DIR
 #define TOLLGATE_SHARED_DIR TOLLGATE_SOURCE_DIR "/../shared"
 #endif
 
-namespace tollgate::providers::aws_bedrock {
+namespace tollgate::providers {
 namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
+using formats::encodeEvent;
+using formats::EventStreamDecoder;
+using formats::Message;
 
 const fs::path kFixtures = fs::path(TOLLGATE_SOURCE_DIR) / "tests/fixtures/providers/converse";
 const fs::path kConformance = fs::path(TOLLGATE_SHARED_DIR) / "conformance";
@@ -80,9 +83,9 @@ std::string str(const json::value* v) {
 }
 
 // A translator that has seen a request for `model` (stream or not, include_usage or not).
-ConverseTranslator translatorFor(bool stream, bool include_usage,
-                                 const std::string& model = "test-model") {
-  ConverseTranslator t;
+OpenAIToAwsBedrockTranslator translatorFor(bool stream, bool include_usage,
+                                           const std::string& model = "test-model") {
+  OpenAIToAwsBedrockTranslator t;
   std::string body = R"({"model":")" + model + R"(","messages":[{"role":"user","content":"hi"}])";
   if (stream) body += R"(,"stream":true)";
   if (include_usage) body += R"(,"stream_options":{"include_usage":true})";
@@ -95,7 +98,7 @@ ConverseTranslator translatorFor(bool stream, bool include_usage,
 }
 
 // Feeds `bytes` whole (max_slice 0) or in random pieces, then the end of the body.
-std::string feedStream(ConverseTranslator& t, std::string_view bytes, size_t max_slice,
+std::string feedStream(OpenAIToAwsBedrockTranslator& t, std::string_view bytes, size_t max_slice,
                        uint32_t seed) {
   std::string out;
   if (max_slice == 0) {
@@ -200,7 +203,7 @@ TEST(ConverseTranslatorRequest, Fixtures) {
     if (fs::exists(dir / "model_override.txt")) {
       override_model = trim(readFile(dir / "model_override.txt"));
     }
-    ConverseTranslator t;
+    OpenAIToAwsBedrockTranslator t;
     auto up = t.translateRequest(req.value(), body, override_model);
     if (fs::exists(dir / "expected_error.json")) {
       const json::value want = json::parse(readFile(dir / "expected_error.json"));
@@ -250,7 +253,7 @@ TEST(ConverseTranslatorRequest, RejectsMalformedBodies) {
     SCOPED_TRACE(body);
     auto req = api::parseRequest(api::ApiKind::kChatCompletions, body);
     ASSERT_TRUE(req.ok());
-    ConverseTranslator t;
+    OpenAIToAwsBedrockTranslator t;
     auto up = t.translateRequest(req.value(), body, "");
     ASSERT_FALSE(up.ok());
     EXPECT_EQ(up.error().httpStatus(), 400);
@@ -262,7 +265,7 @@ TEST(ConverseTranslatorRequest, RejectsMalformedBodies) {
 
 // Checks a chat.completion rendered from the Converse response `converse`.
 void expectCompletion(const json::value& converse, const json::value& got,
-                      const ConverseTranslator& t) {
+                      const OpenAIToAwsBedrockTranslator& t) {
   EXPECT_EQ(str(at(got, {"object"})), "chat.completion");
   EXPECT_EQ(str(at(got, {"id"})).rfind("chatcmpl-", 0), 0u);
   EXPECT_EQ(str(at(got, {"model"})), "test-model");
@@ -327,7 +330,7 @@ TEST(ConverseTranslatorResponse, VercelJsonFixtures) {
     SCOPED_TRACE(e.path().filename().string());
     ++cases;
     const std::string converse = readFile(e.path());
-    ConverseTranslator t = translatorFor(false, false);
+    OpenAIToAwsBedrockTranslator t = translatorFor(false, false);
     t.onResponseHead(200, "application/json");
     EXPECT_FALSE(t.streamsResponse("application/json"));
     EXPECT_EQ(t.clientContentType("application/json"), "application/json");
@@ -349,7 +352,7 @@ TEST(ConverseTranslatorResponse, CachedTokensReasoningAndServerTools) {
     "stopReason": "tool_use",
     "usage": {"inputTokens": 10, "outputTokens": 5, "totalTokens": 815,
               "cacheReadInputTokens": 600, "cacheWriteInputTokens": 200}})";
-  ConverseTranslator t = translatorFor(false, false);
+  OpenAIToAwsBedrockTranslator t = translatorFor(false, false);
   t.onResponseHead(200, "application/json");
   std::string body = converse;
   t.onFullBody(body);
@@ -371,7 +374,7 @@ TEST(ConverseTranslatorResponse, CachedTokensReasoningAndServerTools) {
 
 TEST(ConverseTranslatorResponse, JsonArrivingInPieces) {
   const std::string converse = readFile(kVercel / "amazon-bedrock-text.json");
-  ConverseTranslator t = translatorFor(false, false);
+  OpenAIToAwsBedrockTranslator t = translatorFor(false, false);
   t.onResponseHead(200, "application/json");
   const std::string out = feedStream(t, converse, 7, kSeed);
   expectCompletion(json::parse(converse), json::parse(out), t);
@@ -402,7 +405,7 @@ TEST(ConverseTranslatorResponse, ErrorsBecomeOpenAIErrors) {
   };
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.body);
-    ConverseTranslator t = translatorFor(true, true);
+    OpenAIToAwsBedrockTranslator t = translatorFor(true, true);
     if (*c.error_type != '\0') t.onResponseHeaders({{"X-Amzn-ErrorType", c.error_type}});
     t.onResponseHead(c.status, "application/json");
     EXPECT_EQ(t.clientContentType("application/json"), "application/json");
@@ -416,7 +419,7 @@ TEST(ConverseTranslatorResponse, ErrorsBecomeOpenAIErrors) {
 }
 
 TEST(ConverseTranslatorResponse, UnreadableSuccessBodyBecomesAnError) {
-  ConverseTranslator t = translatorFor(false, false);
+  OpenAIToAwsBedrockTranslator t = translatorFor(false, false);
   t.onResponseHead(200, "application/json");
   std::string body = R"({"unexpected":true})";
   t.onFullBody(body);
@@ -464,7 +467,7 @@ TEST(ConverseTranslatorStream, VercelChunkFixtures) {
       for (size_t slice : kSlicings) {
         SCOPED_TRACE(name + " slice " + std::to_string(slice) +
                      (include_usage ? " with usage" : ""));
-        ConverseTranslator t = translatorFor(true, include_usage);
+        OpenAIToAwsBedrockTranslator t = translatorFor(true, include_usage);
         const std::string ct = "application/vnd.amazon.eventstream";
         ASSERT_TRUE(t.streamsResponse(ct));
         EXPECT_EQ(t.clientContentType(ct), "text/event-stream; charset=utf-8");
@@ -554,7 +557,7 @@ TEST(ConverseTranslatorStream, RecordedConverseStreams) {
     const StreamFacts facts = factsOf(r.bytes);
     for (size_t slice : kSlicings) {
       SCOPED_TRACE(r.name + " slice " + std::to_string(slice));
-      ConverseTranslator t = translatorFor(true, true);
+      OpenAIToAwsBedrockTranslator t = translatorFor(true, true);
       t.onResponseHead(200, "application/vnd.amazon.eventstream");
       const std::string out = feedStream(t, r.bytes, slice, kSeed + static_cast<uint32_t>(slice));
       const Assembled a = assemble(out);
@@ -587,7 +590,7 @@ TEST(ConverseTranslatorStream, RecordedConverseStreams) {
 TEST(ConverseTranslatorStream, CutInsideAFrameEndsWithAnError) {
   const std::string bytes = readFile(kRecordings / "pydantic-ai__test_bedrock_model_stream__0.bin");
   ASSERT_GT(bytes.size(), 100u);
-  ConverseTranslator t = translatorFor(true, false);
+  OpenAIToAwsBedrockTranslator t = translatorFor(true, false);
   t.onResponseHead(200, "application/vnd.amazon.eventstream");
   const std::string out =
       feedStream(t, std::string_view(bytes).substr(0, bytes.size() - 20), 50, kSeed);
@@ -598,7 +601,7 @@ TEST(ConverseTranslatorStream, CutInsideAFrameEndsWithAnError) {
 
 TEST(ConverseTranslatorStream, UpstreamFailureMidStream) {
   const std::string bytes = readFile(kRecordings / "pydantic-ai__test_bedrock_model_stream__0.bin");
-  ConverseTranslator t = translatorFor(true, false);
+  OpenAIToAwsBedrockTranslator t = translatorFor(true, false);
   t.onResponseHead(200, "application/vnd.amazon.eventstream");
   std::string out;
   t.onResponseBody(std::string_view(bytes).substr(0, bytes.size() / 2), false, out);
@@ -617,7 +620,7 @@ TEST(ConverseTranslatorStream, UpstreamFailureMidStream) {
 }
 
 TEST(ConverseTranslatorStream, ModelIsTheOneSentUpstream) {
-  ConverseTranslator t = translatorFor(true, false, "amazon.nova-micro-v1:0");
+  OpenAIToAwsBedrockTranslator t = translatorFor(true, false, "amazon.nova-micro-v1:0");
   t.onResponseHead(200, "application/vnd.amazon.eventstream");
   std::string wire = encodeEvent("messageStart", R"({"role":"assistant"})");
   wire += encodeEvent("messageStop", R"({"stopReason":"end_turn"})");
@@ -631,4 +634,4 @@ TEST(ConverseTranslatorStream, ModelIsTheOneSentUpstream) {
 }
 
 }  // namespace
-}  // namespace tollgate::providers::aws_bedrock
+}  // namespace tollgate::providers

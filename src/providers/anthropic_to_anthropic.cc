@@ -1,17 +1,16 @@
-#include "providers/anthropic/anthropic_translator.h"
+#include "providers/anthropic_to_anthropic.h"
 
 #include <boost/json.hpp>
 
 #include "api/errors.h"
 #include "common/strings.h"
 
-namespace tollgate::providers::anthropic {
+namespace tollgate::providers {
 
 namespace json = boost::json;
 
-Result<UpstreamRequest> PassthroughTranslator::translateRequest(const api::ApiRequest& req,
-                                                                std::string_view client_body,
-                                                                const std::string& model_override) {
+Result<UpstreamRequest> AnthropicToAnthropicTranslator::translateRequest(
+    const api::ApiRequest& req, std::string_view client_body, const std::string& model_override) {
   UpstreamRequest out;
   out.path = "/v1/messages";
   // The client's anthropic-version and anthropic-beta headers are forwarded as they are.
@@ -28,7 +27,7 @@ Result<UpstreamRequest> PassthroughTranslator::translateRequest(const api::ApiRe
   return out;
 }
 
-void PassthroughTranslator::onResponseHead(int status, std::string_view content_type) {
+void AnthropicToAnthropicTranslator::onResponseHead(int status, std::string_view content_type) {
   status_ = status;
   event_stream_ = streamsResponse(content_type);
 }
@@ -36,7 +35,7 @@ void PassthroughTranslator::onResponseHead(int status, std::string_view content_
 // Anthropic reports prompt tokens apart from cache reads and writes; the gateway's input count
 // includes them (as OpenAI's prompt_tokens does), cached_input the reads. False when the text is
 // not JSON at all.
-bool PassthroughTranslator::readUsage(std::string_view event_json) {
+bool AnthropicToAnthropicTranslator::readUsage(std::string_view event_json) {
   boost::system::error_code ec;
   json::value v = json::parse(event_json, ec);
   if (ec) return false;
@@ -65,8 +64,8 @@ bool PassthroughTranslator::readUsage(std::string_view event_json) {
   return true;
 }
 
-void PassthroughTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
-                                           std::string& out) {
+void AnthropicToAnthropicTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
+                                                    std::string& out) {
   if (!event_stream_) {
     out.append(piece);
     return;
@@ -90,14 +89,14 @@ void PassthroughTranslator::onResponseBody(std::string_view piece, bool end_of_s
   }
 }
 
-void PassthroughTranslator::appendError(const Error& err, std::string& out) {
+void AnthropicToAnthropicTranslator::appendError(const Error& err, std::string& out) {
   failed_ = true;
   out += "event: error\ndata: ";
   out += api::renderAnthropicError(err);
   out += "\n\n";
 }
 
-void PassthroughTranslator::onFullBody(std::string& body) {
+void AnthropicToAnthropicTranslator::onFullBody(std::string& body) {
   if (status_ < 200 || status_ >= 300) return;
   if (readUsage(body)) return;
   // A success the client cannot parse is no success: say so in its shape, with a 502.
@@ -107,10 +106,10 @@ void PassthroughTranslator::onFullBody(std::string& body) {
                                                       "2xx body that is not JSON", false)));
 }
 
-void PassthroughTranslator::onStreamFailure(const Error& err, std::string& out) {
+void AnthropicToAnthropicTranslator::onStreamFailure(const Error& err, std::string& out) {
   if (failed_) return;
   sse_.clear();  // an event cut by the failure is lost
   appendError(err, out);
 }
 
-}  // namespace tollgate::providers::anthropic
+}  // namespace tollgate::providers

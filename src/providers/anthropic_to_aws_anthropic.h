@@ -12,17 +12,18 @@
 #include <optional>
 #include <string>
 
-#include "providers/aws_bedrock/bedrock_stream.h"
-#include "providers/aws_bedrock/event_stream.h"
+#include "providers/anthropic_to_aws_anthropic_stream.h"
+#include "providers/formats/event_stream.h"
 #include "providers/translator.h"
+#include "providers/transports/aws_bedrock.h"
 
-namespace tollgate::providers::anthropic {
+namespace tollgate::providers {
 
-class AwsAnthropicTranslator final : public Translator {
+class AnthropicToAwsAnthropicTranslator final : public Translator {
  public:
   // version: the AIServiceBackend schema version (bedrock-2023-05-31 when empty);
   // anthropic_beta: the client's anthropic-beta header, empty when absent.
-  AwsAnthropicTranslator(std::string version, std::string anthropic_beta);
+  AnthropicToAwsAnthropicTranslator(std::string version, std::string anthropic_beta);
 
   Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
                                            const std::string& model_override) override;
@@ -45,14 +46,12 @@ class AwsAnthropicTranslator final : public Translator {
   std::string request_model_;
   int status_ = 0;
   bool event_stream_ = false;
-  std::string error_type_;  // x-amzn-errortype, e.g. "ThrottlingException:http://..."
-  // X-Amzn-Bedrock-Input/Output-Token-Count: usage when the body carries none.
-  std::optional<uint64_t> header_input_tokens_, header_output_tokens_;
-  std::optional<aws_bedrock::EventStreamDecoder> decoder_;
-  aws_bedrock::InvokeStreamToAnthropicSse stream_;
+  transports::ResponseHeaders headers_;
+  std::optional<formats::EventStreamDecoder> decoder_;
+  InvokeStreamToAnthropicSse stream_;
   std::string* stream_out_ = nullptr;  // where decoded events go during one onResponseBody call
   api::TokenUsage usage_;
   std::string response_model_;
 };
 
-}  // namespace tollgate::providers::anthropic
+}  // namespace tollgate::providers

@@ -1,14 +1,14 @@
-#include "providers/aws_bedrock/converse_translator.h"
+#include "providers/formats/converse_request_from_openai.h"
 
-#include <algorithm>
 #include <boost/json.hpp>
-#include <ctime>
+#include <optional>
 #include <utility>
 
-#include "api/errors.h"
 #include "common/strings.h"
+#include "providers/formats/json_fields.h"
+#include "providers/formats/usage.h"
 
-namespace tollgate::providers::aws_bedrock {
+namespace tollgate::providers::formats {
 
 namespace json = boost::json;
 
@@ -16,28 +16,6 @@ namespace {
 
 Error badRequest(std::string message, std::string param) {
   return Error::client(ErrorCode::kBadRequest, std::move(message), std::move(param));
-}
-
-// A Bedrock error without x-amzn-errortype (a proxy in the way, say): classify by status.
-Error errorFromStatus(int status, std::string message) {
-  if (message.empty()) message = "upstream error (HTTP " + std::to_string(status) + ")";
-  if (status == 429) return Error::upstream(ErrorCode::kRateLimited, message, "bedrock 429", true);
-  if (status >= 500) {
-    return Error::upstream(ErrorCode::kUpstreamConnect, message,
-                           "bedrock " + std::to_string(status), true);
-  }
-  return Error::client(ErrorCode::kBadRequest, message);
-}
-
-const json::value* member(const json::value* v, std::string_view key) {
-  if (v == nullptr) return nullptr;
-  const json::object* o = v->if_object();
-  return o == nullptr ? nullptr : o->if_contains(key);
-}
-
-std::string_view stringOf(const json::value* v) {
-  const json::string* s = v == nullptr ? nullptr : v->if_string();
-  return s == nullptr ? std::string_view() : std::string_view(*s);
 }
 
 bool isNull(const json::value* v) { return v == nullptr || v->is_null(); }
@@ -103,18 +81,18 @@ std::optional<Error> appendContent(const json::value* content, const std::string
     const json::value& part = (*parts)[i];
     const std::string part_param = param + "[" + std::to_string(i) + "]";
     if (!part.is_object()) return badRequest("content parts must be objects", part_param);
-    const std::string_view type = stringOf(member(&part, "type"));
+    const std::string_view type = stringOf(field(&part, "type"));
     if (type == "text") {
-      const json::value* text = member(&part, "text");
+      const json::value* text = field(&part, "text");
       if (text == nullptr || !text->is_string()) {
         return badRequest("text parts need a string 'text'", part_param + ".text");
       }
       if (skip_empty && text->get_string().empty()) continue;
       blocks.emplace_back(textBlock(text->get_string()));
     } else if (type == "image_url" && images) {
-      const json::value* image_url = member(&part, "image_url");
+      const json::value* image_url = field(&part, "image_url");
       std::string_view url = stringOf(image_url);  // some clients send the URL string directly
-      if (url.empty()) url = stringOf(member(image_url, "url"));
+      if (url.empty()) url = stringOf(field(image_url, "url"));
       if (url.empty()) return badRequest("image_url parts need a url", part_param + ".image_url");
       auto block = imageBlock(url, part_param + ".image_url.url");
       if (!block) return block.error();
@@ -126,7 +104,7 @@ std::optional<Error> appendContent(const json::value* content, const std::string
                             "' is not supported in this message on Bedrock Converse",
                         part_param + ".type");
     }
-    if (!isNull(member(&part, "cache_control"))) blocks.emplace_back(cachePoint());
+    if (!isNull(field(&part, "cache_control"))) blocks.emplace_back(cachePoint());
   }
   return std::nullopt;
 }
@@ -162,8 +140,8 @@ std::optional<Error> convertMessages(const json::value* in, Conversation& conv) 
     const json::value& msg = (*list)[i];
     const std::string param = "messages[" + std::to_string(i) + "]";
     if (!msg.is_object()) return badRequest("messages must be objects", param);
-    const std::string_view role = stringOf(member(&msg, "role"));
-    const json::value* content = member(&msg, "content");
+    const std::string_view role = stringOf(field(&msg, "role"));
+    const json::value* content = field(&msg, "content");
     json::array blocks;
     if (role == "system" || role == "developer") {
       if (auto err = appendContent(content, param + ".content", false, false, conv.system)) {
@@ -174,16 +152,16 @@ std::optional<Error> convertMessages(const json::value* in, Conversation& conv) 
       push("user", std::move(blocks));
     } else if (role == "assistant") {
       if (auto err = appendContent(content, param + ".content", false, true, blocks)) return err;
-      const json::value* calls = member(&msg, "tool_calls");
+      const json::value* calls = field(&msg, "tool_calls");
       if (!isNull(calls)) {
         if (!calls->is_array()) return badRequest("tool_calls must be an array", param);
         for (size_t j = 0; j < calls->get_array().size(); ++j) {
           const json::value& call = calls->get_array()[j];
           const std::string call_param = param + ".tool_calls[" + std::to_string(j) + "]";
-          const json::value* fn = member(&call, "function");
-          const std::string_view name = stringOf(member(fn, "name"));
+          const json::value* fn = field(&call, "function");
+          const std::string_view name = stringOf(field(fn, "name"));
           if (name.empty()) return badRequest("tool calls need a function name", call_param);
-          const std::string_view args = stringOf(member(fn, "arguments"));
+          const std::string_view args = stringOf(field(fn, "arguments"));
           json::value input = json::object();
           if (!args.empty()) {
             boost::system::error_code ec;
@@ -194,7 +172,7 @@ std::optional<Error> convertMessages(const json::value* in, Conversation& conv) 
             }
           }
           json::object use;
-          use["toolUseId"] = stringOf(member(&call, "id"));
+          use["toolUseId"] = stringOf(field(&call, "id"));
           use["name"] = name;
           use["input"] = std::move(input);
           blocks.emplace_back(json::object{{"toolUse", std::move(use)}});
@@ -203,7 +181,7 @@ std::optional<Error> convertMessages(const json::value* in, Conversation& conv) 
       }
       push("assistant", std::move(blocks));
     } else if (role == "tool") {
-      const std::string_view id = stringOf(member(&msg, "tool_call_id"));
+      const std::string_view id = stringOf(field(&msg, "tool_call_id"));
       if (id.empty()) {
         return badRequest("tool messages need a tool_call_id", param + ".tool_call_id");
       }
@@ -246,25 +224,25 @@ Result<json::value> convertTools(const json::object& body, bool has_tool_blocks)
   for (size_t i = 0; i < tools->get_array().size(); ++i) {
     const json::value& tool = tools->get_array()[i];
     const std::string param = "tools[" + std::to_string(i) + "]";
-    if (stringOf(member(&tool, "type")) != "function") {
+    if (stringOf(field(&tool, "type")) != "function") {
       return badRequest("only function tools are supported on Bedrock Converse", param + ".type");
     }
-    const json::value* fn = member(&tool, "function");
-    const std::string_view name = stringOf(member(fn, "name"));
+    const json::value* fn = field(&tool, "function");
+    const std::string_view name = stringOf(field(fn, "name"));
     if (name.empty()) return badRequest("tools need a function name", param + ".function.name");
     json::object spec;
     spec["name"] = name;
-    if (const std::string_view d = stringOf(member(fn, "description")); !d.empty()) {
+    if (const std::string_view d = stringOf(field(fn, "description")); !d.empty()) {
       spec["description"] = d;
     }
-    const json::value* params = member(fn, "parameters");
+    const json::value* params = field(fn, "parameters");
     // OpenAI lets a function omit parameters; Converse requires a schema.
     spec["inputSchema"] = json::object{
         {"json", isNull(params)
                      ? json::value(json::object{{"type", "object"}, {"properties", json::object()}})
                      : *params}};
     specs.emplace_back(json::object{{"toolSpec", std::move(spec)}});
-    if (!isNull(member(&tool, "cache_control"))) specs.emplace_back(cachePoint());
+    if (!isNull(field(&tool, "cache_control"))) specs.emplace_back(cachePoint());
   }
   if (specs.empty()) return json::value();
 
@@ -286,7 +264,7 @@ Result<json::value> convertTools(const json::object& body, bool has_tool_blocks)
     }
     return json::value(std::move(config));
   }
-  const std::string_view name = stringOf(member(member(choice, "function"), "name"));
+  const std::string_view name = stringOf(field(field(choice, "function"), "name"));
   if (name.empty()) return badRequest("unsupported tool_choice", "tool_choice");
   config["toolChoice"] = json::object{{"tool", json::object{{"name", name}}}};
   return json::value(std::move(config));
@@ -329,18 +307,7 @@ Result<json::object> convertInference(const json::object& body) {
 
 }  // namespace
 
-Result<UpstreamRequest> ConverseTranslator::translateRequest(const api::ApiRequest& req,
-                                                             std::string_view client_body,
-                                                             const std::string& model_override) {
-  boost::system::error_code ec;
-  const json::value v = json::parse(client_body, ec);
-  if (ec || !v.is_object()) {
-    return Error::client(ErrorCode::kBadRequest, "request body must be a JSON object");
-  }
-  const json::object& body = v.as_object();
-  request_model_ = model_override.empty() ? req.model : model_override;
-  include_usage_ = req.include_usage;
-
+Result<json::object> converseRequestFromOpenAI(const json::object& body) {
   Conversation conv;
   if (auto err = convertMessages(body.if_contains("messages"), conv)) return std::move(*err);
   auto tool_config = convertTools(body, conv.has_tool_blocks);
@@ -353,195 +320,7 @@ Result<UpstreamRequest> ConverseTranslator::translateRequest(const api::ApiReque
   if (!conv.system.empty()) converse["system"] = std::move(conv.system);
   if (!inference->empty()) converse["inferenceConfig"] = std::move(inference.value());
   if (!tool_config->is_null()) converse["toolConfig"] = std::move(tool_config.value());
-
-  UpstreamRequest out;
-  out.path =
-      "/model/" + encodeModelId(request_model_) + (req.stream ? "/converse-stream" : "/converse");
-  out.headers.emplace_back("content-type", "application/json");
-  out.headers.emplace_back("accept",
-                           req.stream ? "application/vnd.amazon.eventstream" : "application/json");
-  out.body_unchanged = false;
-  out.body = json::serialize(converse);
-  return out;
+  return converse;
 }
 
-void ConverseTranslator::onResponseHeaders(
-    const std::vector<std::pair<std::string, std::string>>& headers) {
-  for (const auto& [n, val] : headers) {
-    if (iequals(n, "x-amzn-errortype")) error_type_ = val;
-  }
-}
-
-void ConverseTranslator::onResponseHead(int status, std::string_view content_type) {
-  status_ = status;
-  event_stream_ = streamsResponse(content_type);
-  if (event_stream_) {
-    stream_.emplace(request_model_, "chatcmpl-" + randomHexId(),
-                    static_cast<int64_t>(std::time(nullptr)), include_usage_);
-    decoder_.emplace([this](const Message& m) { onStreamMessage(m); });
-  }
-}
-
-bool ConverseTranslator::streamsResponse(std::string_view content_type) const {
-  return content_type.find("application/vnd.amazon.eventstream") != std::string_view::npos;
-}
-
-std::string ConverseTranslator::clientContentType(std::string_view upstream) const {
-  if (streamsResponse(upstream)) return "text/event-stream; charset=utf-8";
-  return "application/json";  // JSON bodies are rewritten into OpenAI JSON, errors included
-}
-
-void ConverseTranslator::onStreamMessage(const Message& msg) {
-  // The converter renders total_tokens from metadata but does not expose it; the metering must
-  // charge the same total the client is shown.
-  if (msg.header(":event-type") == "metadata") {
-    boost::system::error_code ec;
-    const json::value v = json::parse(msg.payload, ec);
-    if (!ec) readTokenCount(member(member(&v, "usage"), "totalTokens"), stream_total_tokens_);
-  }
-  stream_->onMessage(msg, *stream_out_);
-}
-
-void ConverseTranslator::copyStreamUsage() {
-  const Usage u = stream_->usage();
-  usage_.known = u.known;
-  usage_.input_tokens = u.input_tokens;
-  usage_.output_tokens = u.output_tokens;
-  usage_.cached_input_tokens = u.cached_input_tokens;
-  usage_.total_tokens =
-      u.known ? std::max(stream_total_tokens_, u.input_tokens + u.output_tokens) : 0;
-}
-
-void ConverseTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
-                                        std::string& out) {
-  if (!event_stream_) {
-    // A JSON body is converted as a whole: hold it until it is complete.
-    pending_body_.append(piece);
-    if (end_of_stream) {
-      onFullBody(pending_body_);
-      out += pending_body_;
-      pending_body_.clear();
-    }
-    return;
-  }
-  stream_out_ = &out;
-  if (!piece.empty() && !stream_->failed() && !decoder_->feed(piece)) {
-    stream_->onStreamError(decoder_->error(), out);
-  }
-  if (end_of_stream && !stream_->failed()) {
-    if (!decoder_->atMessageBoundary()) {
-      stream_->onStreamError("the upstream stream ended inside an event-stream frame", out);
-    } else {
-      stream_->onEnd(out);
-    }
-  }
-  stream_out_ = nullptr;
-  copyStreamUsage();
-}
-
-void ConverseTranslator::onStreamFailure(const Error& err, std::string& out) {
-  if (!event_stream_) {
-    // A cut JSON body has nothing worth flushing: only the error.
-    out += "data: ";
-    out += api::renderOpenAIError(err);
-    out += "\n\n";
-    return;
-  }
-  if (!stream_->failed() && !stream_->finished()) stream_->onStreamError(err.public_message, out);
-  copyStreamUsage();
-}
-
-void ConverseTranslator::onFullBody(std::string& body) {
-  boost::system::error_code ec;
-  const json::value v = json::parse(body, ec);
-  if (status_ < 200 || status_ >= 300) {
-    // An AWS error ({"message": "..."} or {"Message": ...}): rewrite it in OpenAI's shape.
-    std::string message;
-    if (!ec && v.is_object()) {
-      for (const char* k : {"message", "Message"}) {
-        if (std::string_view m = stringOf(member(&v, k)); !m.empty()) message = std::string(m);
-      }
-    }
-    const Error err = error_type_.empty() ? errorFromStatus(status_, message)
-                                          : bedrockExceptionToError(error_type_, message);
-    body = api::renderOpenAIError(err, status_);
-    return;
-  }
-  const json::value* content = member(member(member(&v, "output"), "message"), "content");
-  if (ec || content == nullptr || !content->is_array()) {
-    // The client expects a chat.completion; a Converse body it cannot read is no use to it.
-    replaceUnusableBody(
-        body, api::renderOpenAIError(Error::upstream(
-                  ErrorCode::kUpstreamBadResponse, "malformed response from the upstream provider",
-                  "Converse response without output.message", false)));
-    return;
-  }
-
-  std::string text, reasoning;
-  bool has_text = false;
-  json::array tool_calls;
-  for (const json::value& block : content->get_array()) {
-    if (const json::value* t = member(&block, "text"); t != nullptr && t->is_string()) {
-      text += t->get_string();
-      has_text = true;
-    } else if (const json::value* r = member(&block, "reasoningContent"); r != nullptr) {
-      // Only readable reasoning, as in the stream; signatures and redacted blocks are dropped.
-      reasoning += stringOf(member(member(r, "reasoningText"), "text"));
-    } else if (const json::value* use = member(&block, "toolUse"); use != nullptr) {
-      if (stringOf(member(use, "type")) == "server_tool_use") continue;  // ran inside Bedrock
-      const json::value* input = member(use, "input");
-      json::object call;
-      call["id"] = stringOf(member(use, "toolUseId"));
-      call["type"] = "function";
-      call["function"] =
-          json::object{{"name", stringOf(member(use, "name"))},
-                       {"arguments", isNull(input) ? std::string("{}") : json::serialize(*input)}};
-      tool_calls.emplace_back(std::move(call));
-    }
-    // toolResult (server-side tools) and other blocks are not the client's.
-  }
-
-  const std::string_view stop = stringOf(member(&v, "stopReason"));
-  const std::string_view finish =
-      stop == "tool_use" && tool_calls.empty() ? "stop" : finishReasonForStopReason(stop);
-
-  json::object message;
-  message["role"] = "assistant";
-  message["content"] = has_text ? json::value(text) : json::value(nullptr);
-  if (!reasoning.empty()) message["reasoning_content"] = reasoning;
-  if (!tool_calls.empty()) message["tool_calls"] = std::move(tool_calls);
-
-  json::object choice;
-  choice["index"] = 0;
-  choice["message"] = std::move(message);
-  choice["logprobs"] = nullptr;
-  choice["finish_reason"] = finish;
-
-  json::object out;
-  out["id"] = "chatcmpl-" + randomHexId();
-  out["object"] = "chat.completion";
-  out["created"] = static_cast<int64_t>(std::time(nullptr));
-  out["model"] = request_model_;
-  out["choices"] = json::array{std::move(choice)};
-
-  if (const json::value* u = member(&v, "usage"); u != nullptr) {
-    Usage parsed;
-    uint64_t total = 0;
-    if (readConverseUsage(*u, parsed, total)) {
-      usage_.input_tokens = parsed.input_tokens;
-      usage_.output_tokens = parsed.output_tokens;
-      usage_.cached_input_tokens = parsed.cached_input_tokens;
-      usage_.total_tokens = total;
-      usage_.known = true;
-      json::object usage;
-      usage["prompt_tokens"] = usage_.input_tokens;
-      usage["completion_tokens"] = usage_.output_tokens;
-      usage["total_tokens"] = usage_.total_tokens;
-      usage["prompt_tokens_details"] = json::object{{"cached_tokens", usage_.cached_input_tokens}};
-      out["usage"] = std::move(usage);
-    }
-  }
-  body = json::serialize(out);
-}
-
-}  // namespace tollgate::providers::aws_bedrock
+}  // namespace tollgate::providers::formats

@@ -11,13 +11,13 @@
 #include "api/sse.h"
 #include "providers/translator.h"
 
-namespace tollgate::providers::openai {
+namespace tollgate::providers {
 
-class PassthroughTranslator final : public Translator {
+class OpenAIToOpenAITranslator final : public Translator {
  public:
   // version: the AIServiceBackend schema version; for OpenAI it is the path prefix ("v1" when
   // empty), as in Envoy AI Gateway.
-  PassthroughTranslator(api::ApiKind api, std::string version);
+  OpenAIToOpenAITranslator(api::ApiKind api, std::string version);
 
   Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
                                            const std::string& model_override) override;
@@ -50,4 +50,4 @@ class PassthroughTranslator final : public Translator {
   std::string scratch_;
 };
 
-}  // namespace tollgate::providers::openai
+}  // namespace tollgate::providers

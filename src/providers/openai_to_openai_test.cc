@@ -1,6 +1,6 @@
 // Data-driven: each folder of tests/fixtures/providers/openai/ is one case (see its files). A new
 // case is a new folder, not new code.
-#include "providers/openai/openai_translator.h"
+#include "providers/openai_to_openai.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace tollgate::providers::openai {
+namespace tollgate::providers {
 namespace {
 
 namespace fs = std::filesystem;
@@ -47,7 +47,7 @@ TEST(OpenAIPassthrough, FixtureCases) {
 
     // Whole-body and piece-by-piece feeding must give the same client bytes.
     for (size_t piece_size : {size_t{1}, size_t{7}, size_t{1} << 20}) {
-      PassthroughTranslator t(kind, "");
+      OpenAIToOpenAITranslator t(kind, "");
       auto up = t.translateRequest(*parsed, body, override_model);
       ASSERT_TRUE(up.ok());
       EXPECT_EQ(up->path,
@@ -81,4 +81,4 @@ TEST(OpenAIPassthrough, FixtureCases) {
 }
 
 }  // namespace
-}  // namespace tollgate::providers::openai
+}  // namespace tollgate::providers

@@ -9,9 +9,9 @@
 #include "api/sse.h"
 #include "providers/translator.h"
 
-namespace tollgate::providers::anthropic {
+namespace tollgate::providers {
 
-class PassthroughTranslator final : public Translator {
+class AnthropicToAnthropicTranslator final : public Translator {
  public:
   Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
                                            const std::string& model_override) override;
@@ -36,4 +36,4 @@ class PassthroughTranslator final : public Translator {
   std::string response_model_;
 };
 
-}  // namespace tollgate::providers::anthropic
+}  // namespace tollgate::providers

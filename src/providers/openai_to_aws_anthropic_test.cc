@@ -4,7 +4,7 @@
 // README.md lists the files); a new case is a new folder, not new code. Streams are checked
 // against the real Bedrock recordings in shared/conformance and the Vercel Anthropic event
 // fixtures wrapped as Bedrock chunk frames, fed whole and in random slices.
-#include "providers/anthropic/openai_to_anthropic.h"
+#include "providers/openai_to_aws_anthropic.h"
 
 #include <gtest/gtest.h>
 
@@ -17,17 +17,18 @@
 #include <sstream>
 
 #include "api/errors.h"
-#include "providers/aws_bedrock/bedrock_stream.h"
-#include "providers/aws_bedrock/event_stream.h"
+#include "providers/formats/base64.h"
+#include "providers/formats/event_stream.h"
+#include "providers/openai_to_aws_bedrock_stream.h"
 
-namespace tollgate::providers::anthropic {
+namespace tollgate::providers {
 namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using aws_bedrock::base64Encode;
-using aws_bedrock::encodeEvent;
-using aws_bedrock::encodeException;
+using formats::base64Encode;
+using formats::encodeEvent;
+using formats::encodeException;
 
 const fs::path kFixtures =
     fs::path(TOLLGATE_SOURCE_DIR) / "tests/fixtures/providers/openai_to_anthropic";
@@ -444,10 +445,10 @@ void checkStream(const std::string& body, const Expect& want) {
 // The Anthropic events inside a Bedrock InvokeModel stream body.
 std::vector<std::string> anthropicEvents(const std::string& body) {
   std::vector<std::string> events;
-  aws_bedrock::EventStreamDecoder decoder([&](const aws_bedrock::Message& m) {
+  formats::EventStreamDecoder decoder([&](const formats::Message& m) {
     const json::value wrapper = json::parse(m.payload);
     std::string decoded;
-    EXPECT_TRUE(aws_bedrock::base64Decode(wrapper.at("bytes").as_string(), decoded));
+    EXPECT_TRUE(formats::base64Decode(wrapper.at("bytes").as_string(), decoded));
     events.push_back(decoded);
   });
   EXPECT_TRUE(decoder.feed(body)) << decoder.error();
@@ -615,10 +616,10 @@ TEST(OpenAIToAwsAnthropicStream, ExceptionFrameEndsWithAnOpenAIError) {
   EXPECT_EQ(r.usage.cached_input_tokens, 5u);
 
   // Byte for byte what the ConverseStream translator sends for the same frame.
-  aws_bedrock::ConverseStreamToOpenAISse converse("m", "id", 0, false);
+  ConverseStreamToOpenAISse converse("m", "id", 0, false);
   std::string converse_out;
-  aws_bedrock::EventStreamDecoder decoder(
-      [&](const aws_bedrock::Message& m) { converse.onMessage(m, converse_out); });
+  formats::EventStreamDecoder decoder(
+      [&](const formats::Message& m) { converse.onMessage(m, converse_out); });
   decoder.feed(
       encodeException("throttlingException", R"({"message":"Too many tokens, please wait."})"));
   EXPECT_EQ("data: " + data[2] + "\n\n", converse_out);
@@ -733,4 +734,4 @@ TEST(OpenAIToAwsAnthropicStream, UsageKnownOnlyOnceFinalAndStreamFailure) {
 }
 
 }  // namespace
-}  // namespace tollgate::providers::anthropic
+}  // namespace tollgate::providers

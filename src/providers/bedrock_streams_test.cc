@@ -2,8 +2,6 @@
 // its README section 4) and the Vercel AI fixtures (section 6): a new recording in those folders
 // is a new case, not new code. Expectations are computed from the frames themselves, by code
 // independent of the converters.
-#include "providers/aws_bedrock/bedrock_stream.h"
-
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -15,17 +13,37 @@
 #include <set>
 #include <sstream>
 
-#include "providers/aws_bedrock/event_stream.h"
+#include "providers/anthropic_to_aws_anthropic_stream.h"
+#include "providers/formats/base64.h"
+#include "providers/formats/event_stream.h"
+#include "providers/formats/stop_reasons.h"
+#include "providers/formats/usage.h"
+#include "providers/openai_to_aws_bedrock_stream.h"
+#include "providers/transports/aws_bedrock.h"
 
 #ifndef TOLLGATE_SHARED_DIR
 #define TOLLGATE_SHARED_DIR TOLLGATE_SOURCE_DIR "/../shared"
 #endif
 
-namespace tollgate::providers::aws_bedrock {
+namespace tollgate::providers {
 namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
+using formats::base64Decode;
+using formats::base64Encode;
+using formats::crc32;
+using formats::encodeEvent;
+using formats::encodeException;
+using formats::encodeMessage;
+using formats::EventStreamDecoder;
+using formats::finishReasonForStopReason;
+using formats::Header;
+using formats::HeaderType;
+using formats::Message;
+using formats::readTokenCount;
+using formats::Usage;
+using transports::bedrockExceptionToError;
 
 const fs::path kConformance = fs::path(TOLLGATE_SHARED_DIR) / "conformance";
 const fs::path kRecordings = kConformance / "bedrock-eventstream-extracted";
@@ -944,4 +962,4 @@ TEST(ReadTokenCount, DoublesOutsideUint64AreUnset) {
 }
 
 }  // namespace
-}  // namespace tollgate::providers::aws_bedrock
+}  // namespace tollgate::providers

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-namespace tollgate::providers::aws_bedrock {
+namespace tollgate::providers::formats {
 
 // Header value type codes as they appear on the wire.
 enum class HeaderType : uint8_t {
@@ -134,4 +134,4 @@ std::string encodeEvent(std::string_view event_type, std::string_view json_paylo
 // An exception frame as Bedrock sends one mid-stream (`:message-type` exception).
 std::string encodeException(std::string_view exception_type, std::string_view json_payload);
 
-}  // namespace tollgate::providers::aws_bedrock
+}  // namespace tollgate::providers::formats

@@ -1,11 +1,11 @@
-#include "providers/aws_bedrock/event_stream.h"
+#include "providers/formats/event_stream.h"
 
 #include <algorithm>
 #include <array>
 #include <cstring>
 #include <utility>
 
-namespace tollgate::providers::aws_bedrock {
+namespace tollgate::providers::formats {
 
 namespace {
 
@@ -407,4 +407,4 @@ std::string encodeException(std::string_view exception_type, std::string_view js
   return out;
 }
 
-}  // namespace tollgate::providers::aws_bedrock
+}  // namespace tollgate::providers::formats

@@ -1,0 +1,196 @@
+#include "providers/openai_to_aws_anthropic.h"
+
+#include <boost/json.hpp>
+#include <ctime>
+#include <utility>
+
+#include "api/errors.h"
+#include "common/strings.h"
+#include "providers/formats/anthropic_request_from_openai.h"
+#include "providers/formats/json_fields.h"
+#include "providers/formats/stop_reasons.h"
+#include "providers/formats/usage.h"
+#include "providers/transports/aws_bedrock.h"
+
+namespace tollgate::providers {
+
+namespace json = boost::json;
+using formats::field;
+using formats::stringOf;
+
+OpenAIToAwsAnthropicTranslator::OpenAIToAwsAnthropicTranslator(std::string version)
+    : version_(version.empty() ? "bedrock-2023-05-31" : std::move(version)),
+      created_(static_cast<int64_t>(std::time(nullptr))) {}
+
+Result<UpstreamRequest> OpenAIToAwsAnthropicTranslator::translateRequest(
+    const api::ApiRequest& req, std::string_view client_body, const std::string& model_override) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(client_body, ec);
+  if (ec || !v.is_object())
+    return Error::client(ErrorCode::kBadRequest, "request body must be a JSON object", "");
+  auto body = formats::anthropicRequestFromOpenAI(v.get_object(), version_);
+  if (!body.ok()) return body.error();
+  request_model_ = model_override.empty() ? req.model : model_override;
+  include_usage_ = req.stream && req.include_usage;
+  return transports::modelRequest(request_model_, req.stream, "/invoke",
+                                  "/invoke-with-response-stream", json::serialize(*body));
+}
+
+void OpenAIToAwsAnthropicTranslator::onResponseHeaders(
+    const std::vector<std::pair<std::string, std::string>>& headers) {
+  headers_.read(headers);
+}
+
+void OpenAIToAwsAnthropicTranslator::onResponseHead(int status, std::string_view content_type) {
+  status_ = status;
+  event_stream_ = streamsResponse(content_type);
+  if (event_stream_) {
+    stream_.emplace(request_model_, created_, include_usage_);
+    decoder_.emplace([this](const formats::Message& m) { stream_->onMessage(m, *stream_out_); });
+  }
+}
+
+bool OpenAIToAwsAnthropicTranslator::streamsResponse(std::string_view content_type) const {
+  return transports::isEventStream(content_type);
+}
+
+std::string OpenAIToAwsAnthropicTranslator::clientContentType(std::string_view upstream) const {
+  if (streamsResponse(upstream)) return std::string(transports::kClientStreamContentType);
+  return "application/json";  // every non-stream body is rendered anew, success or error
+}
+
+// ---- non-stream ----
+
+void OpenAIToAwsAnthropicTranslator::onFullBody(std::string& body) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  const bool is_object = !ec && v.is_object();
+  if (status_ < 200 || status_ >= 300) {
+    const std::string message = is_object ? transports::awsErrorMessage(v) : std::string();
+    const Error err = transports::responseError(status_, headers_.error_type, message);
+    body = api::renderOpenAIError(err, status_);
+    return;
+  }
+  response_model_ = request_model_;
+  if (!is_object) {
+    // The client asked for a chat completion: something it cannot parse as one must not pass as
+    // one.
+    replaceUnusableBody(
+        body, api::renderOpenAIError(Error::upstream(
+                  ErrorCode::kUpstreamBadResponse, "the upstream response could not be read",
+                  "Bedrock InvokeModel body is not JSON", false)));
+    return;
+  }
+  if (std::string_view m = stringOf(field(&v, "model")); !m.empty()) response_model_ = m;
+
+  std::string text, reasoning;
+  bool has_text = false;
+  json::array tool_calls;
+  if (const json::value* content = field(&v, "content"); content && content->is_array()) {
+    for (const json::value& b : content->get_array()) {
+      const std::string_view type = stringOf(field(&b, "type"));
+      if (type == "text") {
+        text += stringOf(field(&b, "text"));
+        has_text = true;
+      } else if (type == "thinking") {
+        reasoning += stringOf(field(&b, "thinking"));
+      } else if (type == "tool_use") {
+        const json::value* input = field(&b, "input");
+        tool_calls.push_back(json::object{
+            {"id", stringOf(field(&b, "id"))},
+            {"type", "function"},
+            {"function",
+             json::object{{"name", stringOf(field(&b, "name"))},
+                          {"arguments", input != nullptr ? json::serialize(*input) : "{}"}}}});
+      }
+      // Server-side tool blocks ran inside Anthropic: nothing for the client to call.
+    }
+  }
+
+  // Anthropic counts cached prompt tokens apart from input_tokens; OpenAI's prompt_tokens and the
+  // gateway's input include them.
+  uint64_t input = 0, cache_read = 0, cache_write = 0, output = 0;
+  const json::value* u = field(&v, "usage");
+  bool known = false;
+  if (u != nullptr && u->is_object()) {
+    known |= formats::readTokenCount(field(u, "input_tokens"), input);
+    formats::readTokenCount(field(u, "cache_read_input_tokens"), cache_read);
+    formats::readTokenCount(field(u, "cache_creation_input_tokens"), cache_write);
+    known |= formats::readTokenCount(field(u, "output_tokens"), output);
+  }
+  if (!known && (headers_.input_tokens || headers_.output_tokens)) {
+    input = headers_.input_tokens.value_or(0);
+    output = headers_.output_tokens.value_or(0);
+    known = true;
+  }
+  usage_.input_tokens = input + cache_read + cache_write;
+  usage_.cached_input_tokens = cache_read;
+  usage_.output_tokens = output;
+  usage_.total_tokens = usage_.input_tokens + usage_.output_tokens;
+  usage_.known = known;
+
+  json::object message{{"role", "assistant"}};
+  if (has_text) {
+    message["content"] = text;
+  } else {
+    message["content"] = nullptr;
+  }
+  if (!reasoning.empty()) message["reasoning_content"] = reasoning;
+  const bool client_tools = !tool_calls.empty();
+  if (client_tools) message["tool_calls"] = std::move(tool_calls);
+  message["refusal"] = nullptr;
+
+  std::string id(stringOf(field(&v, "id")));
+  json::object out{
+      {"id", "chatcmpl-" + (id.empty() ? randomHexId() : id)},
+      {"object", "chat.completion"},
+      {"created", created_},
+      {"model", request_model_},
+      {"choices", json::array{json::object{
+                      {"index", 0},
+                      {"message", std::move(message)},
+                      {"logprobs", nullptr},
+                      {"finish_reason", formats::finishReasonForAnthropicStop(
+                                            stringOf(field(&v, "stop_reason")), client_tools)}}}}};
+  if (known) {
+    out["usage"] = json::object{
+        {"prompt_tokens", usage_.input_tokens},
+        {"completion_tokens", usage_.output_tokens},
+        {"total_tokens", usage_.total_tokens},
+        {"prompt_tokens_details", json::object{{"cached_tokens", usage_.cached_input_tokens}}}};
+  }
+  body = json::serialize(out);
+}
+
+// ---- stream ----
+
+void OpenAIToAwsAnthropicTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
+                                                    std::string& out) {
+  if (!event_stream_) {
+    // Non-stream bodies are converted whole; onFullBody is the usual way in.
+    body_.append(piece);
+    if (end_of_stream) {
+      onFullBody(body_);
+      out += body_;
+      body_.clear();
+    }
+    return;
+  }
+  stream_out_ = &out;
+  transports::feedEventStream(*decoder_, *stream_, piece, end_of_stream, out);
+  stream_out_ = nullptr;
+  stream_->updateUsage();
+}
+
+void OpenAIToAwsAnthropicTranslator::onStreamFailure(const Error& err, std::string& out) {
+  if (!event_stream_) {
+    out += "data: ";
+    out += api::renderOpenAIError(err);
+    out += "\n\n";
+    return;
+  }
+  stream_->fail(err, out);
+  stream_->updateUsage();
+}
+
+}  // namespace tollgate::providers
