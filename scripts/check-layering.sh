@@ -9,9 +9,14 @@
 # src/main is the top and may include anything. Unit tests (*_test.cc) link the whole program and
 # use real servers and compilers as fixtures (http/ servers, ratelimit/ policies): they may
 # include any module but main/.
-# Usage: scripts/check-layering.sh [ROOT]   (ROOT: a tree with CMakeLists.txt and src/; default:
-# this repository)
+# Usage: scripts/check-layering.sh [--table] [ROOT]   (ROOT: a tree with CMakeLists.txt and src/;
+# default: this repository). --table prints the module table of docs/architecture.md instead.
 set -euo pipefail
+table=0
+if [ "${1:-}" = --table ]; then
+  table=1
+  shift
+fi
 cd "${1:-$(dirname "$0")/..}"
 
 declare -A deps  # module -> space-separated direct module dependencies
@@ -37,6 +42,17 @@ closure() {
 for m in "${modules[@]}"; do
   allowed[$m]=" $(closure "$m" | tr ' ' '\n' | grep -v '^$' | sort -u | tr '\n' ' ')"
 done
+
+if [ "$table" = 1 ]; then
+  echo "| module | links (direct) | may include (transitively) |"
+  echo "|---|---|---|"
+  for m in "${modules[@]}"; do
+    direct="$(tr ' ' '\n' <<<"${deps[$m]}" | grep -v '^$' | tr '\n' ' ' || true)"
+    below="$(tr ' ' '\n' <<<"${allowed[$m]}" | grep -v -e '^$' -e "^$m\$" | tr '\n' ' ' || true)"
+    echo "| \`$m\` | ${direct:-—} | ${below:-—} |"
+  done
+  exit 0
+fi
 
 status=0
 while IFS= read -r -d '' file; do
