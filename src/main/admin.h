@@ -40,7 +40,7 @@ std::string configDump(const config::Config& cfg);
 std::string bucketsToJson(const std::vector<ratelimit::Limiter::BucketView>& views);
 
 // Headers of a synthetic request from one user (and optionally for one model).
-class UserHeaders final : public router::HeaderSource {
+class UserHeaders final : public HeaderSource {
  public:
   UserHeaders(std::string user, std::string model)
       : user_(std::move(user)), model_(std::move(model)) {}

@@ -1,7 +1,5 @@
 #include "ratelimit/limiter.h"
 
-#include <re2/re2.h>
-
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -13,6 +11,18 @@
 namespace tollgate::ratelimit {
 
 namespace {
+
+HeaderMatchKind kindOf(config::HeaderMatchType type) {
+  switch (type) {
+    case config::HeaderMatchType::kExact:
+      return HeaderMatchKind::kExact;
+    case config::HeaderMatchType::kRegularExpression:
+      return HeaderMatchKind::kRegularExpression;
+    case config::HeaderMatchType::kDistinct:
+      return HeaderMatchKind::kDistinct;
+  }
+  return HeaderMatchKind::kExact;
+}
 
 constexpr std::string_view kModeAnnotation = "tollgate.io/rate-limit-mode";
 constexpr std::string_view kDefaultMaxTokensAnnotation = "tollgate.io/default-max-tokens";
@@ -159,16 +169,7 @@ Policies::Policies(const config::Config& cfg, Mode default_mode) {
       cr.default_max_tokens = default_max;
       for (const auto& selector : r.client_selectors) {
         for (const auto& h : selector) {
-          SelectorHeader sh;
-          sh.name = toLower(h.name);
-          sh.type = h.type;
-          sh.value = h.value;
-          sh.invert = h.invert;
-          if (h.type == config::HeaderMatchType::kRegularExpression) {
-            sh.regex = std::make_shared<re2::RE2>(h.value, RE2::Quiet);
-            if (!sh.regex->ok()) sh.regex.reset();
-          }
-          cr.headers.push_back(std::move(sh));
+          cr.headers.emplace_back(toLower(h.name), kindOf(h.type), h.value, h.invert);
         }
       }
       rules_.push_back(std::move(cr));
@@ -220,32 +221,17 @@ std::vector<Bucket> Limiter::matchBuckets(const Policies& policies,
     std::string distinct;
     bool applies = true;
     for (const auto& h : rule.headers) {
-      auto v = facts.headers ? facts.headers->get(h.name) : std::nullopt;
-      bool match = false;
-      switch (h.type) {
-        case config::HeaderMatchType::kDistinct:
-          if (!v) {
-            applies = false;
-          } else {
-            // Length-prefixed, so values with separators can never collide.
-            distinct += std::to_string(v->size());
-            distinct += ':';
-            distinct += *v;
-            distinct += ':';
-          }
-          match = true;
-          break;
-        case config::HeaderMatchType::kExact:
-          match = v && *v == h.value;
-          break;
-        case config::HeaderMatchType::kRegularExpression:
-          match = v && h.regex && RE2::FullMatch(re2::StringPiece(v->data(), v->size()), *h.regex);
-          break;
-      }
-      if (h.type != config::HeaderMatchType::kDistinct && h.invert) match = !match;
-      if (!applies || !match) {
+      auto v = facts.headers ? facts.headers->get(h.name()) : std::nullopt;
+      if (!h.matches(v)) {
         applies = false;
         break;
+      }
+      if (h.kind() == HeaderMatchKind::kDistinct) {
+        // Length-prefixed, so values with separators can never collide.
+        distinct += std::to_string(v->size());
+        distinct += ':';
+        distinct += *v;
+        distinct += ':';
       }
     }
     if (!applies) continue;

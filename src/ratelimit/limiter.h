@@ -25,33 +25,21 @@
 #include <vector>
 
 #include "api/usage.h"
+#include "common/header_match.h"
 #include "config/model.h"
 #include "ratelimit/cel.h"
 #include "ratelimit/store.h"
-#include "router/router.h"
-
-namespace re2 {
-class RE2;
-}
 
 namespace tollgate::ratelimit {
 
 enum class Mode { kEnvoy, kReserve };
-
-struct SelectorHeader {
-  std::string name;
-  config::HeaderMatchType type = config::HeaderMatchType::kExact;
-  std::string value;
-  bool invert = false;
-  std::shared_ptr<re2::RE2> regex;
-};
 
 struct CompiledRule {
   std::string policy;  // "ns/name"
   size_t index = 0;
   bool local = false;  // rateLimit.type Local: always in-process
   Mode mode = Mode::kEnvoy;
-  std::vector<SelectorHeader> headers;  // all selectors' headers, ANDed
+  std::vector<HeaderMatcher> headers;  // all selectors' headers, ANDed
   uint64_t limit = 0;
   config::RateLimitUnit unit = config::RateLimitUnit::kMinute;
   uint64_t request_cost = 1;
@@ -85,7 +73,7 @@ class Policies {
 
 // What the limiter needs to know about a request.
 struct RequestFacts {
-  const router::HeaderSource* headers = nullptr;
+  const HeaderSource* headers = nullptr;
   std::string route;  // "ns/name" of the AIGatewayRoute that matched
   std::string model;
   std::string backend;

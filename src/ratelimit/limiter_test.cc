@@ -33,7 +33,7 @@ void runSync(boost::asio::awaitable<void> a) {
   io.run();
 }
 
-class Headers final : public router::HeaderSource {
+class Headers final : public HeaderSource {
  public:
   std::map<std::string, std::string, std::less<>> h;
   std::optional<std::string_view> get(std::string_view name) const override {

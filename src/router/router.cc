@@ -1,24 +1,24 @@
 #include "router/router.h"
 
-#include <re2/re2.h>
-
 #include <algorithm>
 
 namespace tollgate::router {
 
-bool HeaderMatcher::matches(const HeaderSource& h) const {
-  auto v = h.get(name);
-  if (!v) return false;
+namespace {
+
+HeaderMatchKind kindOf(config::HeaderMatchType type) {
   switch (type) {
     case config::HeaderMatchType::kExact:
-      return *v == value;
+      return HeaderMatchKind::kExact;
     case config::HeaderMatchType::kRegularExpression:
-      return regex && RE2::FullMatch(re2::StringPiece(v->data(), v->size()), *regex);
+      return HeaderMatchKind::kRegularExpression;
     case config::HeaderMatchType::kDistinct:
-      return true;
+      return HeaderMatchKind::kDistinct;
   }
-  return false;
+  return HeaderMatchKind::kExact;
 }
+
+}  // namespace
 
 RouteTable::RouteTable(std::shared_ptr<const config::Config> config) : config_(std::move(config)) {
   const auto& cfg = *config_;
@@ -38,14 +38,8 @@ RouteTable::RouteTable(std::shared_ptr<const config::Config> config) : config_(s
       for (const auto& m : rule.matches) {
         std::vector<HeaderMatcher> all;
         for (const auto& h : m.headers) {
-          HeaderMatcher hm;
-          hm.name = h.name;
-          hm.type = h.type;
-          hm.value = h.value;
-          if (h.type == config::HeaderMatchType::kRegularExpression) {
-            hm.regex = std::make_shared<re2::RE2>(h.value, RE2::Quiet);
-            if (!hm.regex->ok()) hm.regex.reset();  // the loader reported it; never matches
-          }
+          // A route match never inverts (invert is for rate limit client selectors only).
+          HeaderMatcher hm(h.name, kindOf(h.type), h.value);
           if (h.name == "x-ai-eg-model" && h.type == config::HeaderMatchType::kExact &&
               std::find(models_.begin(), models_.end(), h.value) == models_.end()) {
             models_.push_back(h.value);

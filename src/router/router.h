@@ -11,20 +11,14 @@
 #include <string_view>
 #include <vector>
 
+#include "common/header_match.h"
 #include "config/model.h"
-
-namespace re2 {
-class RE2;
-}
 
 namespace tollgate::router {
 
-// Read access to the request headers (names lower-case) for matching.
-class HeaderSource {
- public:
-  virtual ~HeaderSource() = default;
-  virtual std::optional<std::string_view> get(std::string_view lower_name) const = 0;
-};
+// The lookup interface lives in common/ (rate limiting shares it); the old name stays for the
+// gateway's users of it.
+using HeaderSource = tollgate::HeaderSource;
 
 struct Candidate {
   std::string ref_name;  // the AIServiceBackend name as the route wrote it
@@ -35,14 +29,6 @@ struct Candidate {
   uint32_t weight = 1;
   uint32_t priority = 0;
   bool usable() const { return ai_backend && backend && !backend->endpoints.empty(); }
-};
-
-struct HeaderMatcher {
-  std::string name;
-  config::HeaderMatchType type = config::HeaderMatchType::kExact;
-  std::string value;
-  std::shared_ptr<re2::RE2> regex;
-  bool matches(const HeaderSource& h) const;
 };
 
 struct CompiledRule {
