@@ -27,6 +27,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/strings.h"
 #include "config/model.h"
 
 namespace tollgate::config {
@@ -70,21 +71,6 @@ std::string objectLabel(const Origin& o) { return objectLabel(o.kind, o.ns, o.na
 // "file:line", to point at another object from a message.
 std::string place(const Origin& o) {
   return o.line > 0 ? o.file + ":" + std::to_string(o.line) : o.file;
-}
-
-std::string asciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-std::string trimSpace(std::string_view s) {
-  const size_t first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return {};
-  const size_t last = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(first, last - first + 1));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1053,7 +1039,7 @@ std::optional<HeaderMatch> Loader::parseHeaderMatch(const YAML::Node& n, const s
   bool ok = true;
   // Header names are case-insensitive; the matchers compare lower-case names.
   if (const std::optional<std::string> name = requireString(r, n, "name", path)) {
-    match.name = asciiLower(*name);
+    match.name = toLower(*name);
   } else {
     ok = false;
   }
@@ -1899,7 +1885,7 @@ void Loader::resolveSecrets() {
       continue;
     }
     // `echo KEY | base64` leaves a newline in the secret, which would break the header.
-    policy.api_key = trimSpace(it->second);
+    policy.api_key = trim(it->second);
     if (policy.api_key.empty()) {
       d.message = label + " (" + place(secret->origin) + ") has an empty " + inQuotes(key);
       diags_.push_back(std::move(d));
