@@ -1,5 +1,5 @@
-// YAML manifests -> Config. This is the only yaml-cpp user in tollgate: every yaml-cpp exception is
-// caught here and becomes a Diagnostic, so callers get a LoadResult and never an exception.
+// YAML manifests -> Config. config/ is the only yaml-cpp user in tollgate: every yaml-cpp exception
+// is caught here and becomes a Diagnostic, so callers get a LoadResult and never an exception.
 //
 // Kubernetes objects name each other in any order across files, so loading runs in passes:
 //   1. read every file, split it into documents and index the objects by kind/namespace/name; a
@@ -14,22 +14,23 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <exception>
 #include <filesystem>
 #include <fstream>
-#include <initializer_list>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "common/strings.h"
-#include "config/model.h"
-#include "config/yaml_read.h"
+#include "config/loader_internal.h"
 
 namespace tollgate::config::detail {
 namespace {
@@ -37,17 +38,9 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kDefaultNamespace = "default";
-constexpr std::string_view kGatewayApiGroup = "gateway.networking.k8s.io";
-constexpr std::string_view kEnvoyGatewayGroup = "gateway.envoyproxy.io";
-constexpr std::string_view kAIGatewayGroup = "aigateway.envoyproxy.io";
-constexpr std::string_view kCoreGroup = "";
 // The dynamic-metadata namespace Envoy AI Gateway writes llmRequestCosts into; rate-limit rules
 // read token costs from there.
 constexpr std::string_view kAIGatewayMetadataNamespace = "io.envoy.ai_gateway";
-constexpr std::string_view kCommandLine = "<command line>";
-// Secret keys Envoy AI Gateway reads.
-constexpr std::string_view kApiKeySecretKey = "apiKey";
-constexpr std::string_view kAwsCredentialsSecretKey = "credentials";
 
 bool hasYamlExtension(const std::string& name) {
   const auto ends_with = [&](std::string_view suffix) {
@@ -77,135 +70,7 @@ std::optional<std::string_view> expectedGroup(std::string_view kind) {
   return it->second;
 }
 
-// ---------------------------------------------------------------------------------------------
-// The loader.
-
-// An object as read, before conversion.
-struct RawObject {
-  Origin origin;  // origin.kind is the kind
-  YAML::Node doc;
-  int line_base = 0;
-  std::string canonical;
-  std::vector<Origin> replaced;  // earlier, different definitions it replaced, in load order
-};
-
-// BackendTLSPolicy has no struct of its own: it only changes the Backends it targets.
-// One entry of caCertificateRefs, resolved once every object is loaded.
-struct CaRef {
-  std::string kind;  // ConfigMap or Secret
-  std::string name;  // same namespace as the referring object
-  Diagnostic where;  // the error to report when it leads nowhere; message filled in then
-};
-
-struct TlsPolicy {
-  Origin origin;
-  std::vector<std::string> target_backends;  // same namespace as the policy
-  bool system_cas = true;
-  std::string hostname;
-  std::vector<CaRef> ca_refs;
-};
-
-// caCertificateRefs written on a Backend's own spec.tls.
-struct PendingBackendCa {
-  size_t backend = 0;  // index into Config::backends
-  std::vector<CaRef> refs;
-};
-
-// A reference to check once every object is known; `if_missing` is reported when it leads nowhere.
-struct PendingRef {
-  std::string kind;
-  std::string ns;
-  std::string name;
-  Diagnostic if_missing;
-};
-
-// A Secret a BackendSecurityPolicy needs; `where` points at the secretRef.
-struct PendingSecret {
-  size_t policy = 0;                  // index into Config::security_policies
-  bool aws_credentials_file = false;  // else an API key
-  std::string ns;
-  std::string name;
-  Diagnostic where;
-};
-
-// The older way to attach a policy: AIServiceBackend.spec.backendSecurityPolicyRef.
-struct PendingPolicyLink {
-  std::string backend;
-  std::string ns;
-  std::string policy;
-  Diagnostic where;
-};
-
-// A rate-limit rule charging a response cost read from a metadata key some route must define.
-struct PendingCostKey {
-  std::string key;
-  Diagnostic where;
-};
-
-class Loader {
- public:
-  explicit Loader(const LoadOptions& opts) : opts_(opts) {}
-
-  void addPath(const std::string& path);
-  // line_offset shifts every reported line: -1 with one single-line document (a JSON object from
-  // the API server) reports no line at all, since none would mean anything to the reader.
-  void addText(std::string_view text, const std::string& file, int line_offset = 0);
-  // One single-line document known as `label` ("Kind ns/name"): a problem found before the
-  // object's name could be read (unparsable text) is still reported against it.
-  void addObjectText(std::string_view text, const std::string& file, const std::string& label);
-  LoadResult finish();
-
- private:
-  // How a reference to an object that was not loaded reads ("which no loaded file defines").
-  const std::string& missing() const { return opts_.missing_phrase; }
-  void addFile(const std::string& path);
-  void addDocument(const YAML::Node& doc, const std::string& file, int line_base);
-  void addObject(RawObject object);
-  void fileProblem(Severity severity, const std::string& file, std::string message);
-
-  void convert(const RawObject& o);
-  void convertGateway(const RawObject& o, const YAML::Node& spec, const Reporter& r);
-  void convertBackend(const RawObject& o, const YAML::Node& spec, const Reporter& r);
-  void convertAIServiceBackend(const RawObject& o, const YAML::Node& spec, const Reporter& r);
-  void convertRoute(const RawObject& o, const YAML::Node& spec, const Reporter& r);
-  void convertSecurityPolicy(const RawObject& o, const YAML::Node& spec, const Reporter& r);
-  void convertTlsPolicy(const RawObject& o, const YAML::Node& spec, const Reporter& r);
-  void convertTrafficPolicy(const RawObject& o, const YAML::Node& spec, const Reporter& r);
-  void convertClientTrafficPolicy(const RawObject& o, const YAML::Node& spec, const Reporter& r);
-  void convertSecret(const RawObject& o, const Reporter& r);
-  void convertConfigMap(const RawObject& o, const Reporter& r);
-  std::vector<CaRef> parseCaRefs(const YAML::Node& tls, const std::string& path, const Reporter& r);
-  // The CA bundle `refs` name (namespace `ns`), or nullopt after reporting why there is none.
-  std::optional<std::string> resolveCaBundle(std::vector<CaRef>& refs, const std::string& ns,
-                                             std::string* source);
-  std::optional<RateLimitRule> parseRateLimitRule(const YAML::Node& n, const std::string& path,
-                                                  const Reporter& r);
-  std::optional<HeaderMatch> parseHeaderMatch(const YAML::Node& n, const std::string& path,
-                                              bool rate_limit, const Reporter& r);
-
-  void reportDuplicates();
-  void linkSecurityPolicies();
-  void checkSecurityPolicyTargets();
-  void resolveSecrets();
-  void applyTlsPolicies();
-  void applyOverrides();
-  void checkReferences();
-  void checkSharedTrafficPolicies();
-
-  const LoadOptions& opts_;
-  std::vector<Diagnostic> diags_;
-  std::vector<RawObject> objects_;              // in order of first definition
-  std::map<std::string, size_t> object_index_;  // "Kind/ns/name" -> objects_ index
-  std::set<std::string> loaded_files_;          // canonical paths, to read each file once
-  Config config_;
-  std::vector<TlsPolicy> tls_policies_;
-  std::vector<PendingBackendCa> backend_cas_;
-  std::vector<PendingRef> refs_;
-  std::vector<PendingSecret> secrets_;
-  std::vector<PendingPolicyLink> policy_links_;
-  std::vector<PendingCostKey> cost_keys_;
-  std::set<std::string> route_cost_keys_;  // every llmRequestCosts metadataKey of every route
-};
+}  // namespace
 
 std::string objectKey(std::string_view kind, std::string_view ns, std::string_view name) {
   return std::string(kind) + "/" + std::string(ns) + "/" + std::string(name);
@@ -570,6 +435,79 @@ void Loader::convertBackend(const RawObject& o, const YAML::Node& spec, const Re
     backend.tls.hostname = getString(r, child(tls, "sni"), "spec.tls.sni").value_or("");
   }
   config_.backends.push_back(std::move(backend));
+}
+
+void Loader::convertTlsPolicy(const RawObject& o, const YAML::Node& spec, const Reporter& r) {
+  TlsPolicy policy;
+  policy.origin = o.origin;
+  const YAML::Node targets = child(spec, "targetRefs");
+  if (!present(targets)) r.error(spec, "spec.targetRefs", "required field is missing");
+  forEach(r, targets, "spec.targetRefs", [&](const YAML::Node& item, const std::string& path) {
+    if (!requireMap(r, item, path)) return;
+    const std::optional<std::string> name = requireString(r, item, "name", path);
+    const std::optional<std::string> kind = requireString(r, item, "kind", path);
+    if (!name || !kind) return;
+    if (*kind != "Backend") {
+      r.warning(child(item, "kind"), sub(path, "kind"),
+                "tollgate applies BackendTLSPolicies to Backends only; this " + *kind +
+                    " target is ignored");
+      return;
+    }
+    policy.target_backends.push_back(*name);
+    refs_.push_back(PendingRef{"Backend", o.origin.ns, *name,
+                               r.make(Severity::kWarning, child(item, "name"), sub(path, "name"),
+                                      "names Backend " + o.origin.ns + "/" + *name + ", " +
+                                          missing() + "; this target has no effect")});
+  });
+
+  const YAML::Node validation = child(spec, "validation");
+  if (!present(validation)) {
+    r.error(spec, "spec.validation", "required field is missing");
+  } else if (isMap(r, validation, "spec.validation")) {
+    const YAML::Node cas = child(validation, "wellKnownCACertificates");
+    if (present(cas)) {
+      getEnum<bool>(r, cas, "spec.validation.wellKnownCACertificates", {{"System", true}});
+    }
+    policy.ca_refs = parseCaRefs(validation, "spec.validation", r);
+    if (!policy.ca_refs.empty()) policy.system_cas = false;
+    policy.hostname = requireString(r, validation, "hostname", "spec.validation").value_or("");
+  }
+  tls_policies_.push_back(std::move(policy));
+}
+
+// Gateway API: caCertificateRefs and wellKnownCACertificates are mutually exclusive; each ref
+// is a LocalObjectReference (group "", kind ConfigMap or Secret, name) whose key ca.crt holds
+// PEM certificates.
+std::vector<CaRef> Loader::parseCaRefs(const YAML::Node& tls, const std::string& path,
+                                       const Reporter& r) {
+  std::vector<CaRef> out;
+  const YAML::Node refs = child(tls, "caCertificateRefs");
+  if (!present(refs)) return out;
+  const std::string refs_path = sub(path, "caCertificateRefs");
+  if (present(child(tls, "wellKnownCACertificates"))) {
+    r.error(refs, refs_path,
+            "caCertificateRefs and wellKnownCACertificates are mutually exclusive; set one");
+    return out;
+  }
+  forEach(r, refs, refs_path, [&](const YAML::Node& item, const std::string& item_path) {
+    if (!requireMap(r, item, item_path)) return;
+    const std::optional<std::string> name = requireString(r, item, "name", item_path);
+    const std::string kind =
+        getString(r, child(item, "kind"), sub(item_path, "kind")).value_or("ConfigMap");
+    const std::string group =
+        getString(r, child(item, "group"), sub(item_path, "group")).value_or("");
+    if (!name) return;
+    if ((kind != "ConfigMap" && kind != "Secret") || !(group.empty() || group == "core")) {
+      r.error(item, item_path,
+              "a CA certificate reference must be a core ConfigMap or Secret, not " +
+                  (group.empty() ? kind : group + "/" + kind));
+      return;
+    }
+    out.push_back(CaRef{kind, *name,
+                        r.make(Severity::kError, child(item, "name"), sub(item_path, "name"), "")});
+  });
+  if (refs.IsSequence() && refs.size() == 0) r.error(refs, refs_path, "needs at least one entry");
+  return out;
 }
 
 void Loader::convertAIServiceBackend(const RawObject& o, const YAML::Node& spec,
@@ -977,44 +915,6 @@ void Loader::convertSecurityPolicy(const RawObject& o, const YAML::Node& spec, c
   config_.security_policies.push_back(std::move(policy));
 }
 
-void Loader::convertTlsPolicy(const RawObject& o, const YAML::Node& spec, const Reporter& r) {
-  TlsPolicy policy;
-  policy.origin = o.origin;
-  const YAML::Node targets = child(spec, "targetRefs");
-  if (!present(targets)) r.error(spec, "spec.targetRefs", "required field is missing");
-  forEach(r, targets, "spec.targetRefs", [&](const YAML::Node& item, const std::string& path) {
-    if (!requireMap(r, item, path)) return;
-    const std::optional<std::string> name = requireString(r, item, "name", path);
-    const std::optional<std::string> kind = requireString(r, item, "kind", path);
-    if (!name || !kind) return;
-    if (*kind != "Backend") {
-      r.warning(child(item, "kind"), sub(path, "kind"),
-                "tollgate applies BackendTLSPolicies to Backends only; this " + *kind +
-                    " target is ignored");
-      return;
-    }
-    policy.target_backends.push_back(*name);
-    refs_.push_back(PendingRef{"Backend", o.origin.ns, *name,
-                               r.make(Severity::kWarning, child(item, "name"), sub(path, "name"),
-                                      "names Backend " + o.origin.ns + "/" + *name + ", " +
-                                          missing() + "; this target has no effect")});
-  });
-
-  const YAML::Node validation = child(spec, "validation");
-  if (!present(validation)) {
-    r.error(spec, "spec.validation", "required field is missing");
-  } else if (isMap(r, validation, "spec.validation")) {
-    const YAML::Node cas = child(validation, "wellKnownCACertificates");
-    if (present(cas)) {
-      getEnum<bool>(r, cas, "spec.validation.wellKnownCACertificates", {{"System", true}});
-    }
-    policy.ca_refs = parseCaRefs(validation, "spec.validation", r);
-    if (!policy.ca_refs.empty()) policy.system_cas = false;
-    policy.hostname = requireString(r, validation, "hostname", "spec.validation").value_or("");
-  }
-  tls_policies_.push_back(std::move(policy));
-}
-
 std::optional<RateLimitRule> Loader::parseRateLimitRule(const YAML::Node& n,
                                                         const std::string& path,
                                                         const Reporter& r) {
@@ -1148,8 +1048,6 @@ std::optional<RateLimitRule> Loader::parseRateLimitRule(const YAML::Node& n,
   return rule;
 }
 
-// Reads targetRefs (and the older single targetRef) of an Envoy Gateway policy. Gateways go to
-// `gateways`; HTTPRoutes go to `routes` when given (see BackendTrafficPolicy::target_routes).
 void readPolicyTargets(const YAML::Node& spec, const Origin& origin, const Reporter& r,
                        std::vector<std::string>* gateways, std::vector<std::string>* routes,
                        std::vector<PendingRef>* refs, const std::string& missing) {
@@ -1329,287 +1227,6 @@ void Loader::convertConfigMap(const RawObject& o, const Reporter& r) {
   config_.config_maps.push_back(std::move(map));
 }
 
-// Gateway API: caCertificateRefs and wellKnownCACertificates are mutually exclusive; each ref
-// is a LocalObjectReference (group "", kind ConfigMap or Secret, name) whose key ca.crt holds
-// PEM certificates.
-std::vector<CaRef> Loader::parseCaRefs(const YAML::Node& tls, const std::string& path,
-                                       const Reporter& r) {
-  std::vector<CaRef> out;
-  const YAML::Node refs = child(tls, "caCertificateRefs");
-  if (!present(refs)) return out;
-  const std::string refs_path = sub(path, "caCertificateRefs");
-  if (present(child(tls, "wellKnownCACertificates"))) {
-    r.error(refs, refs_path,
-            "caCertificateRefs and wellKnownCACertificates are mutually exclusive; set one");
-    return out;
-  }
-  forEach(r, refs, refs_path, [&](const YAML::Node& item, const std::string& item_path) {
-    if (!requireMap(r, item, item_path)) return;
-    const std::optional<std::string> name = requireString(r, item, "name", item_path);
-    const std::string kind =
-        getString(r, child(item, "kind"), sub(item_path, "kind")).value_or("ConfigMap");
-    const std::string group =
-        getString(r, child(item, "group"), sub(item_path, "group")).value_or("");
-    if (!name) return;
-    if ((kind != "ConfigMap" && kind != "Secret") || !(group.empty() || group == "core")) {
-      r.error(item, item_path,
-              "a CA certificate reference must be a core ConfigMap or Secret, not " +
-                  (group.empty() ? kind : group + "/" + kind));
-      return;
-    }
-    out.push_back(CaRef{kind, *name,
-                        r.make(Severity::kError, child(item, "name"), sub(item_path, "name"), "")});
-  });
-  if (refs.IsSequence() && refs.size() == 0) r.error(refs, refs_path, "needs at least one entry");
-  return out;
-}
-
-std::optional<std::string> Loader::resolveCaBundle(std::vector<CaRef>& refs, const std::string& ns,
-                                                   std::string* source) {
-  std::string bundle;
-  bool ok = true;
-  for (CaRef& ref : refs) {
-    const std::string label = ref.kind + " " + ns + "/" + ref.name;
-    const std::map<std::string, std::string>* data = nullptr;
-    const Origin* origin = nullptr;
-    if (ref.kind == "Secret") {
-      for (const Secret& s : config_.secrets) {
-        if (s.origin.ns == ns && s.origin.name == ref.name) data = &s.data, origin = &s.origin;
-      }
-    } else {
-      for (const ConfigMap& m : config_.config_maps) {
-        if (m.origin.ns == ns && m.origin.name == ref.name) data = &m.data, origin = &m.origin;
-      }
-    }
-    Diagnostic d = ref.where;
-    if (data == nullptr) {
-      d.message = "names " + label + ", " + missing() +
-                  "; without its CA certificates tollgate cannot verify the backend";
-      diags_.push_back(std::move(d));
-      ok = false;
-      continue;
-    }
-    const auto it = data->find("ca.crt");
-    if (it == data->end() || it->second.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
-      d.message = label + " (" + place(*origin) + ") has no PEM certificate under key \"ca.crt\"";
-      diags_.push_back(std::move(d));
-      ok = false;
-      continue;
-    }
-    bundle += it->second;
-    if (!bundle.ends_with('\n')) bundle += '\n';
-    if (!source->empty()) *source += ", ";
-    *source += label;
-  }
-  if (!ok) return std::nullopt;
-  return bundle;
-}
-
-void Loader::linkSecurityPolicies() {
-  for (PendingPolicyLink& link : policy_links_) {
-    BackendSecurityPolicy* found = nullptr;
-    for (BackendSecurityPolicy& policy : config_.security_policies) {
-      if (policy.origin.ns == link.ns && policy.origin.name == link.policy) found = &policy;
-    }
-    if (found == nullptr) {
-      link.where.message = "names BackendSecurityPolicy " + link.ns + "/" + link.policy + ", " +
-                           missing() +
-                           "; requests to this backend will not "
-                           "be authenticated";
-      diags_.push_back(std::move(link.where));
-      continue;
-    }
-    auto& targets = found->target_backends;
-    if (std::find(targets.begin(), targets.end(), link.backend) == targets.end()) {
-      targets.push_back(link.backend);
-    }
-  }
-}
-
-void Loader::checkSecurityPolicyTargets() {
-  // Envoy AI Gateway rejects two policies on one backend; which credentials to send would
-  // otherwise depend on load order.
-  std::map<std::string, const BackendSecurityPolicy*> owner;  // "ns/backend" -> first policy
-  for (BackendSecurityPolicy& policy : config_.security_policies) {
-    std::set<std::string> mine;
-    std::vector<std::string> unique;
-    for (const std::string& target : policy.target_backends) {
-      if (!mine.insert(target).second) continue;
-      unique.push_back(target);
-      const std::string key = policy.origin.ns + "/" + target;
-      const auto [it, inserted] = owner.emplace(key, &policy);
-      if (inserted) continue;
-      Diagnostic d;
-      d.severity = Severity::kError;
-      d.file = policy.origin.file;
-      d.line = policy.origin.line;
-      d.object = objectLabel(policy.origin);
-      d.field = "spec.targetRefs";
-      d.message = "AIServiceBackend " + key + " is also targeted by BackendSecurityPolicy " +
-                  it->second->origin.ns + "/" + it->second->origin.name + " (" +
-                  place(it->second->origin) + "); a backend can have only one";
-      diags_.push_back(std::move(d));
-    }
-    policy.target_backends = std::move(unique);
-  }
-}
-
-void Loader::resolveSecrets() {
-  for (PendingSecret& pending : secrets_) {
-    BackendSecurityPolicy& policy = config_.security_policies[pending.policy];
-    const std::string_view key =
-        pending.aws_credentials_file ? kAwsCredentialsSecretKey : kApiKeySecretKey;
-    const std::string label = "Secret " + pending.ns + "/" + pending.name;
-    const Secret* secret = nullptr;
-    for (const Secret& s : config_.secrets) {
-      if (s.origin.ns == pending.ns && s.origin.name == pending.name) secret = &s;
-    }
-    Diagnostic& d = pending.where;
-    if (secret == nullptr) {
-      d.message = "names " + label + ", " + missing() +
-                  "; tollgate cannot authenticate to the backend "
-                  "without it";
-      diags_.push_back(std::move(d));
-      continue;
-    }
-    const auto it = secret->data.find(std::string(key));
-    if (it == secret->data.end()) {
-      d.message = label + " (" + place(secret->origin) + ") has no key " + inQuotes(key);
-      diags_.push_back(std::move(d));
-      continue;
-    }
-    if (pending.aws_credentials_file) {
-      policy.aws.credentials_file_content = it->second;
-      continue;
-    }
-    // `echo KEY | base64` leaves a newline in the secret, which would break the header.
-    policy.api_key = trim(it->second);
-    if (policy.api_key.empty()) {
-      d.message = label + " (" + place(secret->origin) + ") has an empty " + inQuotes(key);
-      diags_.push_back(std::move(d));
-    }
-  }
-}
-
-void Loader::applyTlsPolicies() {
-  // A Backend's own spec.tls first: a BackendTLSPolicy targeting it replaces those settings.
-  for (PendingBackendCa& pending : backend_cas_) {
-    Backend& backend = config_.backends[pending.backend];
-    std::string source;
-    if (auto bundle = resolveCaBundle(pending.refs, backend.origin.ns, &source)) {
-      backend.tls.ca_pem = std::move(*bundle);
-      backend.tls.ca_source = std::move(source);
-    }
-  }
-  for (TlsPolicy& policy : tls_policies_) {
-    std::string ca_pem;
-    std::string ca_source;
-    if (!policy.ca_refs.empty()) {
-      ca_pem = resolveCaBundle(policy.ca_refs, policy.origin.ns, &ca_source).value_or("");
-    }
-    for (Backend& backend : config_.backends) {
-      if (backend.origin.ns != policy.origin.ns) continue;
-      const auto& targets = policy.target_backends;
-      if (std::find(targets.begin(), targets.end(), backend.origin.name) == targets.end()) {
-        continue;
-      }
-      backend.tls.enabled = true;
-      backend.tls.system_cas = policy.system_cas;
-      backend.tls.hostname = policy.hostname;
-      backend.tls.ca_pem = ca_pem;
-      backend.tls.ca_source = ca_source;
-    }
-  }
-}
-
-void Loader::applyOverrides() {
-  for (const auto& [name, endpoint] : opts_.backend_endpoint_overrides) {
-    Diagnostic d;
-    d.file = std::string(kCommandLine);
-    d.field = "--backend-endpoint " + name;
-    if (endpoint.host.empty() || endpoint.port == 0) {
-      d.severity = Severity::kError;
-      d.message = "an override needs a host and a port between 1 and 65535";
-      diags_.push_back(std::move(d));
-      continue;
-    }
-    bool found = false;
-    std::string known;
-    for (Backend& backend : config_.backends) {
-      if (!known.empty()) known += ", ";
-      known += backend.origin.name;
-      if (backend.origin.name != name) continue;
-      found = true;
-      backend.endpoints = {endpoint};
-      // An override points at a local plain-HTTP server (a mock, a port-forward, a vLLM on this
-      // machine), so the Backend's TLS settings, meant for the real endpoint, no longer apply.
-      backend.tls = BackendTls{};
-      Diagnostic info = d;
-      info.severity = Severity::kInfo;
-      info.object = objectLabel(backend.origin);
-      info.message = "endpoints replaced by " + endpoint.host + ":" +
-                     std::to_string(endpoint.port) + " (plain HTTP, TLS off)";
-      diags_.push_back(std::move(info));
-    }
-    if (!found) {
-      d.severity = Severity::kError;
-      d.message = "names Backend " + inQuotes(name) + ", " + missing() +
-                  (known.empty() ? std::string() : " (known Backends: " + known + ")");
-      diags_.push_back(std::move(d));
-    }
-  }
-}
-
-void Loader::checkReferences() {
-  for (PendingRef& ref : refs_) {
-    if (object_index_.count(objectKey(ref.kind, ref.ns, ref.name)) == 0) {
-      diags_.push_back(std::move(ref.if_missing));
-    }
-  }
-  for (PendingCostKey& pending : cost_keys_) {
-    if (route_cost_keys_.count(pending.key) != 0) continue;
-    pending.where.message = "metadata key " + inQuotes(pending.key) +
-                            " is not defined by any AIGatewayRoute's llmRequestCosts; this "
-                            "rule's response cost will always be 0";
-    diags_.push_back(std::move(pending.where));
-  }
-}
-
-void Loader::checkSharedTrafficPolicies() {
-  // Envoy Gateway would accept only the oldest policy on a Gateway and mark the others
-  // Conflicted. tollgate has no creation times to compare, and dropping a rate limit silently is
-  // the worse failure, so every policy is kept and every rule enforced.
-  std::map<std::string, std::vector<const BackendTrafficPolicy*>> by_gateway;
-  for (const BackendTrafficPolicy& policy : config_.traffic_policies) {
-    std::set<std::string> mine;
-    for (const std::string& gateway : policy.target_gateways) {
-      const std::string key = policy.origin.ns + "/" + gateway;
-      if (mine.insert(key).second) by_gateway[key].push_back(&policy);
-    }
-  }
-  for (const auto& [gateway, policies] : by_gateway) {
-    if (policies.size() < 2) continue;
-    std::string list;
-    for (const BackendTrafficPolicy* policy : policies) {
-      if (!list.empty()) list += ", ";
-      list += policy->origin.ns + "/" + policy->origin.name + " (" + place(policy->origin) + ")";
-    }
-    const Origin& last = policies.back()->origin;
-    Diagnostic d;
-    d.severity = Severity::kWarning;
-    d.file = last.file;
-    d.line = last.line;
-    d.object = objectLabel(last);
-    d.field = "spec.targetRefs";
-    d.message = std::to_string(policies.size()) + " BackendTrafficPolicies target Gateway " +
-                gateway + ": " + list +
-                "; tollgate keeps them all and enforces every rule of each (a request must pass "
-                "all the limits that match it)";
-    diags_.push_back(std::move(d));
-  }
-}
-
-}  // namespace
 }  // namespace tollgate::config::detail
 
 namespace tollgate::config {
