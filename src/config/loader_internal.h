@@ -5,8 +5,8 @@
 //   link.cc             the Pending* entries once every object is known: Secrets, CA bundles,
 //                       BackendTLSPolicies, overrides, references that lead nowhere
 //   yaml_read.h         the node readers and the Reporter all of them use
-// A new kind is a convert_<kind>.cc, its declaration below, and a line in loader.cc's kind tables;
-// a new field of a kind touches its convert_<kind>.cc only.
+// A new kind is a convert_<kind>.cc, its declaration below, and its line in each of loader.cc's
+// expectedGroup() and convert(); a new field of a kind touches its convert_<kind>.cc only.
 //
 // One Loader serves one load call on one thread; it owns everything it reads and builds until
 // finish() moves the Config and the diagnostics out.
