@@ -17,7 +17,6 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -43,30 +42,40 @@ bool hasYamlExtension(const std::string& name) {
   return ends_with(".yaml") || ends_with(".yml");
 }
 
-// The API group each supported kind must come from. Other groups with the same kind (an Istio
-// Gateway, say) are someone else's objects.
-std::optional<std::string_view> expectedGroup(std::string_view kind) {
-  static const std::map<std::string_view, std::string_view> kGroups = {
-      {"Gateway", kGatewayApiGroup},
-      {"BackendTLSPolicy", kGatewayApiGroup},
-      {"Backend", kEnvoyGatewayGroup},
-      {"BackendTrafficPolicy", kEnvoyGatewayGroup},
-      {"ClientTrafficPolicy", kEnvoyGatewayGroup},
-      {"AIServiceBackend", kAIGatewayGroup},
-      {"AIGatewayRoute", kAIGatewayGroup},
-      {"BackendSecurityPolicy", kAIGatewayGroup},
-      {"Secret", kCoreGroup},
-      {"ConfigMap", kCoreGroup},
-  };
-  const auto it = kGroups.find(kind);
-  if (it == kGroups.end()) return std::nullopt;
-  return it->second;
-}
-
 }  // namespace
 
 std::string objectKey(std::string_view kind, std::string_view ns, std::string_view name) {
   return std::string(kind) + "/" + std::string(ns) + "/" + std::string(name);
+}
+
+// Every kind tollgate reads: the API group it must come from (other groups with the same kind, an
+// Istio Gateway say, are someone else's objects) and its converter.
+struct Loader::Kind {
+  std::string_view name;
+  std::string_view group;
+  // Converts an object whose spec is a mapping; or, for the core kinds, which have no spec, the
+  // whole object. One of the two is set.
+  void (Loader::*convert_spec)(const RawObject&, const YAML::Node& spec, const Reporter&) = nullptr;
+  void (Loader::*convert_object)(const RawObject&, const Reporter&) = nullptr;
+};
+
+const Loader::Kind* Loader::findKind(std::string_view kind) {
+  static const Kind kKinds[] = {
+      {"Gateway", kGatewayApiGroup, &Loader::convertGateway},
+      {"BackendTLSPolicy", kGatewayApiGroup, &Loader::convertTlsPolicy},
+      {"Backend", kEnvoyGatewayGroup, &Loader::convertBackend},
+      {"BackendTrafficPolicy", kEnvoyGatewayGroup, &Loader::convertTrafficPolicy},
+      {"ClientTrafficPolicy", kEnvoyGatewayGroup, &Loader::convertClientTrafficPolicy},
+      {"AIServiceBackend", kAIGatewayGroup, &Loader::convertAIServiceBackend},
+      {"AIGatewayRoute", kAIGatewayGroup, &Loader::convertRoute},
+      {"BackendSecurityPolicy", kAIGatewayGroup, &Loader::convertSecurityPolicy},
+      {"Secret", kCoreGroup, nullptr, &Loader::convertSecret},
+      {"ConfigMap", kCoreGroup, nullptr, &Loader::convertConfigMap},
+  };
+  for (const Kind& k : kKinds) {
+    if (k.name == kind) return &k;
+  }
+  return nullptr;
 }
 
 void Loader::fileProblem(Severity severity, const std::string& file, std::string message) {
@@ -215,7 +224,9 @@ void Loader::addDocument(const YAML::Node& doc, const std::string& file, int lin
 
   const size_t slash = api_version.find('/');
   const std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
-  const std::optional<std::string_view> expected = expectedGroup(*kind);
+  const Kind* known = findKind(*kind);
+  const std::optional<std::string_view> expected =
+      known != nullptr ? std::optional<std::string_view>(known->group) : std::nullopt;
   if (!expected || (!api_version.empty() && group != *expected)) {
     const Reporter obj(&diags_, file, line_base,
                        name.empty() ? *kind : objectLabel(*kind, ns, name));
@@ -316,13 +327,10 @@ LoadResult Loader::finish() {
 
 void Loader::convert(const RawObject& o) {
   const Reporter r(&diags_, o.origin.file, o.line_base, objectLabel(o.origin));
-  const std::string& kind = o.origin.kind;
-  if (kind == "Secret") {
-    convertSecret(o, r);
-    return;
-  }
-  if (kind == "ConfigMap") {
-    convertConfigMap(o, r);
+  const Kind* kind = findKind(o.origin.kind);
+  if (kind == nullptr) return;  // addDocument keeps only the kinds findKind knows
+  if (kind->convert_object != nullptr) {
+    (this->*kind->convert_object)(o, r);
     return;
   }
   const YAML::Node spec = child(o.doc, "spec");
@@ -331,23 +339,7 @@ void Loader::convert(const RawObject& o) {
     return;
   }
   if (!isMap(r, spec, "spec")) return;
-  if (kind == "Gateway") {
-    convertGateway(o, spec, r);
-  } else if (kind == "Backend") {
-    convertBackend(o, spec, r);
-  } else if (kind == "AIServiceBackend") {
-    convertAIServiceBackend(o, spec, r);
-  } else if (kind == "AIGatewayRoute") {
-    convertRoute(o, spec, r);
-  } else if (kind == "BackendSecurityPolicy") {
-    convertSecurityPolicy(o, spec, r);
-  } else if (kind == "BackendTLSPolicy") {
-    convertTlsPolicy(o, spec, r);
-  } else if (kind == "BackendTrafficPolicy") {
-    convertTrafficPolicy(o, spec, r);
-  } else if (kind == "ClientTrafficPolicy") {
-    convertClientTrafficPolicy(o, spec, r);
-  }
+  (this->*kind->convert_spec)(o, spec, r);
 }
 
 }  // namespace tollgate::config::detail

@@ -5,8 +5,8 @@
 //   link.cc             the Pending* entries once every object is known: Secrets, CA bundles,
 //                       BackendTLSPolicies, overrides, references that lead nowhere
 //   yaml_read.h         the node readers and the Reporter all of them use
-// A new kind is a convert_<kind>.cc, its declaration below, and its line in each of loader.cc's
-// expectedGroup() and convert(); a new field of a kind touches its convert_<kind>.cc only.
+// A new kind is a convert_<kind>.cc, its declaration below, and its line in loader.cc's table of
+// kinds (Loader::findKind); a new field of a kind touches its convert_<kind>.cc only.
 //
 // One Loader serves one load call on one thread; it owns everything it reads and builds until
 // finish() moves the Config and the diagnostics out.
@@ -121,6 +121,9 @@ class Loader {
   void addObject(RawObject object);
   void fileProblem(Severity severity, const std::string& file, std::string message);
   void reportDuplicates();
+  // The kinds tollgate reads, with their API group and converter; nullptr for any other kind.
+  struct Kind;
+  static const Kind* findKind(std::string_view kind);
   void convert(const RawObject& o);
 
   // One per kind, each in its convert_<kind>.cc; `spec` is a mapping, checked by convert().
