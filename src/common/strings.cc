@@ -23,6 +23,13 @@ std::string toLower(std::string_view s) {
   return out;
 }
 
+std::string_view trim(std::string_view s) {
+  const size_t first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  const size_t last = s.find_last_not_of(" \t\r\n");
+  return s.substr(first, last - first + 1);
+}
+
 std::optional<HostPort> parseHostPort(std::string_view s) {
   HostPort hp;
   std::string_view port_part;

@@ -10,6 +10,8 @@ namespace tollgate {
 
 bool iequals(std::string_view a, std::string_view b);
 std::string toLower(std::string_view s);
+// s without leading and trailing ASCII whitespace (space, tab, CR, LF); a view into s.
+std::string_view trim(std::string_view s);
 // Parses "HOST:PORT", "[::1]:PORT" (brackets removed from host). nullopt when malformed.
 struct HostPort {
   std::string host;

@@ -1,6 +1,6 @@
-// Plain, immutable configuration structs. The YAML loader (loader.cc) is the only code that builds
-// them; the runtime never sees YAML. A loaded Config is shared read-only by all threads through a
-// std::shared_ptr<const Config> snapshot.
+// Plain, immutable configuration structs. The YAML loader (loader.cc and its convert_<kind>.cc) is
+// the only code that builds them; the runtime never sees YAML. A loaded Config is shared read-only
+// by all threads through a std::shared_ptr<const Config> snapshot.
 #pragma once
 
 #include <cstdint>
