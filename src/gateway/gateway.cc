@@ -5,7 +5,6 @@
 #include <random>
 
 #include "api/errors.h"
-#include "auth/sigv4.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "gateway/error_response.h"
@@ -74,32 +73,6 @@ std::string_view pathOnly(std::string_view target) {
   return q == std::string_view::npos ? target : target.substr(0, q);
 }
 
-// SigV4 over exactly what will be sent (Host as the upstream client writes it). The signer adds
-// x-amz-date, x-amz-security-token and authorization.
-void signAws(upstream::OutgoingRequest& out, const upstream::UpstreamTarget& target,
-             const std::string& region, const auth::AwsCredentials& creds) {
-  auth::SignRequest sr;
-  sr.method = out.method;
-  auto q = out.target.find('?');
-  sr.path = out.target.substr(0, q);
-  if (q != std::string::npos) sr.query = out.target.substr(q + 1);
-  sr.headers = out.headers;
-  sr.headers.emplace_back("host", target.hostHeader());
-  sr.body = out.body;
-  auth::SignOptions so;
-  so.region = region;
-  so.service = "bedrock";
-  so.now = std::chrono::system_clock::now();
-  auth::SigningDetails details;
-  auth::signRequest(sr, creds, so, &details);
-  // The canonical request holds no secret; it is what to compare when AWS answers
-  // SignatureDoesNotMatch.
-  spdlog::trace("sigv4 canonical request:\n{}", details.canonical_request);
-  out.headers.clear();
-  for (auto& h : sr.headers)
-    if (!iequals(h.first, "host")) out.headers.push_back(std::move(h));
-}
-
 }  // namespace
 
 ratelimit::RequestFacts Gateway::factsFor(const RequestContext& ctx,
@@ -122,37 +95,7 @@ Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, ratelimit::Mode ra
                       std::chrono::system_clock::now().time_since_epoch())
                       .count()) {
   for (const auto& p : config->security_policies) {
-    if (p.type != config::SecurityType::kAWSCredentials || p.aws.credentials_file_content.empty())
-      continue;
-    const std::string where =
-        "BackendSecurityPolicy " + p.origin.ns + "/" + p.origin.name + " credentialsFile";
-    config::Diagnostic problem;
-    problem.file = p.origin.file;
-    problem.line = p.origin.line;
-    problem.object = "BackendSecurityPolicy " + p.origin.ns + "/" + p.origin.name;
-    problem.field = "spec.awsCredentials.credentialsFile";
-    auto ini = auth::parseIni(p.aws.credentials_file_content, where);
-    if (!ini) {
-      problem.message = ini.error().public_message + " " + ini.error().detail;
-      errors.push_back(std::move(problem));
-      continue;
-    }
-    const std::string profile =
-        p.aws.credentials_profile.empty() ? "default" : p.aws.credentials_profile;
-    auto section = ini->find(profile);
-    if (section == ini->end() || !section->second.count("aws_access_key_id") ||
-        !section->second.count("aws_secret_access_key")) {
-      problem.message =
-          "profile '" + profile + "' has no aws_access_key_id / aws_secret_access_key";
-      errors.push_back(std::move(problem));
-      continue;
-    }
-    auth::AwsCredentials c;
-    c.access_key_id = section->second.at("aws_access_key_id");
-    c.secret_access_key = section->second.at("aws_secret_access_key");
-    if (auto t = section->second.find("aws_session_token"); t != section->second.end())
-      c.session_token = t->second;
-    aws_policy_credentials[p.origin.ns + "/" + p.origin.name] = std::move(c);
+    if (auto a = auth::makeBackendAuth(p, errors)) backend_auth[&p] = std::move(a);
   }
   for (const config::Backend& b : config->backends) {
     if (!b.tls.enabled || b.tls.ca_pem.empty()) continue;
@@ -172,6 +115,12 @@ Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, ratelimit::Mode ra
     std::snprintf(id, sizeof id, "%016zx", std::hash<std::string>{}(b.tls.ca_pem));
     backend_trust[&b] = BackendTrust{std::move(context), id};
   }
+}
+
+const auth::BackendAuth* Snapshot::authFor(const config::BackendSecurityPolicy* policy) const {
+  if (!policy) return nullptr;
+  auto it = backend_auth.find(policy);
+  return it == backend_auth.end() ? nullptr : it->second.get();
 }
 
 void SnapshotHolder::publish(std::shared_ptr<const Snapshot> s) {
@@ -207,6 +156,7 @@ Gateway::Gateway(SnapshotHolder& snapshots, GatewayOptions opts, const AccessLog
     : snapshots_(snapshots),
       opts_(std::move(opts)),
       access_log_(access_log),
+      loop_credentials_{opts_.aws_credentials},
       limiter_(limiter),
       metrics_(metrics),
       exporter_(exporter) {}
@@ -483,10 +433,9 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     upstream::OutgoingRequest out;
     out.method = up->method;
     out.target = up->path;
-    const bool aws_signed =
-        cand.security && cand.security->type == config::SecurityType::kAWSCredentials;
+    const auth::BackendAuth* backend_auth = snap.authFor(cand.security);
     // The gateway's own credentials replace whatever the client sent for itself.
-    const bool replaces_auth = cand.security && (!cand.security->api_key.empty() || aws_signed);
+    const bool replaces_auth = backend_auth && backend_auth->replacesClientCredentials();
     for (const auto& f : req) {
       if (isNotForwarded(f)) continue;
       auto name = f.name_string();
@@ -506,22 +455,6 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
       std::erase_if(out.headers, [&h](const auto& o) { return iequals(o.first, h.first); });
       out.headers.push_back(std::move(h));
     }
-    if (replaces_auth) {
-      // The header each provider expects its key in (as Envoy AI Gateway sends them).
-      switch (cand.security->type) {
-        case config::SecurityType::kAPIKey:
-          out.headers.emplace_back("authorization", "Bearer " + cand.security->api_key);
-          break;
-        case config::SecurityType::kAnthropicAPIKey:
-          out.headers.emplace_back("x-api-key", cand.security->api_key);
-          break;
-        case config::SecurityType::kAzureAPIKey:
-          out.headers.emplace_back("api-key", cand.security->api_key);
-          break;
-        default:
-          break;
-      }
-    }
     out.body = up->body_unchanged ? std::string_view(req.body()) : std::string_view(up->body);
 
     thread_local uint32_t round_robin = 0;
@@ -539,30 +472,15 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
       }
     }
 
-    if (aws_signed) {
-      // A credentialsFile in the policy comes first; otherwise the default chain of this loop.
-      std::optional<auth::AwsCredentials> creds;
-      auto from_policy = snap.aws_policy_credentials.find(cand.security->origin.ns + "/" +
-                                                          cand.security->origin.name);
-      if (from_policy != snap.aws_policy_credentials.end()) {
-        creds = from_policy->second;
-      } else {
-        auth::CredentialProvider* creds_provider =
-            opts_.aws_credentials ? opts_.aws_credentials() : nullptr;
-        if (!creds_provider) {
-          last_error = Error::internal("no AWS credential provider on this thread");
-          break;
-        }
-        auto fetched = co_await creds_provider->get();
-        if (!fetched) {
-          last_error = Error::upstream(ErrorCode::kNoBackend,
-                                       "the gateway has no AWS credentials for this backend",
-                                       "AWS credentials: " + fetched.error().detail, true);
-          continue;
-        }
-        creds = std::move(fetched.value());
+    if (backend_auth) {
+      // After everything else: a signature covers the final headers and body.
+      std::optional<Error> auth_error =
+          co_await backend_auth->apply(out, target, loop_credentials_);
+      if (auth_error) {
+        last_error = std::move(*auth_error);
+        if (last_error->retryable) continue;
+        break;
       }
-      signAws(out, target, cand.security->aws.region, *creds);
     }
     ++ctx.attempts;
     ctx.backend = cand.ref_name;

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "auth/aws_credentials.h"
+#include "auth/backend_auth.h"
 #include "gateway/access_log.h"
 #include "gateway/gateway_metrics.h"
 #include "gateway/request_context.h"
@@ -32,9 +33,11 @@ struct Snapshot {
   std::shared_ptr<const config::Config> config;
   router::RouteTable routes;
   ratelimit::Policies policies;
-  // AWS credentials from a policy's credentialsFile Secret (first in the chain, as Envoy AI
-  // Gateway does), parsed once per snapshot; by policy "ns/name".
-  std::map<std::string, auth::AwsCredentials> aws_policy_credentials;
+  // Each security policy's auth, built once per snapshot; policies the gateway adds no
+  // credentials for are absent. Keyed by the policy the router's candidates point at.
+  std::map<const config::BackendSecurityPolicy*, std::unique_ptr<const auth::BackendAuth>>
+      backend_auth;
+  const auth::BackendAuth* authFor(const config::BackendSecurityPolicy* policy) const;
   // Backends with their own CAs (caCertificateRefs): one TLS context each, built once per
   // snapshot; the id keeps their pooled connections apart. Backends without are absent.
   struct BackendTrust {
@@ -103,6 +106,7 @@ class Gateway final : public http::Handler {
   SnapshotHolder& snapshots_;
   GatewayOptions opts_;
   const AccessLog& access_log_;
+  auth::LoopCredentials loop_credentials_;  // from opts_, for every BackendAuth::apply
   ratelimit::Limiter* limiter_;
   GatewayMetrics* metrics_;
   tracing::OtlpExporter* exporter_;
