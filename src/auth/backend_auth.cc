@@ -32,7 +32,8 @@ class HeaderKeyAuth final : public BackendAuth {
 }  // namespace
 
 std::unique_ptr<const BackendAuth> makeApiKeyAuth(std::string key) {
-  return std::make_unique<HeaderKeyAuth>("authorization", "Bearer " + key);
+  key.insert(0, "Bearer ");
+  return std::make_unique<HeaderKeyAuth>("authorization", std::move(key));
 }
 
 std::unique_ptr<const BackendAuth> makeAnthropicKeyAuth(std::string key) {

@@ -229,9 +229,9 @@ TEST(AwsSigV4Auth, NoCredentialsFailsTheAttemptAndTheNextCandidateIsTried) {
 TEST(AwsSigV4Auth, NoChainOnThisThreadFailsTheRequest) {
   auto auth = makeAwsSigV4Auth("us-east-1", std::nullopt);
   upstream::OutgoingRequest out = bedrockRequest();
-  for (LoopCredentials loop : {LoopCredentials{}, LoopCredentials{[] {
-                                 return static_cast<CredentialProvider*>(nullptr);
-                               }}}) {
+  for (const LoopCredentials& loop : {LoopCredentials{}, LoopCredentials{[] {
+                                        return static_cast<CredentialProvider*>(nullptr);
+                                      }}}) {
     auto err = runApply(*auth, out, bedrockTarget(), loop);
     ASSERT_TRUE(err.has_value());
     EXPECT_EQ(err->code, ErrorCode::kInternal);
