@@ -1,14 +1,15 @@
 #include "gateway/gateway.h"
 
 #include <boost/asio/this_coro.hpp>
-#include <cstdio>
 #include <random>
 
 #include "api/errors.h"
-#include "auth/sigv4.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "gateway/error_response.h"
+#include "gateway/retry_state.h"
+#include "gateway/span.h"
+#include "gateway/upstream_request.h"
 #include "providers/translator.h"
 #include "upstream/client.h"
 
@@ -36,24 +37,6 @@ class RequestHeaders final : public router::HeaderSource {
   std::string_view model_;
 };
 
-// Headers that only concern one hop, the Host and Expect of this hop, and those the gateway sets
-// itself.
-bool isNotForwarded(const http::Request::fields_type::value_type& f) {
-  using beast::http::field;
-  if (upstream::isHopByHop(f)) return true;
-  switch (f.name()) {
-    case field::host:
-    case field::expect:
-      return true;
-    case field::unknown:
-      return iequals(f.name_string(), "x-ai-eg-model") ||
-             iequals(f.name_string(), "x-request-id") || iequals(f.name_string(), "traceparent") ||
-             iequals(f.name_string(), "tracestate");
-    default:
-      return false;
-  }
-}
-
 uint64_t requestRandom() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   return rng();
@@ -74,32 +57,6 @@ std::string_view pathOnly(std::string_view target) {
   return q == std::string_view::npos ? target : target.substr(0, q);
 }
 
-// SigV4 over exactly what will be sent (Host as the upstream client writes it). The signer adds
-// x-amz-date, x-amz-security-token and authorization.
-void signAws(upstream::OutgoingRequest& out, const upstream::UpstreamTarget& target,
-             const std::string& region, const auth::AwsCredentials& creds) {
-  auth::SignRequest sr;
-  sr.method = out.method;
-  auto q = out.target.find('?');
-  sr.path = out.target.substr(0, q);
-  if (q != std::string::npos) sr.query = out.target.substr(q + 1);
-  sr.headers = out.headers;
-  sr.headers.emplace_back("host", target.hostHeader());
-  sr.body = out.body;
-  auth::SignOptions so;
-  so.region = region;
-  so.service = "bedrock";
-  so.now = std::chrono::system_clock::now();
-  auth::SigningDetails details;
-  auth::signRequest(sr, creds, so, &details);
-  // The canonical request holds no secret; it is what to compare when AWS answers
-  // SignatureDoesNotMatch.
-  spdlog::trace("sigv4 canonical request:\n{}", details.canonical_request);
-  out.headers.clear();
-  for (auto& h : sr.headers)
-    if (!iequals(h.first, "host")) out.headers.push_back(std::move(h));
-}
-
 }  // namespace
 
 ratelimit::RequestFacts Gateway::factsFor(const RequestContext& ctx,
@@ -114,99 +71,13 @@ ratelimit::RequestFacts Gateway::factsFor(const RequestContext& ctx,
   return facts;
 }
 
-Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, ratelimit::Mode rate_limit_mode)
-    : config(cfg),
-      routes(cfg),
-      policies(*cfg, rate_limit_mode),
-      loaded_unix(std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count()) {
-  for (const auto& p : config->security_policies) {
-    if (p.type != config::SecurityType::kAWSCredentials || p.aws.credentials_file_content.empty())
-      continue;
-    const std::string where =
-        "BackendSecurityPolicy " + p.origin.ns + "/" + p.origin.name + " credentialsFile";
-    config::Diagnostic problem;
-    problem.file = p.origin.file;
-    problem.line = p.origin.line;
-    problem.object = "BackendSecurityPolicy " + p.origin.ns + "/" + p.origin.name;
-    problem.field = "spec.awsCredentials.credentialsFile";
-    auto ini = auth::parseIni(p.aws.credentials_file_content, where);
-    if (!ini) {
-      problem.message = ini.error().public_message + " " + ini.error().detail;
-      errors.push_back(std::move(problem));
-      continue;
-    }
-    const std::string profile =
-        p.aws.credentials_profile.empty() ? "default" : p.aws.credentials_profile;
-    auto section = ini->find(profile);
-    if (section == ini->end() || !section->second.count("aws_access_key_id") ||
-        !section->second.count("aws_secret_access_key")) {
-      problem.message =
-          "profile '" + profile + "' has no aws_access_key_id / aws_secret_access_key";
-      errors.push_back(std::move(problem));
-      continue;
-    }
-    auth::AwsCredentials c;
-    c.access_key_id = section->second.at("aws_access_key_id");
-    c.secret_access_key = section->second.at("aws_secret_access_key");
-    if (auto t = section->second.find("aws_session_token"); t != section->second.end())
-      c.session_token = t->second;
-    aws_policy_credentials[p.origin.ns + "/" + p.origin.name] = std::move(c);
-  }
-  for (const config::Backend& b : config->backends) {
-    if (!b.tls.enabled || b.tls.ca_pem.empty()) continue;
-    std::string error;
-    auto context = upstream::makeTlsContextFromPem(b.tls.ca_pem, &error);
-    if (!context) {
-      config::Diagnostic problem;
-      problem.file = b.origin.file;
-      problem.line = b.origin.line;
-      problem.object = "Backend " + b.origin.ns + "/" + b.origin.name;
-      problem.field = "caCertificateRefs";
-      problem.message = "the CA certificates of " + b.tls.ca_source + " cannot be used: " + error;
-      errors.push_back(std::move(problem));
-      continue;
-    }
-    char id[17];
-    std::snprintf(id, sizeof id, "%016zx", std::hash<std::string>{}(b.tls.ca_pem));
-    backend_trust[&b] = BackendTrust{std::move(context), id};
-  }
-}
-
-void SnapshotHolder::publish(std::shared_ptr<const Snapshot> s) {
-  std::lock_guard lock(mu_);
-  snap_ = std::move(s);
-  generation_.fetch_add(1, std::memory_order_release);
-}
-
-std::shared_ptr<const Snapshot> SnapshotHolder::current() const {
-  std::lock_guard lock(mu_);
-  return snap_;
-}
-
-std::shared_ptr<const Snapshot> SnapshotHolder::acquire() const {
-  struct PerThread {
-    std::shared_ptr<const Snapshot> snap;
-  };
-  thread_local const SnapshotHolder* owner = nullptr;
-  thread_local uint64_t seen = ~0ull;
-  thread_local std::shared_ptr<const PerThread> cached;
-  uint64_t gen = generation_.load(std::memory_order_acquire);
-  if (owner != this || gen != seen || !cached) {
-    cached = std::make_shared<const PerThread>(PerThread{current()});
-    seen = gen;
-    owner = this;
-  }
-  return std::shared_ptr<const Snapshot>(cached, cached->snap.get());
-}
-
 Gateway::Gateway(SnapshotHolder& snapshots, GatewayOptions opts, const AccessLog& access_log,
                  ratelimit::Limiter* limiter, GatewayMetrics* metrics,
                  tracing::OtlpExporter* exporter)
     : snapshots_(snapshots),
       opts_(std::move(opts)),
       access_log_(access_log),
+      loop_credentials_{opts_.aws_credentials},
       limiter_(limiter),
       metrics_(metrics),
       exporter_(exporter) {}
@@ -311,44 +182,7 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
   }
   access_log_.write(ctx);
   if (metrics_) metrics_->record(ctx);
-  if (exporter_ && ctx.trace.sampled()) exportSpan(ctx);
-}
-
-void Gateway::exportSpan(const RequestContext& ctx) {
-  using tracing::Attribute;
-  auto unix_nanos = [](std::chrono::system_clock::time_point t) {
-    return static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
-  };
-  tracing::SpanData span;
-  span.trace_id = ctx.trace.trace_id;
-  span.span_id = ctx.trace.span_id;
-  span.parent_span_id = ctx.trace.parent_span_id;
-  const std::string_view op = api::apiOperationName(ctx.api);
-  span.name = ctx.parsed.model.empty() ? std::string(op) : std::string(op) + " " + ctx.parsed.model;
-  span.start_unix_nanos = unix_nanos(ctx.wall_start);
-  span.end_unix_nanos =
-      span.start_unix_nanos +
-      static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - ctx.start).count());
-  span.error = ctx.status >= 500 || ctx.status == 0;
-  if (span.error) span.status_message = ctx.error_type;
-  auto& a = span.attributes;
-  a.push_back({"gen_ai.operation.name", std::string(op)});
-  if (!ctx.provider.empty()) a.push_back({"gen_ai.provider.name", ctx.provider});
-  if (!ctx.parsed.model.empty()) a.push_back({"gen_ai.request.model", ctx.parsed.model});
-  if (!ctx.response_model.empty()) a.push_back({"gen_ai.response.model", ctx.response_model});
-  if (ctx.usage.known) {
-    a.push_back({"gen_ai.usage.input_tokens", static_cast<int64_t>(ctx.usage.input_tokens)});
-    a.push_back({"gen_ai.usage.output_tokens", static_cast<int64_t>(ctx.usage.output_tokens)});
-  }
-  a.push_back({"http.response.status_code", static_cast<int64_t>(ctx.status)});
-  if (!ctx.error_type.empty()) a.push_back({"error.type", ctx.error_type});
-  if (!ctx.route_name.empty()) a.push_back({"tollgate.route", ctx.route_name});
-  if (!ctx.backend.empty()) a.push_back({"tollgate.backend", ctx.backend});
-  if (!ctx.user.empty()) a.push_back({"enduser.id", ctx.user});
-  a.push_back({"tollgate.request_id", ctx.request_id});
-  exporter_->submit(std::move(span));
+  if (exporter_ && ctx.trace.sampled()) exporter_->submit(requestSpan(ctx));
 }
 
 asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter& w,
@@ -438,24 +272,18 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     co_return;
   }
 
-  std::optional<Error> last_error;
-  for (size_t i = 0; i < order.size(); ++i) {
-    const router::Candidate& cand = *order[i];
-    if (ctx.attempts >= opts_.max_attempts) break;
-    if (Clock::now() >= deadline) {
-      last_error = Error::upstream(ErrorCode::kUpstreamTimeout, "upstream request timeout",
-                                   "route timeout reached before attempt", false);
-      break;
-    }
+  RetryState retry(order, opts_.max_attempts, deadline);
+  while (const router::Candidate* next = retry.next(Clock::now())) {
+    const router::Candidate& cand = *next;
     if (!cand.usable()) {
       std::string why = !cand.ai_backend ? "AIServiceBackend '" + cand.ref_name + "' is not defined"
                         : !cand.backend
                             ? "Backend '" + cand.ai_backend->backend_ref +
                                   "' of AIServiceBackend '" + cand.ref_name + "' is not defined"
                             : "Backend of '" + cand.ref_name + "' has no endpoints";
-      last_error = Error::upstream(ErrorCode::kNoBackend,
-                                   "no backend available for model '" + ctx.parsed.model + "'",
-                                   "route " + rule->route + ": " + why, true);
+      retry.skip(Error::upstream(ErrorCode::kNoBackend,
+                                 "no backend available for model '" + ctx.parsed.model + "'",
+                                 "route " + rule->route + ": " + why, true));
       continue;
     }
     std::string_view anthropic_beta;
@@ -463,260 +291,74 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     auto translator = providers::createTranslator(ctx.api, cand.ai_backend->schema,
                                                   *cand.ai_backend, anthropic_beta);
     if (!translator) {
-      last_error = Error::client(ErrorCode::kNotImplemented,
-                                 "model '" + ctx.parsed.model + "' is served by a " +
-                                     std::string(providers::schemaName(cand.ai_backend->schema)) +
-                                     " backend, which this gateway cannot reach through " +
-                                     ctx.path + " yet");
-      last_error->detail = "no translator for " + ctx.path + " -> " +
-                           std::string(providers::schemaName(cand.ai_backend->schema));
+      Error err = Error::client(ErrorCode::kNotImplemented,
+                                "model '" + ctx.parsed.model + "' is served by a " +
+                                    std::string(providers::schemaName(cand.ai_backend->schema)) +
+                                    " backend, which this gateway cannot reach through " +
+                                    ctx.path + " yet");
+      err.detail = "no translator for " + ctx.path + " -> " +
+                   std::string(providers::schemaName(cand.ai_backend->schema));
+      retry.skip(std::move(err));
       continue;
     }
     auto up = translator->translateRequest(ctx.parsed, req.body(), cand.model_override);
     if (!up) {
-      last_error = up.error();
-      break;
+      retry.stop(std::move(up.error()));
+      continue;
     }
 
-    // Upstream request: the client's end-to-end headers, the routing header, the request id,
-    // then what the translator and the security policy add.
-    upstream::OutgoingRequest out;
-    out.method = up->method;
-    out.target = up->path;
-    const bool aws_signed =
-        cand.security && cand.security->type == config::SecurityType::kAWSCredentials;
+    const auth::BackendAuth* backend_auth = snap.authFor(cand.security);
     // The gateway's own credentials replace whatever the client sent for itself.
-    const bool replaces_auth = cand.security && (!cand.security->api_key.empty() || aws_signed);
-    for (const auto& f : req) {
-      if (isNotForwarded(f)) continue;
-      auto name = f.name_string();
-      if (replaces_auth && (f.name() == beast::http::field::authorization ||
-                            iequals(name, "x-api-key") || iequals(name, "api-key")))
-        continue;
-      out.headers.emplace_back(std::string(name), std::string(f.value()));
-    }
-    out.headers.emplace_back("x-ai-eg-model", ctx.parsed.model);
-    out.headers.emplace_back("x-request-id", ctx.request_id);
-    out.headers.emplace_back("traceparent", tracing::formatTraceparent(ctx.trace));
-    if (!ctx.tracestate.empty()) out.headers.emplace_back("tracestate", ctx.tracestate);
-    // A translator's header replaces the client's of the same name (content-type, accept): a
-    // duplicate would be merged differently by each receiver, and an AWS signature over it
-    // would not verify.
-    for (auto& h : up->headers) {
-      std::erase_if(out.headers, [&h](const auto& o) { return iequals(o.first, h.first); });
-      out.headers.push_back(std::move(h));
-    }
-    if (replaces_auth) {
-      // The header each provider expects its key in (as Envoy AI Gateway sends them).
-      switch (cand.security->type) {
-        case config::SecurityType::kAPIKey:
-          out.headers.emplace_back("authorization", "Bearer " + cand.security->api_key);
-          break;
-        case config::SecurityType::kAnthropicAPIKey:
-          out.headers.emplace_back("x-api-key", cand.security->api_key);
-          break;
-        case config::SecurityType::kAzureAPIKey:
-          out.headers.emplace_back("api-key", cand.security->api_key);
-          break;
-        default:
-          break;
-      }
-    }
-    out.body = up->body_unchanged ? std::string_view(req.body()) : std::string_view(up->body);
-
+    upstream::OutgoingRequest out = buildUpstreamRequest(
+        req, ctx, up.value(), backend_auth && backend_auth->replacesClientCredentials());
     thread_local uint32_t round_robin = 0;
-    const auto& eps = cand.backend->endpoints;
-    const auto& ep = eps[round_robin++ % eps.size()];
-    upstream::UpstreamTarget target;
-    target.host = ep.host;
-    target.port = ep.port;
-    target.tls = cand.backend->tls.enabled;
-    target.tls_name = cand.backend->tls.hostname;
-    if (!cand.backend->tls.ca_pem.empty()) {
-      if (auto trust = snap.backend_trust.find(cand.backend); trust != snap.backend_trust.end()) {
-        target.tls_context = trust->second.context.get();
-        target.ca_id = trust->second.ca_id;
+    const upstream::UpstreamTarget target = upstreamTarget(*cand.backend, snap, round_robin++);
+    if (backend_auth) {
+      // After everything else: a signature covers the final headers and body.
+      std::optional<Error> auth_error =
+          co_await backend_auth->apply(out, target, loop_credentials_);
+      if (auth_error) {
+        retry.fail(std::move(*auth_error));
+        continue;
       }
     }
-
-    if (aws_signed) {
-      // A credentialsFile in the policy comes first; otherwise the default chain of this loop.
-      std::optional<auth::AwsCredentials> creds;
-      auto from_policy = snap.aws_policy_credentials.find(cand.security->origin.ns + "/" +
-                                                          cand.security->origin.name);
-      if (from_policy != snap.aws_policy_credentials.end()) {
-        creds = from_policy->second;
-      } else {
-        auth::CredentialProvider* creds_provider =
-            opts_.aws_credentials ? opts_.aws_credentials() : nullptr;
-        if (!creds_provider) {
-          last_error = Error::internal("no AWS credential provider on this thread");
-          break;
-        }
-        auto fetched = co_await creds_provider->get();
-        if (!fetched) {
-          last_error = Error::upstream(ErrorCode::kNoBackend,
-                                       "the gateway has no AWS credentials for this backend",
-                                       "AWS credentials: " + fetched.error().detail, true);
-          continue;
-        }
-        creds = std::move(fetched.value());
-      }
-      signAws(out, target, cand.security->aws.region, *creds);
-    }
-    ++ctx.attempts;
+    ctx.attempts = retry.beginAttempt();
     ctx.backend = cand.ref_name;
     ctx.provider = std::string(providers::providerName(cand.ai_backend->schema));
-    ctx.fallback = cand.priority > order.front()->priority;
+    ctx.fallback = retry.isFallback();
     upstream::Exchange ex(*pool);
     auto t0 = Clock::now();
     auto started = co_await ex.start(target, out, deadline);
     ctx.upstream_time += Clock::now() - t0;
     if (!started) {
-      last_error = started.error();
-      last_error->detail =
-          "backend " + cand.ref_name + " (" + target.key() + "): " + last_error->detail;
-      if (last_error->retryable) {
-        spdlog::debug("request {} attempt {} failed: {}", ctx.request_id, ctx.attempts,
-                      last_error->detail);
-        continue;
+      Error err = std::move(started.error());
+      err.detail = "backend " + cand.ref_name + " (" + target.key() + "): " + err.detail;
+      if (err.retryable) {
+        spdlog::debug("request {} attempt {} failed: {}", ctx.request_id, ctx.attempts, err.detail);
       }
-      break;
+      retry.fail(std::move(err));
+      continue;
     }
     const int status = started.value();
-    const bool can_retry = i + 1 < order.size() && ctx.attempts < opts_.max_attempts;
     // Throttling (429) and server errors go to the next choice while one is left (priority
     // fallback); a client error (4xx) would fail the same way anywhere and is passed on.
-    if ((status == 429 || status >= 500) && can_retry) {
+    if (retry.retriesStatus(status)) {
       // Nothing reached the client yet: try the next choice. The connection is dropped with `ex`.
-      last_error =
-          Error::upstream(ErrorCode::kUpstreamConnect, "upstream unavailable",
-                          "backend " + cand.ref_name + " answered " + std::to_string(status), true);
+      retry.skip(Error::upstream(ErrorCode::kUpstreamConnect, "upstream unavailable",
+                                 "backend " + cand.ref_name + " answered " + std::to_string(status),
+                                 true));
       continue;
     }
     co_await relay(w, ctx, ex, *translator, rule->timeout, deadline);
     co_return;
   }
+  std::optional<Error>& last_error = retry.lastError();
   if (!last_error) {
     last_error = Error::upstream(ErrorCode::kNoBackend,
                                  "no backend available for model '" + ctx.parsed.model + "'",
                                  "route " + rule->route + " has no backendRefs", false);
   }
   co_await sendError(w, ctx, *last_error);
-}
-
-asio::awaitable<void> Gateway::relay(http::ResponseWriter& w, RequestContext& ctx,
-                                     upstream::Exchange& ex, providers::Translator& translator,
-                                     std::chrono::milliseconds idle_timeout,
-                                     Clock::time_point deadline) {
-  const int status = ex.status();
-  std::string content_type(ex.header("content-type"));
-  auto upstream_headers = ex.endToEndHeaders();
-  translator.onResponseHeaders(upstream_headers);
-  translator.onResponseHead(status, content_type);
-  const bool event_stream = translator.streamsResponse(content_type);
-
-  http::ResponseHead head;
-  head.status = status;
-  head.headers = std::move(upstream_headers);
-  for (auto& [n, v] : head.headers) {
-    if (iequals(n, "content-type")) v = translator.clientContentType(v);
-  }
-  head.headers.emplace_back("x-request-id", ctx.request_id);
-  for (const auto& h : ctx.extra_headers) head.headers.push_back(h);
-  ctx.status = status;
-
-  if (!event_stream) {
-    std::string body;
-    for (;;) {
-      auto t0 = Clock::now();
-      auto piece = co_await ex.readSome(deadline);
-      ctx.upstream_time += Clock::now() - t0;
-      if (!piece) {
-        Error err = piece.error();
-        err.detail = "backend " + ctx.backend + ": " + err.detail;
-        co_await sendError(w, ctx, err);
-        co_return;
-      }
-      if (piece->empty()) break;
-      body.append(*piece);
-      if (body.size() > opts_.max_response_bytes) {
-        const Error err =
-            Error::upstream(ErrorCode::kUpstreamBadResponse, "upstream response too large",
-                            "backend " + ctx.backend + " response over " +
-                                std::to_string(opts_.max_response_bytes) + " bytes",
-                            false);
-        co_await sendError(w, ctx, err);
-        co_return;
-      }
-    }
-    ex.finish();
-    translator.onFullBody(body);
-    head.status = translator.clientStatus(status);
-    ctx.status = head.status;
-    ctx.usage = translator.usage();
-    ctx.response_model = translator.responseModel();
-    co_await w.send(head, body);
-    ctx.first_byte = Clock::now();
-    co_return;
-  }
-
-  // Stream: relay each piece as it comes; never buffer the whole stream.
-  struct ActiveStream {
-    GatewayMetrics* m;
-    explicit ActiveStream(GatewayMetrics* metrics) : m(metrics) {
-      if (m) m->active_streams.fetch_add(1, std::memory_order_relaxed);
-    }
-    ~ActiveStream() {
-      if (m) m->active_streams.fetch_sub(1, std::memory_order_relaxed);
-    }
-  } active_stream(metrics_);
-  bool client_ok = co_await w.begin(head);
-  ctx.first_byte = Clock::now();
-  std::string out;
-  Clock::time_point drain_until{};
-  for (;;) {
-    auto now = Clock::now();
-    if (!client_ok && drain_until == Clock::time_point{})
-      drain_until = now + opts_.drain_after_client_gone;
-    auto read_deadline = client_ok ? now + idle_timeout : drain_until;
-    auto t0 = now;
-    auto piece = co_await ex.readSome(read_deadline);
-    ctx.upstream_time += Clock::now() - t0;
-    if (!piece) {
-      spdlog::debug("request {} stream from {} ended early: {}", ctx.request_id, ctx.backend,
-                    piece.error().detail);
-      ctx.error_type = std::string(piece.error().name());
-      if (client_ok) {
-        // Tell the client in the stream's own format, then end the stream cleanly.
-        out.clear();
-        translator.onStreamFailure(piece.error(), out);
-        client_ok = co_await w.writeChunk(out);
-      }
-      break;
-    }
-    const bool end = piece->empty();
-    out.clear();
-    translator.onResponseBody(*piece, end, out);
-    if (client_ok && !out.empty()) {
-      if (ctx.first_chunk == Clock::time_point{}) ctx.first_chunk = Clock::now();
-      client_ok = co_await w.writeChunk(out);
-    }
-    if (end) {
-      ex.finish();
-      break;
-    }
-    // A client that left still owes its tokens: read on until the usage arrives.
-    if (!client_ok && translator.usage().known) break;
-  }
-  ctx.usage = translator.usage();
-  ctx.response_model = translator.responseModel();
-  if (ctx.error_type.empty() && translator.streamFailed()) ctx.error_type = "upstream_stream_error";
-  if (client_ok) {
-    co_await w.finish();
-  } else {
-    ctx.client_gone = true;
-  }
 }
 
 }  // namespace tollgate::gateway
