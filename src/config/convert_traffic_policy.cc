@@ -202,7 +202,27 @@ void Loader::convertTrafficPolicy(const RawObject& o, const YAML::Node& spec, co
   }
   readPolicyTargets(spec, o.origin, r, &policy.target_gateways, &policy.target_routes, &refs_,
                     missing());
-  reportUnusedFields(spec, "spec", {"targetRefs", "targetRef", "targetSelectors", "rateLimit"}, r);
+  reportUnusedFields(spec, "spec",
+                     {"targetRefs", "targetRef", "targetSelectors", "rateLimit", "timeout"}, r);
+
+  const YAML::Node timeout = child(spec, "timeout");
+  if (isMap(r, timeout, "spec.timeout")) {
+    reportUnusedFields(timeout, "spec.timeout", {"http"}, r);
+    const YAML::Node http = child(timeout, "http");
+    if (isMap(r, http, "spec.timeout.http")) {
+      reportUnusedFields(http, "spec.timeout.http", {"connectionIdleTimeout"}, r);
+      const std::string path = "spec.timeout.http.connectionIdleTimeout";
+      const YAML::Node n = child(http, "connectionIdleTimeout");
+      if (const std::optional<std::string> text = getString(r, n, path)) {
+        const std::optional<uint64_t> ms = parseDurationMs(*text);
+        if (!ms || *ms == 0) {
+          r.error(n, path, "invalid duration " + inQuotes(*text) + "; expected e.g. 4s, 500ms");
+        } else {
+          policy.connection_idle_timeout_ms = *ms;
+        }
+      }
+    }
+  }
 
   const YAML::Node rate_limit = child(spec, "rateLimit");
   if (isMap(r, rate_limit, "spec.rateLimit")) {

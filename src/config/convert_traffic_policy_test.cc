@@ -91,6 +91,45 @@ spec:
   EXPECT_EQ(matching(r, Severity::kInfo, {"spec.retry", "not used"}).size(), 1u) << dump(r);
 }
 
+TEST(LoaderTest, TrafficPolicyConnectionIdleTimeout) {
+  const LoadResult r = load(std::string(kGateway) + modelBackend("m") +
+                            route("r", "    - backendRefs: [{name: m}]\n") + R"(---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata: {name: keepalive}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r}]
+  timeout:
+    tcp: {connectTimeout: 3s}
+    http: {connectionIdleTimeout: 2500ms, maxConnectionDuration: 1h}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata: {name: broken}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+  timeout: {http: {connectionIdleTimeout: soon}}
+)");
+  ASSERT_EQ(r.config.traffic_policies.size(), 2u) << dump(r);
+  EXPECT_EQ(r.config.traffic_policies[0].connection_idle_timeout_ms, 2500u);
+  EXPECT_TRUE(r.config.traffic_policies[0].rules.empty());
+  EXPECT_FALSE(r.config.traffic_policies[1].connection_idle_timeout_ms.has_value());
+  EXPECT_EQ(matching(r, Severity::kError,
+                     {"spec.timeout.http.connectionIdleTimeout", "invalid duration \"soon\""})
+                .size(),
+            1u)
+      << dump(r);
+  // The fields tollgate does not apply are said, not silently dropped.
+  EXPECT_EQ(matching(r, Severity::kInfo, {"spec.timeout.tcp"}).size() +
+                matching(r, Severity::kWarning, {"spec.timeout.tcp"}).size(),
+            1u)
+      << dump(r);
+  EXPECT_EQ(matching(r, Severity::kInfo, {"maxConnectionDuration"}).size() +
+                matching(r, Severity::kWarning, {"maxConnectionDuration"}).size(),
+            1u)
+      << dump(r);
+}
+
 TEST(LoaderTest, RateLimitRuleErrors) {
   const LoadResult r = load(std::string(kGateway) + kTrafficPolicyHead + R"(
         - clientSelectors:

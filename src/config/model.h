@@ -162,6 +162,10 @@ struct BackendTrafficPolicy {
   std::vector<std::string> target_routes;
   bool global = true;  // rateLimit.type Global / Local
   std::vector<RateLimitRule> rules;
+  // timeout.http.connectionIdleTimeout (Envoy Gateway's HTTPTimeout.ConnectionIdleTimeout): how
+  // long a pooled upstream connection of the targeted routes may sit idle before the gateway
+  // closes it. Set it below the upstream's own keep-alive timeout.
+  std::optional<uint64_t> connection_idle_timeout_ms;
   std::map<std::string, std::string> annotations;
 };
 

@@ -312,7 +312,8 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     upstream::OutgoingRequest out = buildUpstreamRequest(
         req, ctx, up.value(), backend_auth && backend_auth->replacesClientCredentials());
     thread_local uint32_t round_robin = 0;
-    const upstream::UpstreamTarget target = upstreamTarget(*cand.backend, snap, round_robin++);
+    upstream::UpstreamTarget target = upstreamTarget(*cand.backend, snap, round_robin++);
+    target.idle_timeout = snap.connectionIdleTimeout(ctx.route_name);
     if (backend_auth) {
       // After everything else: a signature covers the final headers and body.
       std::optional<Error> auth_error =

@@ -16,6 +16,12 @@ Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, ratelimit::Mode ra
   for (const auto& p : config->security_policies) {
     if (auto a = auth::makeBackendAuth(p, errors)) backend_auth[&p] = std::move(a);
   }
+  for (const config::BackendTrafficPolicy& p : config->traffic_policies) {
+    if (!p.connection_idle_timeout_ms) continue;
+    const std::chrono::milliseconds idle(*p.connection_idle_timeout_ms);
+    for (const std::string& route : p.target_routes) route_idle_timeout[route] = idle;
+    if (!p.target_gateways.empty()) gateway_idle_timeout = idle;
+  }
   for (const config::Backend& b : config->backends) {
     if (!b.tls.enabled || b.tls.ca_pem.empty()) continue;
     std::string error;
@@ -34,6 +40,18 @@ Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, ratelimit::Mode ra
     std::snprintf(id, sizeof id, "%016zx", std::hash<std::string>{}(b.tls.ca_pem));
     backend_trust[&b] = BackendTrust{std::move(context), id};
   }
+}
+
+std::chrono::milliseconds Snapshot::connectionIdleTimeout(const std::string& route_name) const {
+  if (route_idle_timeout.empty()) return gateway_idle_timeout;
+  // Routes are "namespace/name"; policies name the route (an HTTPRoute of the same name), as the
+  // rate limiter matches them.
+  const auto slash = route_name.find('/');
+  const std::string name = slash == std::string::npos ? route_name : route_name.substr(slash + 1);
+  if (auto it = route_idle_timeout.find(name); it != route_idle_timeout.end()) {
+    return it->second;
+  }
+  return gateway_idle_timeout;
 }
 
 const auth::BackendAuth* Snapshot::authFor(const config::BackendSecurityPolicy* policy) const {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <boost/asio/ssl/context.hpp>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -38,6 +39,11 @@ struct Snapshot {
     std::string ca_id;
   };
   std::map<const config::Backend*, BackendTrust> backend_trust;
+  // BackendTrafficPolicy timeout.http.connectionIdleTimeout: per targeted route, and for every
+  // route of a targeted Gateway; zero = the pool's default. A route's own policy wins.
+  std::chrono::milliseconds connectionIdleTimeout(const std::string& route_name) const;
+  std::map<std::string, std::chrono::milliseconds> route_idle_timeout;  // by route name
+  std::chrono::milliseconds gateway_idle_timeout{0};
   // credentialsFile problems (file and line, never content) and unreadable CA bundles, each
   // naming its object.
   std::vector<config::Diagnostic> errors;

@@ -124,6 +124,9 @@ const racyServer = net.createServer((socket) => {
 await new Promise((r) => racyServer.listen(0, '127.0.0.1', r));
 after(() => racyServer.close());
 
+// A well-behaved upstream (60 s keep-alive) behind a route whose BackendTrafficPolicy sets a short
+// connectionIdleTimeout: the gateway, not the upstream, closes the idle connections.
+const patient = await startUpstream('patient');
 const plain = { 'idle-close': await startUpstream('idle-close'), 'close-after': await startUpstream('close-after'), 'reset-idle': await startUpstream('reset-idle') };
 const secure = await startUpstream('idle-close', { tls: true });
 const docs = [];
@@ -133,6 +136,15 @@ for (const [name, up] of Object.entries(plain)) {
   endpoints[`${name}-backend`] = up.addr;
 }
 docs.push(backendYaml('racy'), route('racy'));
+docs.push(backendYaml('patient'), route('patient'), `
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata: { name: patient-keepalive }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: r-patient }]
+  timeout: { http: { connectionIdleTimeout: 300ms } }
+`);
+endpoints['patient-backend'] = patient.addr;
 endpoints['racy-backend'] = `127.0.0.1:${racyServer.address().port}`;
 docs.push(tlsBackendYaml('tls-idle-close', secure.port), route('tls-idle-close'));
 const gw = await startGateway([tempYaml(docs.join('---\n'))], { endpoints, threads: 1 });
@@ -231,4 +243,17 @@ test('the keep-alive race: a reused connection closed unanswered is resent once 
   assert.equal(await metric('tollgate_upstream_fresh_connection_retries_total') - retriedBefore, 9);
   // One attempt per request: the resend is not an attempt, not a fallback.
   assert.equal(await metric('tollgate_upstream_attempts_total', '{backend="racy"}'), 10);
+});
+
+test('BackendTrafficPolicy timeout.http.connectionIdleTimeout: the pool closes idle connections of the route after it', async () => {
+  const expiredBefore = await metric('tollgate_upstream_idle_connections_expired_total');
+  const results = await Promise.all(Array.from({ length: 5 }, () => one('patient')));
+  assert.ok(results.every((r) => r.ok));
+  const opened = patient.stats.connections;
+  assert.ok(opened >= 1);
+  // 300 ms idle, and the sweep runs at least every second: well before the pool's 4 s default.
+  await waitFor(async () => (await metric('tollgate_upstream_idle_connections_expired_total')) - expiredBefore >= opened, { timeoutMs: 2500, intervalMs: 100 });
+  // The next request opens a new connection rather than reusing a closed one.
+  assert.ok((await one('patient')).ok);
+  assert.equal(patient.stats.connections, opened + 1);
 });
