@@ -19,8 +19,8 @@ struct EventWrite {
   std::string kind;
   std::string ns;
   std::string name;
-  std::string resource_version;  // the version judged (empty: not said)
-  std::string note;              // why; cut to kMaxEventNote bytes
+  std::string resource_version;    // the version judged (empty: not said)
+  std::string note;                // why; cut to kMaxEventNote bytes
   std::string reporting_instance;  // the replica (Lease identity)
   std::chrono::system_clock::time_point time;
 };

@@ -1,8 +1,8 @@
 #include "kube/objects.h"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <algorithm>
 #include <map>
 
 namespace tollgate::kube {

@@ -250,7 +250,8 @@ TEST(KubeObjects, OnlyGatewaysOfOurControllersClassesAreServed) {
     "spec":{"controllerName":"gateway.envoyproxy.io/gatewayclass-controller"}})");
   o.add("GatewayClass", R"({"metadata":{"name":"istio"},
     "spec":{"controllerName":"istio.io/gateway-controller"}})");
-  o.add("Gateway", R"({"metadata":{"name":"ours","namespace":"gw"},"spec":{"gatewayClassName":"eg"}})");
+  o.add("Gateway",
+        R"({"metadata":{"name":"ours","namespace":"gw"},"spec":{"gatewayClassName":"eg"}})");
   o.add("Gateway", R"({"metadata":{"name":"theirs","namespace":"gw"},
     "spec":{"gatewayClassName":"istio"}})");
   o.add("Gateway", R"({"metadata":{"name":"classless","namespace":"gw"},
@@ -261,7 +262,8 @@ TEST(KubeObjects, OnlyGatewaysOfOurControllersClassesAreServed) {
     "spec":{"parentRefs":[{"name":"theirs"},{"name":"classless"}],"rules":[]}})");
   o.add("AIGatewayRoute", R"({"metadata":{"name":"on-both","namespace":"gw"},
     "spec":{"parentRefs":[{"name":"theirs"},{"name":"ours"}],"rules":[]}})");
-  o.add("AIGatewayRoute", R"({"metadata":{"name":"unattached","namespace":"gw"},"spec":{"rules":[]}})");
+  o.add("AIGatewayRoute",
+        R"({"metadata":{"name":"unattached","namespace":"gw"},"spec":{"rules":[]}})");
   o.add("BackendTrafficPolicy", R"({"metadata":{"name":"theirs-limit","namespace":"gw"},
     "spec":{"targetRefs":[{"kind":"Gateway","name":"theirs"}]}})");
   o.add("ClientTrafficPolicy", R"({"metadata":{"name":"ours-timeouts","namespace":"gw"},
@@ -274,12 +276,13 @@ TEST(KubeObjects, OnlyGatewaysOfOurControllersClassesAreServed) {
             (std::vector<std::string>{"Gateway gw/ours", "AIGatewayRoute gw/on-ours",
                                       "AIGatewayRoute gw/on-both", "AIGatewayRoute gw/unattached",
                                       "ClientTrafficPolicy gw/ours-timeouts"}));
-  EXPECT_EQ(skipped, (std::vector<std::string>{
-                         "Gateway gw/classless is not served: its GatewayClass 'gone' does not "
-                         "exist (serving controller 'gateway.envoyproxy.io/gatewayclass-controller')",
-                         "Gateway gw/theirs is not served: its GatewayClass 'istio' belongs to "
-                         "controller 'istio.io/gateway-controller' (serving controller "
-                         "'gateway.envoyproxy.io/gatewayclass-controller')"}));
+  EXPECT_EQ(skipped,
+            (std::vector<std::string>{
+                "Gateway gw/classless is not served: its GatewayClass 'gone' does not "
+                "exist (serving controller 'gateway.envoyproxy.io/gatewayclass-controller')",
+                "Gateway gw/theirs is not served: its GatewayClass 'istio' belongs to "
+                "controller 'istio.io/gateway-controller' (serving controller "
+                "'gateway.envoyproxy.io/gatewayclass-controller')"}));
   // --controller-name '': every class, as before GatewayClasses were read.
   EXPECT_EQ(selectObjects(o.all(), GatewaySelector{}).size(), o.all().size() - 2);
   // A selected Gateway of another class is not served either.

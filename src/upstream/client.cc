@@ -1,5 +1,7 @@
 #include "upstream/client.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
@@ -11,11 +13,10 @@
 #include <boost/beast/http/read.hpp>
 #include <cerrno>
 #include <limits>
-#include <sys/socket.h>
 #include <tuple>
 
-#include "common/strings.h"
 #include "common/log.h"
+#include "common/strings.h"
 
 namespace tollgate::upstream {
 
@@ -188,12 +189,12 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Pool::acquire(const Upstrea
       // The watch may not have run yet for a close that already arrived: look at the socket.
       if (IdleState state = probe(*idle.conn); state != IdleState::kOpen) {
         ++stats_.stale_discarded;
-        spdlog::debug("upstream {}: pooled connection {} after {} ms idle; opening another", key,
-                      state == IdleState::kResetByPeer      ? "reset by the upstream"
-                      : state == IdleState::kClosedByPeer ? "closed by the upstream"
-                                                          : "has unsolicited bytes",
-                      std::chrono::duration_cast<std::chrono::milliseconds>(now - idle.since)
-                          .count());
+        spdlog::debug(
+            "upstream {}: pooled connection {} after {} ms idle; opening another", key,
+            state == IdleState::kResetByPeer    ? "reset by the upstream"
+            : state == IdleState::kClosedByPeer ? "closed by the upstream"
+                                                : "has unsolicited bytes",
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - idle.since).count());
         continue;
       }
       boost::system::error_code ignored;
@@ -274,8 +275,7 @@ Pool::IdleState Pool::probe(Connection& conn) {
   // and bytes on an idle HTTP/1.1 connection (or a TLS alert such as close_notify) mean it cannot
   // carry another exchange.
   char byte = 0;
-  const ssize_t n =
-      ::recv(conn.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  const ssize_t n = ::recv(conn.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n == 0) return IdleState::kClosedByPeer;
   if (n > 0) return IdleState::kUnsolicitedBytes;
   if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return IdleState::kOpen;
@@ -306,7 +306,7 @@ void Pool::onIdleReadable(const std::string& key, uint64_t id) {
   }
   ++stats_.stale_discarded;
   spdlog::debug("upstream {}: idle pooled connection {} after {} ms; dropped from the pool", key,
-                state == IdleState::kResetByPeer      ? "reset by the upstream"
+                state == IdleState::kResetByPeer    ? "reset by the upstream"
                 : state == IdleState::kClosedByPeer ? "closed by the upstream"
                                                     : "got unsolicited bytes",
                 std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -321,8 +321,8 @@ void Pool::armSweep() {
   sweep_armed_ = true;
   // Often enough that an idle connection outlives its timeout by at most a quarter of it (and a
   // second), rarely enough to cost nothing while the pool is busy.
-  const auto period =
-      std::clamp(opts_.idle_timeout / 4, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
+  const auto period = std::clamp(opts_.idle_timeout / 4, std::chrono::milliseconds(50),
+                                 std::chrono::milliseconds(1000));
   sweep_timer_.expires_after(period);
   sweep_timer_.async_wait([self = std::weak_ptr<Pool*>(self_)](boost::system::error_code ec) {
     if (ec) return;
@@ -403,9 +403,10 @@ asio::awaitable<Result<int>> Exchange::start(const UpstreamTarget& target,
         co_return Error::upstream(ErrorCode::kUpstreamTimeout, "upstream request timeout",
                                   "writing to " + target.key() + " timed out", true);
       if (reused) {
-        spdlog::debug("upstream {}: reused keep-alive connection failed while writing ({}); "
-                      "sending again on a new connection",
-                      target.key(), wec.message());
+        spdlog::debug(
+            "upstream {}: reused keep-alive connection failed while writing ({}); "
+            "sending again on a new connection",
+            target.key(), wec.message());
         continue;
       }
       co_return connectError("write to", target, wec);
@@ -432,9 +433,10 @@ asio::awaitable<Result<int>> Exchange::start(const UpstreamTarget& target,
         co_return Error::upstream(ErrorCode::kUpstreamTimeout, "upstream request timeout",
                                   "no response head from " + target.key() + " in time", true);
       if (nothing_received && reused) {
-        spdlog::debug("upstream {}: reused keep-alive connection closed before answering ({}); "
-                      "sending again on a new connection",
-                      target.key(), rec.message());
+        spdlog::debug(
+            "upstream {}: reused keep-alive connection closed before answering ({}); "
+            "sending again on a new connection",
+            target.key(), rec.message());
         continue;
       }
       if (nothing_received) {
