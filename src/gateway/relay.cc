@@ -13,21 +13,24 @@ asio::awaitable<void> Gateway::relay(http::ResponseWriter& w, RequestContext& ct
   const int status = ex.status();
   std::string content_type(ex.header("content-type"));
   auto upstream_headers = ex.endToEndHeaders();
-  translator.onResponseHeaders(upstream_headers);
-  translator.onResponseHead(status, content_type);
-  const bool event_stream = translator.streamsResponse(content_type);
+  // The translator's results come back with each event; the last one is what the request used.
+  const providers::ResponseStart start =
+      translator.onResponseStart(status, content_type, upstream_headers);
+  providers::ResponseOutput last = start.output;
 
   http::ResponseHead head;
   head.status = status;
   head.headers = std::move(upstream_headers);
-  for (auto& [n, v] : head.headers) {
-    if (iequals(n, "content-type")) v = translator.clientContentType(v);
+  if (!start.content_type.empty()) {
+    for (auto& [n, v] : head.headers) {
+      if (iequals(n, "content-type")) v = start.content_type;
+    }
   }
   head.headers.emplace_back("x-request-id", ctx.request_id);
   for (const auto& h : ctx.extra_headers) head.headers.push_back(h);
   ctx.status = status;
 
-  if (!event_stream) {
+  if (!start.stream) {
     std::string body;
     for (;;) {
       auto t0 = Clock::now();
@@ -52,11 +55,11 @@ asio::awaitable<void> Gateway::relay(http::ResponseWriter& w, RequestContext& ct
       }
     }
     ex.finish();
-    translator.onFullBody(body);
-    head.status = translator.clientStatus(status);
+    last = translator.onBody(body);
+    head.status = last.status;
     ctx.status = head.status;
-    ctx.usage = translator.usage();
-    ctx.response_model = translator.responseModel();
+    ctx.usage = last.usage;
+    ctx.response_model = last.model;
     co_await w.send(head, body);
     ctx.first_byte = Clock::now();
     co_return;
@@ -91,14 +94,14 @@ asio::awaitable<void> Gateway::relay(http::ResponseWriter& w, RequestContext& ct
       if (client_ok) {
         // Tell the client in the stream's own format, then end the stream cleanly.
         out.clear();
-        translator.onStreamFailure(piece.error(), out);
+        last = translator.onFailure(piece.error(), out);
         client_ok = co_await w.writeChunk(out);
       }
       break;
     }
     const bool end = piece->empty();
     out.clear();
-    translator.onResponseBody(*piece, end, out);
+    last = translator.onChunk(*piece, end, out);
     if (client_ok && !out.empty()) {
       if (ctx.first_chunk == Clock::time_point{}) ctx.first_chunk = Clock::now();
       client_ok = co_await w.writeChunk(out);
@@ -108,11 +111,11 @@ asio::awaitable<void> Gateway::relay(http::ResponseWriter& w, RequestContext& ct
       break;
     }
     // A client that left still owes its tokens: read on until the usage arrives.
-    if (!client_ok && translator.usage().known) break;
+    if (!client_ok && last.usage.known) break;
   }
-  ctx.usage = translator.usage();
-  ctx.response_model = translator.responseModel();
-  if (ctx.error_type.empty() && translator.streamFailed()) ctx.error_type = "upstream_stream_error";
+  ctx.usage = last.usage;
+  ctx.response_model = last.model;
+  if (ctx.error_type.empty() && last.failed) ctx.error_type = "upstream_stream_error";
   if (client_ok) {
     co_await w.finish();
   } else {

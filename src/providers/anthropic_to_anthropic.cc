@@ -27,9 +27,12 @@ Result<UpstreamRequest> AnthropicToAnthropicTranslator::translateRequest(
   return out;
 }
 
-void AnthropicToAnthropicTranslator::onResponseHead(int status, std::string_view content_type) {
+ResponseStart AnthropicToAnthropicTranslator::onResponseStart(
+    int status, std::string_view content_type,
+    const std::vector<std::pair<std::string, std::string>>& /*headers*/) {
   status_ = status;
-  event_stream_ = streamsResponse(content_type);
+  event_stream_ = content_type.find("text/event-stream") != std::string_view::npos;
+  return {event_stream_, {}, output()};
 }
 
 // Anthropic reports prompt tokens apart from cache reads and writes; the gateway's input count
@@ -64,11 +67,11 @@ bool AnthropicToAnthropicTranslator::readUsage(std::string_view event_json) {
   return true;
 }
 
-void AnthropicToAnthropicTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
-                                                    std::string& out) {
+ResponseOutput AnthropicToAnthropicTranslator::onChunk(std::string_view piece, bool end_of_stream,
+                                                       std::string& out) {
   if (!event_stream_) {
     out.append(piece);
-    return;
+    return output();
   }
   sse_.feed(piece, [&](const api::SseEvent& ev) {
     if (failed_) return;
@@ -77,7 +80,7 @@ void AnthropicToAnthropicTranslator::onResponseBody(std::string_view piece, bool
     if (ev.event == "error") failed_ = true;  // Anthropic's own error event, relayed as it is
     out.append(ev.raw);
   });
-  if (!end_of_stream || failed_ || status_ < 200 || status_ >= 300) return;
+  if (!end_of_stream || failed_ || status_ < 200 || status_ >= 300) return output();
   // A cut event is lost, and a stream without message_stop is not complete: say so in the
   // stream's own format rather than let the client take it for a finished message.
   if (!sse_.pending().empty() || !saw_stop_) {
@@ -87,6 +90,7 @@ void AnthropicToAnthropicTranslator::onResponseBody(std::string_view piece, bool
                                       "Anthropic stream without message_stop", false);
     appendError(err, out);
   }
+  return output();
 }
 
 void AnthropicToAnthropicTranslator::appendError(const Error& err, std::string& out) {
@@ -96,20 +100,22 @@ void AnthropicToAnthropicTranslator::appendError(const Error& err, std::string& 
   out += "\n\n";
 }
 
-void AnthropicToAnthropicTranslator::onFullBody(std::string& body) {
-  if (status_ < 200 || status_ >= 300) return;
-  if (readUsage(body)) return;
+ResponseOutput AnthropicToAnthropicTranslator::onBody(std::string& body) {
+  if (status_ < 200 || status_ >= 300) return output();
+  if (readUsage(body)) return output();
   // A success the client cannot parse is no success: say so in its shape, with a 502.
   replaceUnusableBody(
       body, api::renderAnthropicError(Error::upstream(ErrorCode::kUpstreamBadResponse,
                                                       "the upstream response is not valid JSON",
                                                       "2xx body that is not JSON", false)));
+  return output();
 }
 
-void AnthropicToAnthropicTranslator::onStreamFailure(const Error& err, std::string& out) {
-  if (failed_) return;
+ResponseOutput AnthropicToAnthropicTranslator::onFailure(const Error& err, std::string& out) {
+  if (failed_) return output();
   sse_.clear();  // an event cut by the failure is lost
   appendError(err, out);
+  return output();
 }
 
 }  // namespace tollgate::providers

@@ -15,15 +15,15 @@ class AnthropicToAnthropicTranslator final : public Translator {
  public:
   Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
                                            const std::string& model_override) override;
-  void onResponseHead(int status, std::string_view content_type) override;
-  void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) override;
-  void onFullBody(std::string& body) override;
-  void onStreamFailure(const Error& err, std::string& out) override;
-  bool streamFailed() const override { return failed_; }
-  const api::TokenUsage& usage() const override { return usage_; }
-  const std::string& responseModel() const override { return response_model_; }
+  ResponseStart onResponseStart(
+      int status, std::string_view content_type,
+      const std::vector<std::pair<std::string, std::string>>& headers) override;
+  ResponseOutput onBody(std::string& body) override;
+  ResponseOutput onChunk(std::string_view piece, bool end_of_stream, std::string& out) override;
+  ResponseOutput onFailure(const Error& err, std::string& out) override;
 
  private:
+  ResponseOutput output() const { return makeOutput(status_, usage_, response_model_, failed_); }
   bool readUsage(std::string_view event_json);
   void appendError(const Error& err, std::string& out);
 

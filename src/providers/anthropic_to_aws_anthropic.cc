@@ -45,26 +45,18 @@ Result<UpstreamRequest> AnthropicToAwsAnthropicTranslator::translateRequest(
                                   "/invoke-with-response-stream", json::serialize(v));
 }
 
-void AnthropicToAwsAnthropicTranslator::onResponseHeaders(
+ResponseStart AnthropicToAwsAnthropicTranslator::onResponseStart(
+    int status, std::string_view content_type,
     const std::vector<std::pair<std::string, std::string>>& headers) {
   headers_.read(headers);
-}
-
-void AnthropicToAwsAnthropicTranslator::onResponseHead(int status, std::string_view content_type) {
   status_ = status;
-  event_stream_ = streamsResponse(content_type);
+  event_stream_ = transports::isEventStream(content_type);
   if (event_stream_) {
     decoder_.emplace([this](const formats::Message& m) { stream_.onMessage(m, *stream_out_); });
+    return {true, std::string(transports::kClientStreamContentType), output()};
   }
-}
-
-bool AnthropicToAwsAnthropicTranslator::streamsResponse(std::string_view content_type) const {
-  return transports::isEventStream(content_type);
-}
-
-std::string AnthropicToAwsAnthropicTranslator::clientContentType(std::string_view upstream) const {
-  if (streamsResponse(upstream)) return std::string(transports::kClientStreamContentType);
-  return std::string(upstream.empty() ? "application/json" : upstream);
+  // JSON bodies are already Anthropic messages: their content type passes.
+  return {false, content_type.empty() ? "application/json" : "", output()};
 }
 
 void AnthropicToAwsAnthropicTranslator::copyUsage() {
@@ -77,28 +69,32 @@ void AnthropicToAwsAnthropicTranslator::copyUsage() {
   if (!stream_.model().empty()) response_model_ = stream_.model();
 }
 
-void AnthropicToAwsAnthropicTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
-                                                       std::string& out) {
+ResponseOutput AnthropicToAwsAnthropicTranslator::onChunk(std::string_view piece,
+                                                          bool end_of_stream, std::string& out) {
   if (!event_stream_) {
     out.append(piece);
-    return;
+    return output();
   }
   stream_out_ = &out;
   transports::feedEventStream(*decoder_, stream_, piece, end_of_stream, out);
   stream_out_ = nullptr;
   copyUsage();
+  return output();
 }
 
-void AnthropicToAwsAnthropicTranslator::onStreamFailure(const Error& err, std::string& out) {
+ResponseOutput AnthropicToAwsAnthropicTranslator::onFailure(const Error& err, std::string& out) {
   if (!event_stream_) {
-    Translator::onStreamFailure(err, out);
-    return;
+    out += "data: ";
+    out += api::renderOpenAIError(err);
+    out += "\n\n";
+    return output();
   }
   if (!stream_.failed() && !stream_.finished()) stream_.onStreamError(err.public_message, out);
   copyUsage();
+  return output();
 }
 
-void AnthropicToAwsAnthropicTranslator::onFullBody(std::string& body) {
+ResponseOutput AnthropicToAwsAnthropicTranslator::onBody(std::string& body) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (status_ >= 200 && status_ < 300) {
@@ -108,7 +104,7 @@ void AnthropicToAwsAnthropicTranslator::onFullBody(std::string& body) {
           body, api::renderAnthropicError(Error::upstream(
                     ErrorCode::kUpstreamBadResponse, "the upstream response is not valid JSON",
                     "Bedrock InvokeModel 2xx body is not a JSON object", false)));
-      return;
+      return output();
     }
     const auto& o = v.as_object();
     if (auto* m = o.if_contains("model"); m && m->is_string()) response_model_ = m->as_string();
@@ -134,7 +130,7 @@ void AnthropicToAwsAnthropicTranslator::onFullBody(std::string& body) {
       usage_.total_tokens = usage_.input_tokens + usage_.output_tokens;
       usage_.known = true;
     }
-    return;
+    return output();
   }
   // An AWS error ({"message": "..."} or {"Message": ...}): rewrite it in Anthropic's shape.
   std::string message;
@@ -144,6 +140,7 @@ void AnthropicToAwsAnthropicTranslator::onFullBody(std::string& body) {
   }
   const Error err = transports::responseError(status_, headers_.error_type, message);
   body = api::renderAnthropicError(err, status_);
+  return output();
 }
 
 }  // namespace tollgate::providers

@@ -27,18 +27,17 @@ class AnthropicToAwsAnthropicTranslator final : public Translator {
 
   Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
                                            const std::string& model_override) override;
-  void onResponseHeaders(const std::vector<std::pair<std::string, std::string>>& headers) override;
-  void onResponseHead(int status, std::string_view content_type) override;
-  bool streamsResponse(std::string_view content_type) const override;
-  void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) override;
-  void onFullBody(std::string& body) override;
-  void onStreamFailure(const Error& err, std::string& out) override;
-  bool streamFailed() const override { return event_stream_ && stream_.failed(); }
-  const api::TokenUsage& usage() const override { return usage_; }
-  const std::string& responseModel() const override { return response_model_; }
-  std::string clientContentType(std::string_view upstream_content_type) const override;
+  ResponseStart onResponseStart(
+      int status, std::string_view content_type,
+      const std::vector<std::pair<std::string, std::string>>& headers) override;
+  ResponseOutput onBody(std::string& body) override;
+  ResponseOutput onChunk(std::string_view piece, bool end_of_stream, std::string& out) override;
+  ResponseOutput onFailure(const Error& err, std::string& out) override;
 
  private:
+  ResponseOutput output() const {
+    return makeOutput(status_, usage_, response_model_, event_stream_ && stream_.failed());
+  }
   void copyUsage();
 
   std::string version_;
@@ -49,7 +48,7 @@ class AnthropicToAwsAnthropicTranslator final : public Translator {
   transports::ResponseHeaders headers_;
   std::optional<formats::EventStreamDecoder> decoder_;
   InvokeStreamToAnthropicSse stream_;
-  std::string* stream_out_ = nullptr;  // where decoded events go during one onResponseBody call
+  std::string* stream_out_ = nullptr;  // where decoded events go during one onChunk call
   api::TokenUsage usage_;
   std::string response_model_;
 };

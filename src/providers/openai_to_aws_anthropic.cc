@@ -36,32 +36,28 @@ Result<UpstreamRequest> OpenAIToAwsAnthropicTranslator::translateRequest(
                                   "/invoke-with-response-stream", json::serialize(*body));
 }
 
-void OpenAIToAwsAnthropicTranslator::onResponseHeaders(
+ResponseStart OpenAIToAwsAnthropicTranslator::onResponseStart(
+    int status, std::string_view content_type,
     const std::vector<std::pair<std::string, std::string>>& headers) {
   headers_.read(headers);
-}
-
-void OpenAIToAwsAnthropicTranslator::onResponseHead(int status, std::string_view content_type) {
   status_ = status;
-  event_stream_ = streamsResponse(content_type);
+  event_stream_ = transports::isEventStream(content_type);
   if (event_stream_) {
     stream_.emplace(request_model_, created_, include_usage_);
     decoder_.emplace([this](const formats::Message& m) { stream_->onMessage(m, *stream_out_); });
+    return {true, std::string(transports::kClientStreamContentType), output()};
   }
-}
-
-bool OpenAIToAwsAnthropicTranslator::streamsResponse(std::string_view content_type) const {
-  return transports::isEventStream(content_type);
-}
-
-std::string OpenAIToAwsAnthropicTranslator::clientContentType(std::string_view upstream) const {
-  if (streamsResponse(upstream)) return std::string(transports::kClientStreamContentType);
-  return "application/json";  // every non-stream body is rendered anew, success or error
+  return {false, "application/json", output()};  // every non-stream body is rendered anew
 }
 
 // ---- non-stream ----
 
-void OpenAIToAwsAnthropicTranslator::onFullBody(std::string& body) {
+ResponseOutput OpenAIToAwsAnthropicTranslator::onBody(std::string& body) {
+  convertBody(body);
+  return output();
+}
+
+void OpenAIToAwsAnthropicTranslator::convertBody(std::string& body) {
   boost::system::error_code ec;
   const json::value v = json::parse(body, ec);
   const bool is_object = !ec && v.is_object();
@@ -164,33 +160,35 @@ void OpenAIToAwsAnthropicTranslator::onFullBody(std::string& body) {
 
 // ---- stream ----
 
-void OpenAIToAwsAnthropicTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
-                                                    std::string& out) {
+ResponseOutput OpenAIToAwsAnthropicTranslator::onChunk(std::string_view piece, bool end_of_stream,
+                                                       std::string& out) {
   if (!event_stream_) {
-    // Non-stream bodies are converted whole; onFullBody is the usual way in.
+    // Non-stream bodies are converted whole; onBody is the usual way in.
     body_.append(piece);
     if (end_of_stream) {
-      onFullBody(body_);
+      convertBody(body_);
       out += body_;
       body_.clear();
     }
-    return;
+    return output();
   }
   stream_out_ = &out;
   transports::feedEventStream(*decoder_, *stream_, piece, end_of_stream, out);
   stream_out_ = nullptr;
   stream_->updateUsage();
+  return output();
 }
 
-void OpenAIToAwsAnthropicTranslator::onStreamFailure(const Error& err, std::string& out) {
+ResponseOutput OpenAIToAwsAnthropicTranslator::onFailure(const Error& err, std::string& out) {
   if (!event_stream_) {
     out += "data: ";
     out += api::renderOpenAIError(err);
     out += "\n\n";
-    return;
+    return output();
   }
   stream_->fail(err, out);
   stream_->updateUsage();
+  return output();
 }
 
 }  // namespace tollgate::providers

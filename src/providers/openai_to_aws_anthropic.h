@@ -34,20 +34,19 @@ class OpenAIToAwsAnthropicTranslator final : public Translator {
 
   Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
                                            const std::string& model_override) override;
-  void onResponseHeaders(const std::vector<std::pair<std::string, std::string>>& headers) override;
-  void onResponseHead(int status, std::string_view content_type) override;
-  bool streamsResponse(std::string_view content_type) const override;
-  void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) override;
-  void onFullBody(std::string& body) override;
-  void onStreamFailure(const Error& err, std::string& out) override;
-  bool streamFailed() const override { return stream_ && stream_->failed(); }
-  const api::TokenUsage& usage() const override { return stream_ ? stream_->usage() : usage_; }
-  const std::string& responseModel() const override {
-    return stream_ ? stream_->model() : response_model_;
-  }
-  std::string clientContentType(std::string_view upstream_content_type) const override;
+  ResponseStart onResponseStart(
+      int status, std::string_view content_type,
+      const std::vector<std::pair<std::string, std::string>>& headers) override;
+  ResponseOutput onBody(std::string& body) override;
+  ResponseOutput onChunk(std::string_view piece, bool end_of_stream, std::string& out) override;
+  ResponseOutput onFailure(const Error& err, std::string& out) override;
 
  private:
+  ResponseOutput output() const {
+    if (stream_) return makeOutput(status_, stream_->usage(), stream_->model(), stream_->failed());
+    return makeOutput(status_, usage_, response_model_, false);
+  }
+  void convertBody(std::string& body);
   std::string version_;
   std::string request_model_;
   bool include_usage_ = false;
@@ -55,11 +54,11 @@ class OpenAIToAwsAnthropicTranslator final : public Translator {
   int status_ = 0;
   bool event_stream_ = false;
   transports::ResponseHeaders headers_;
-  std::string body_;  // a non-stream body arriving through onResponseBody in pieces
+  std::string body_;  // a non-stream body arriving through onChunk in pieces
 
   std::optional<formats::EventStreamDecoder> decoder_;
   std::optional<InvokeStreamToOpenAISse> stream_;
-  std::string* stream_out_ = nullptr;  // where decoded frames write during one onResponseBody
+  std::string* stream_out_ = nullptr;  // where decoded frames write during one onChunk
 
   // Non-stream results; a stream's are its converter's.
   api::TokenUsage usage_;

@@ -77,14 +77,14 @@ api::ApiRequest parse(const std::string& body) {
 // ---------------------------------------------------------------------------------------------
 // Fixture folders: request mapping and non-stream responses.
 
-void checkUsage(const Translator& t, const fs::path& file) {
+void checkUsage(const ResponseOutput& got, const fs::path& file) {
   const json::object want = json::parse(readFile(file)).as_object();
-  EXPECT_EQ(t.usage().known, want.at("known").as_bool());
-  EXPECT_EQ(t.usage().input_tokens, want.at("input").to_number<uint64_t>());
-  EXPECT_EQ(t.usage().cached_input_tokens, want.at("cached").to_number<uint64_t>());
-  EXPECT_EQ(t.usage().output_tokens, want.at("output").to_number<uint64_t>());
-  EXPECT_EQ(t.usage().total_tokens, want.at("total").to_number<uint64_t>());
-  EXPECT_EQ(t.responseModel(), want.at("model").as_string());
+  EXPECT_EQ(got.usage.known, want.at("known").as_bool());
+  EXPECT_EQ(got.usage.input_tokens, want.at("input").to_number<uint64_t>());
+  EXPECT_EQ(got.usage.cached_input_tokens, want.at("cached").to_number<uint64_t>());
+  EXPECT_EQ(got.usage.output_tokens, want.at("output").to_number<uint64_t>());
+  EXPECT_EQ(got.usage.total_tokens, want.at("total").to_number<uint64_t>());
+  EXPECT_EQ(got.model, want.at("model").as_string());
 }
 
 // `created` is the clock's: checked for type, then left out of the comparison.
@@ -148,27 +148,25 @@ TEST(OpenAIToAwsAnthropic, FixtureCases) {
     const std::string upstream = readFile(upstream_file);
     const json::value want = json::parse(readFile(d / "expected_response.json"));
 
-    t.onResponseHeaders(upstream_headers);
-    t.onResponseHead(status, "application/json");
-    EXPECT_FALSE(t.streamsResponse("application/json"));
-    EXPECT_EQ(t.clientContentType("application/json"), "application/json");
+    const ResponseStart start = t.onResponseStart(status, "application/json", upstream_headers);
+    EXPECT_FALSE(start.stream);
+    EXPECT_EQ(start.content_type, "application/json");
     std::string client = upstream;
-    t.onFullBody(client);
+    const ResponseOutput whole = t.onBody(client);
     EXPECT_EQ(withoutCreated(json::parse(client)), want) << client;
-    checkUsage(t, d / "expected_usage.json");
+    checkUsage(whole, d / "expected_usage.json");
 
-    // The same body arriving through onResponseBody in pieces.
+    // The same body arriving through onChunk in pieces.
     OpenAIToAwsAnthropicTranslator pieces("");
     ASSERT_TRUE(pieces.translateRequest(req, body, override_model).ok());
-    pieces.onResponseHeaders(upstream_headers);
-    pieces.onResponseHead(status, "application/json");
+    pieces.onResponseStart(status, "application/json", upstream_headers);
     std::string out;
     for (size_t i = 0; i < upstream.size(); i += 5) {
-      pieces.onResponseBody(std::string_view(upstream).substr(i, 5), false, out);
+      pieces.onChunk(std::string_view(upstream).substr(i, 5), false, out);
     }
-    pieces.onResponseBody({}, true, out);
+    const ResponseOutput last = pieces.onChunk({}, true, out);
     EXPECT_EQ(withoutCreated(json::parse(out)), want);
-    checkUsage(pieces, d / "expected_usage.json");
+    checkUsage(last, d / "expected_usage.json");
   }
   EXPECT_GE(request_cases, 8);
   EXPECT_GE(error_cases, 8);
@@ -189,11 +187,12 @@ TEST(OpenAIToAwsAnthropic, SchemaVersionAndBadBodies) {
 
   // A 200 that is not a message: the client gets an OpenAI error, not something shaped like
   // neither API.
-  bad.onResponseHead(200, "application/json");
+  bad.onResponseStart(200, "application/json", {});
   std::string garbage = "<html>proxy page</html>";
-  bad.onFullBody(garbage);
+  const ResponseOutput got = bad.onBody(garbage);
   EXPECT_EQ(json::parse(garbage).at("error").at("code"), "upstream_bad_response");
-  EXPECT_FALSE(bad.usage().known);
+  EXPECT_FALSE(got.usage.known);
+  EXPECT_EQ(got.status, 502);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -317,25 +316,25 @@ StreamRun runStream(const std::string& body, bool include_usage, size_t max_piec
   auto up = t.translateRequest(parse(request), request, "");
   EXPECT_TRUE(up.ok());
   EXPECT_TRUE(up->path.ends_with("/invoke-with-response-stream"));
-  t.onResponseHeaders({{"Content-Type", std::string(kEventStream)}});
-  EXPECT_TRUE(t.streamsResponse(kEventStream));
-  EXPECT_EQ(t.clientContentType(kEventStream), "text/event-stream; charset=utf-8");
-  t.onResponseHead(200, kEventStream);
+  const ResponseStart start =
+      t.onResponseStart(200, kEventStream, {{"Content-Type", std::string(kEventStream)}});
+  EXPECT_TRUE(start.stream);
+  EXPECT_EQ(start.content_type, "text/event-stream; charset=utf-8");
   StreamRun r;
   if (max_piece == 0) {
-    t.onResponseBody(body, false, r.out);
+    t.onChunk(body, false, r.out);
   } else {
     std::mt19937 rng(seed);
     std::uniform_int_distribution<size_t> size(1, max_piece);
     for (size_t i = 0; i < body.size();) {
       const size_t n = std::min(size(rng), body.size() - i);
-      t.onResponseBody(std::string_view(body).substr(i, n), false, r.out);
+      t.onChunk(std::string_view(body).substr(i, n), false, r.out);
       i += n;
     }
   }
-  t.onResponseBody({}, true, r.out);
-  r.usage = t.usage();
-  r.response_model = t.responseModel();
+  const ResponseOutput last = t.onChunk({}, true, r.out);
+  r.usage = last.usage;
+  r.response_model = last.model;
   return r;
 }
 
@@ -701,34 +700,37 @@ TEST(OpenAIToAwsAnthropicStream, UsageKnownOnlyOnceFinalAndStreamFailure) {
       R"({"model":"m","stream":true,"messages":[{"role":"user","content":"Hi"}]})";
   OpenAIToAwsAnthropicTranslator t("");
   ASSERT_TRUE(t.translateRequest(parse(request), request, "").ok());
-  t.onResponseHead(200, kEventStream);
+  t.onResponseStart(200, kEventStream, {});
   std::string out;
-  t.onResponseBody(chunkFrame(kStart) + chunkFrame(kText) + chunkFrame(kDelta), false, out);
+  ResponseOutput got =
+      t.onChunk(chunkFrame(kStart) + chunkFrame(kText) + chunkFrame(kDelta), false, out);
   // A client that leaves now makes the gateway read on: the output count is not final yet.
-  EXPECT_FALSE(t.usage().known);
-  EXPECT_EQ(t.usage().input_tokens, 15u);
+  EXPECT_FALSE(got.usage.known);
+  EXPECT_EQ(got.usage.input_tokens, 15u);
+  EXPECT_FALSE(got.failed);
   out.clear();
-  t.onStreamFailure(
+  got = t.onFailure(
       Error::upstream(ErrorCode::kUpstreamTimeout, "upstream timed out", "idle", true), out);
   EXPECT_EQ(out, "data: " +
                      api::renderOpenAIError(Error::upstream(ErrorCode::kUpstreamTimeout,
                                                             "upstream timed out", "", true)) +
                      "\n\n");
-  EXPECT_TRUE(t.usage().known);
+  EXPECT_TRUE(got.usage.known);
+  EXPECT_TRUE(got.failed);
   // Nothing more once failed.
   out.clear();
-  t.onResponseBody(chunkFrame(kMessageDelta), true, out);
+  t.onChunk(chunkFrame(kMessageDelta), true, out);
   EXPECT_TRUE(out.empty());
 
   OpenAIToAwsAnthropicTranslator t2("");
   ASSERT_TRUE(t2.translateRequest(parse(request), request, "").ok());
-  t2.onResponseHead(200, kEventStream);
+  t2.onResponseStart(200, kEventStream, {});
   out.clear();
-  t2.onResponseBody(chunkFrame(kStart) + chunkFrame(kMessageDelta), false, out);
-  EXPECT_TRUE(t2.usage().known);
-  EXPECT_EQ(t2.usage().output_tokens, 7u);
+  got = t2.onChunk(chunkFrame(kStart) + chunkFrame(kMessageDelta), false, out);
+  EXPECT_TRUE(got.usage.known);
+  EXPECT_EQ(got.usage.output_tokens, 7u);
   // No include_usage: finish chunk, no usage chunk, [DONE].
-  t2.onResponseBody(chunkFrame(kStop), true, out);
+  t2.onChunk(chunkFrame(kStop), true, out);
   EXPECT_EQ(out.find("\"usage\""), std::string::npos);
   EXPECT_TRUE(out.ends_with("data: [DONE]\n\n"));
 }

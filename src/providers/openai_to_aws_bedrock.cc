@@ -43,28 +43,20 @@ Result<UpstreamRequest> OpenAIToAwsBedrockTranslator::translateRequest(
                                   json::serialize(*converse));
 }
 
-void OpenAIToAwsBedrockTranslator::onResponseHeaders(
+ResponseStart OpenAIToAwsBedrockTranslator::onResponseStart(
+    int status, std::string_view content_type,
     const std::vector<std::pair<std::string, std::string>>& headers) {
   headers_.read(headers);
-}
-
-void OpenAIToAwsBedrockTranslator::onResponseHead(int status, std::string_view content_type) {
   status_ = status;
-  event_stream_ = streamsResponse(content_type);
+  event_stream_ = transports::isEventStream(content_type);
   if (event_stream_) {
     stream_.emplace(request_model_, "chatcmpl-" + randomHexId(),
                     static_cast<int64_t>(std::time(nullptr)), include_usage_);
     decoder_.emplace([this](const formats::Message& m) { onStreamMessage(m); });
+    return {true, std::string(transports::kClientStreamContentType), output()};
   }
-}
-
-bool OpenAIToAwsBedrockTranslator::streamsResponse(std::string_view content_type) const {
-  return transports::isEventStream(content_type);
-}
-
-std::string OpenAIToAwsBedrockTranslator::clientContentType(std::string_view upstream) const {
-  if (streamsResponse(upstream)) return std::string(transports::kClientStreamContentType);
-  return "application/json";  // JSON bodies are rewritten into OpenAI JSON, errors included
+  // JSON bodies are rewritten into OpenAI JSON, errors included.
+  return {false, "application/json", output()};
 }
 
 void OpenAIToAwsBedrockTranslator::onStreamMessage(const formats::Message& msg) {
@@ -89,37 +81,44 @@ void OpenAIToAwsBedrockTranslator::copyStreamUsage() {
       u.known ? std::max(stream_total_tokens_, u.input_tokens + u.output_tokens) : 0;
 }
 
-void OpenAIToAwsBedrockTranslator::onResponseBody(std::string_view piece, bool end_of_stream,
-                                                  std::string& out) {
+ResponseOutput OpenAIToAwsBedrockTranslator::onChunk(std::string_view piece, bool end_of_stream,
+                                                     std::string& out) {
   if (!event_stream_) {
     // A JSON body is converted as a whole: hold it until it is complete.
     pending_body_.append(piece);
     if (end_of_stream) {
-      onFullBody(pending_body_);
+      convertBody(pending_body_);
       out += pending_body_;
       pending_body_.clear();
     }
-    return;
+    return output();
   }
   stream_out_ = &out;
   transports::feedEventStream(*decoder_, *stream_, piece, end_of_stream, out);
   stream_out_ = nullptr;
   copyStreamUsage();
+  return output();
 }
 
-void OpenAIToAwsBedrockTranslator::onStreamFailure(const Error& err, std::string& out) {
+ResponseOutput OpenAIToAwsBedrockTranslator::onFailure(const Error& err, std::string& out) {
   if (!event_stream_) {
     // A cut JSON body has nothing worth flushing: only the error.
     out += "data: ";
     out += api::renderOpenAIError(err);
     out += "\n\n";
-    return;
+    return output();
   }
   if (!stream_->failed() && !stream_->finished()) stream_->onStreamError(err.public_message, out);
   copyStreamUsage();
+  return output();
 }
 
-void OpenAIToAwsBedrockTranslator::onFullBody(std::string& body) {
+ResponseOutput OpenAIToAwsBedrockTranslator::onBody(std::string& body) {
+  convertBody(body);
+  return output();
+}
+
+void OpenAIToAwsBedrockTranslator::convertBody(std::string& body) {
   boost::system::error_code ec;
   const json::value v = json::parse(body, ec);
   if (status_ < 200 || status_ >= 300) {

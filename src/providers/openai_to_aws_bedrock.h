@@ -30,18 +30,19 @@ class OpenAIToAwsBedrockTranslator final : public Translator {
 
   Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
                                            const std::string& model_override) override;
-  void onResponseHeaders(const std::vector<std::pair<std::string, std::string>>& headers) override;
-  void onResponseHead(int status, std::string_view content_type) override;
-  bool streamsResponse(std::string_view content_type) const override;
-  void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) override;
-  void onFullBody(std::string& body) override;
-  void onStreamFailure(const Error& err, std::string& out) override;
-  bool streamFailed() const override { return stream_ && stream_->failed(); }
-  const api::TokenUsage& usage() const override { return usage_; }
-  const std::string& responseModel() const override { return request_model_; }
-  std::string clientContentType(std::string_view upstream_content_type) const override;
+  ResponseStart onResponseStart(
+      int status, std::string_view content_type,
+      const std::vector<std::pair<std::string, std::string>>& headers) override;
+  ResponseOutput onBody(std::string& body) override;
+  ResponseOutput onChunk(std::string_view piece, bool end_of_stream, std::string& out) override;
+  ResponseOutput onFailure(const Error& err, std::string& out) override;
 
  private:
+  // The model is the one sent upstream: Converse does not echo one.
+  ResponseOutput output() const {
+    return makeOutput(status_, usage_, request_model_, stream_ && stream_->failed());
+  }
+  void convertBody(std::string& body);
   void onStreamMessage(const formats::Message& msg);
   void copyStreamUsage();
 
@@ -52,9 +53,9 @@ class OpenAIToAwsBedrockTranslator final : public Translator {
   transports::ResponseHeaders headers_;
   std::optional<formats::EventStreamDecoder> decoder_;
   std::optional<ConverseStreamToOpenAISse> stream_;
-  std::string* stream_out_ = nullptr;  // where decoded events go during one onResponseBody call
+  std::string* stream_out_ = nullptr;  // where decoded events go during one onChunk call
   uint64_t stream_total_tokens_ = 0;   // metadata.usage.totalTokens, the converter keeps it private
-  std::string pending_body_;           // a non-stream body that arrived through onResponseBody
+  std::string pending_body_;           // a non-stream body that arrived through onChunk
   api::TokenUsage usage_;
 };
 

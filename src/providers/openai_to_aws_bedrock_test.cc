@@ -97,22 +97,25 @@ OpenAIToAwsBedrockTranslator translatorFor(bool stream, bool include_usage,
   return t;
 }
 
-// Feeds `bytes` whole (max_slice 0) or in random pieces, then the end of the body.
+// Feeds `bytes` whole (max_slice 0) or in random pieces, then the end of the body; `last` gets
+// the output of the last call.
 std::string feedStream(OpenAIToAwsBedrockTranslator& t, std::string_view bytes, size_t max_slice,
-                       uint32_t seed) {
+                       uint32_t seed, ResponseOutput* last = nullptr) {
   std::string out;
+  ResponseOutput got;
   if (max_slice == 0) {
-    t.onResponseBody(bytes, true, out);
-    return out;
+    got = t.onChunk(bytes, true, out);
+  } else {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<size_t> dist(1, max_slice);
+    for (size_t pos = 0; pos < bytes.size();) {
+      const size_t n = std::min(dist(rng), bytes.size() - pos);
+      t.onChunk(bytes.substr(pos, n), false, out);
+      pos += n;
+    }
+    got = t.onChunk({}, true, out);
   }
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<size_t> dist(1, max_slice);
-  for (size_t pos = 0; pos < bytes.size();) {
-    const size_t n = std::min(dist(rng), bytes.size() - pos);
-    t.onResponseBody(bytes.substr(pos, n), false, out);
-    pos += n;
-  }
-  t.onResponseBody({}, true, out);
+  if (last != nullptr) *last = got;
   return out;
 }
 
@@ -225,7 +228,9 @@ TEST(ConverseTranslatorRequest, Fixtures) {
     EXPECT_EQ(headers["content-type"], "application/json");
     EXPECT_EQ(headers["accept"],
               req->stream ? "application/vnd.amazon.eventstream" : "application/json");
-    EXPECT_EQ(t.responseModel(), override_model.empty() ? req->model : override_model);
+    // Converse reports no model: the one sent upstream is known from the head on.
+    const ResponseStart start = t.onResponseStart(200, "application/json", {});
+    EXPECT_EQ(start.output.model, override_model.empty() ? req->model : override_model);
   }
   EXPECT_GE(cases, 16);
 }
@@ -265,7 +270,7 @@ TEST(ConverseTranslatorRequest, RejectsMalformedBodies) {
 
 // Checks a chat.completion rendered from the Converse response `converse`.
 void expectCompletion(const json::value& converse, const json::value& got,
-                      const OpenAIToAwsBedrockTranslator& t) {
+                      const ResponseOutput& result) {
   EXPECT_EQ(str(at(got, {"object"})), "chat.completion");
   EXPECT_EQ(str(at(got, {"id"})).rfind("chatcmpl-", 0), 0u);
   EXPECT_EQ(str(at(got, {"model"})), "test-model");
@@ -316,11 +321,13 @@ void expectCompletion(const json::value& converse, const json::value& got,
   EXPECT_EQ(count(got, {"usage", "completion_tokens"}), completion);
   EXPECT_EQ(count(got, {"usage", "total_tokens"}), total);
   EXPECT_EQ(count(got, {"usage", "prompt_tokens_details", "cached_tokens"}), cached);
-  EXPECT_TRUE(t.usage().known);
-  EXPECT_EQ(t.usage().input_tokens, prompt);
-  EXPECT_EQ(t.usage().output_tokens, completion);
-  EXPECT_EQ(t.usage().total_tokens, total);
-  EXPECT_EQ(t.usage().cached_input_tokens, cached);
+  EXPECT_TRUE(result.usage.known);
+  EXPECT_EQ(result.usage.input_tokens, prompt);
+  EXPECT_EQ(result.usage.output_tokens, completion);
+  EXPECT_EQ(result.usage.total_tokens, total);
+  EXPECT_EQ(result.usage.cached_input_tokens, cached);
+  EXPECT_EQ(result.model, "test-model");
+  EXPECT_EQ(result.status, 200);
 }
 
 TEST(ConverseTranslatorResponse, VercelJsonFixtures) {
@@ -331,12 +338,12 @@ TEST(ConverseTranslatorResponse, VercelJsonFixtures) {
     ++cases;
     const std::string converse = readFile(e.path());
     OpenAIToAwsBedrockTranslator t = translatorFor(false, false);
-    t.onResponseHead(200, "application/json");
-    EXPECT_FALSE(t.streamsResponse("application/json"));
-    EXPECT_EQ(t.clientContentType("application/json"), "application/json");
+    const ResponseStart start = t.onResponseStart(200, "application/json", {});
+    EXPECT_FALSE(start.stream);
+    EXPECT_EQ(start.content_type, "application/json");
     std::string body = converse;
-    t.onFullBody(body);
-    expectCompletion(json::parse(converse), json::parse(body), t);
+    const ResponseOutput result = t.onBody(body);
+    expectCompletion(json::parse(converse), json::parse(body), result);
   }
   EXPECT_GE(cases, 11);
 }
@@ -353,9 +360,9 @@ TEST(ConverseTranslatorResponse, CachedTokensReasoningAndServerTools) {
     "usage": {"inputTokens": 10, "outputTokens": 5, "totalTokens": 815,
               "cacheReadInputTokens": 600, "cacheWriteInputTokens": 200}})";
   OpenAIToAwsBedrockTranslator t = translatorFor(false, false);
-  t.onResponseHead(200, "application/json");
+  t.onResponseStart(200, "application/json", {});
   std::string body = converse;
-  t.onFullBody(body);
+  const ResponseOutput result = t.onBody(body);
   const json::value got = json::parse(body);
   const json::value& choice = got.at("choices").as_array().at(0);
   EXPECT_EQ(str(at(choice, {"message", "content"})), "The answer is 42.");
@@ -366,18 +373,19 @@ TEST(ConverseTranslatorResponse, CachedTokensReasoningAndServerTools) {
   EXPECT_EQ(count(got, {"usage", "prompt_tokens"}), 810u);
   EXPECT_EQ(count(got, {"usage", "total_tokens"}), 815u);
   EXPECT_EQ(count(got, {"usage", "prompt_tokens_details", "cached_tokens"}), 600u);
-  EXPECT_EQ(t.usage().input_tokens, 810u);
-  EXPECT_EQ(t.usage().cached_input_tokens, 600u);
-  EXPECT_EQ(t.usage().output_tokens, 5u);
-  EXPECT_EQ(t.usage().total_tokens, 815u);
+  EXPECT_EQ(result.usage.input_tokens, 810u);
+  EXPECT_EQ(result.usage.cached_input_tokens, 600u);
+  EXPECT_EQ(result.usage.output_tokens, 5u);
+  EXPECT_EQ(result.usage.total_tokens, 815u);
 }
 
 TEST(ConverseTranslatorResponse, JsonArrivingInPieces) {
   const std::string converse = readFile(kVercel / "amazon-bedrock-text.json");
   OpenAIToAwsBedrockTranslator t = translatorFor(false, false);
-  t.onResponseHead(200, "application/json");
-  const std::string out = feedStream(t, converse, 7, kSeed);
-  expectCompletion(json::parse(converse), json::parse(out), t);
+  t.onResponseStart(200, "application/json", {});
+  ResponseOutput last;
+  const std::string out = feedStream(t, converse, 7, kSeed, &last);
+  expectCompletion(json::parse(converse), json::parse(out), last);
 }
 
 TEST(ConverseTranslatorResponse, ErrorsBecomeOpenAIErrors) {
@@ -406,24 +414,27 @@ TEST(ConverseTranslatorResponse, ErrorsBecomeOpenAIErrors) {
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.body);
     OpenAIToAwsBedrockTranslator t = translatorFor(true, true);
-    if (*c.error_type != '\0') t.onResponseHeaders({{"X-Amzn-ErrorType", c.error_type}});
-    t.onResponseHead(c.status, "application/json");
-    EXPECT_EQ(t.clientContentType("application/json"), "application/json");
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (*c.error_type != '\0') headers.emplace_back("X-Amzn-ErrorType", c.error_type);
+    const ResponseStart start = t.onResponseStart(c.status, "application/json", headers);
+    EXPECT_EQ(start.content_type, "application/json");
     std::string body = c.body;
-    t.onFullBody(body);
+    const ResponseOutput result = t.onBody(body);
     const json::value got = json::parse(body);
     EXPECT_EQ(str(at(got, {"error", "type"})), c.want_type);
     EXPECT_EQ(str(at(got, {"error", "message"})), c.want_message);
-    EXPECT_FALSE(t.usage().known);
+    EXPECT_FALSE(result.usage.known);
+    EXPECT_EQ(result.status, c.status);
   }
 }
 
 TEST(ConverseTranslatorResponse, UnreadableSuccessBodyBecomesAnError) {
   OpenAIToAwsBedrockTranslator t = translatorFor(false, false);
-  t.onResponseHead(200, "application/json");
+  t.onResponseStart(200, "application/json", {});
   std::string body = R"({"unexpected":true})";
-  t.onFullBody(body);
+  const ResponseOutput result = t.onBody(body);
   EXPECT_EQ(str(at(json::parse(body), {"error", "type"})), "bad_gateway_error");
+  EXPECT_EQ(result.status, 502);
 }
 
 // ---- streams ----
@@ -469,10 +480,11 @@ TEST(ConverseTranslatorStream, VercelChunkFixtures) {
                      (include_usage ? " with usage" : ""));
         OpenAIToAwsBedrockTranslator t = translatorFor(true, include_usage);
         const std::string ct = "application/vnd.amazon.eventstream";
-        ASSERT_TRUE(t.streamsResponse(ct));
-        EXPECT_EQ(t.clientContentType(ct), "text/event-stream; charset=utf-8");
-        t.onResponseHead(200, ct);
-        const Assembled a = assemble(feedStream(t, wire, slice, kSeed));
+        const ResponseStart start = t.onResponseStart(200, ct, {});
+        ASSERT_TRUE(start.stream);
+        EXPECT_EQ(start.content_type, "text/event-stream; charset=utf-8");
+        ResponseOutput last;
+        const Assembled a = assemble(feedStream(t, wire, slice, kSeed, &last));
         EXPECT_TRUE(a.done);
         EXPECT_FALSE(a.error);
         EXPECT_EQ(a.content, text);
@@ -485,7 +497,7 @@ TEST(ConverseTranslatorStream, VercelChunkFixtures) {
           EXPECT_EQ(got.second, args);
         }
         if (!usage) {
-          EXPECT_FALSE(t.usage().known);
+          EXPECT_FALSE(last.usage.known);
           EXPECT_FALSE(a.usage_chunk.has_value());
           continue;
         }
@@ -493,16 +505,16 @@ TEST(ConverseTranslatorStream, VercelChunkFixtures) {
                             count(*usage, {"cacheReadInputTokens"}) +
                             count(*usage, {"cacheWriteInputTokens"});
         const uint64_t out = count(*usage, {"outputTokens"});
-        EXPECT_TRUE(t.usage().known);
-        EXPECT_EQ(t.usage().input_tokens, in);
-        EXPECT_EQ(t.usage().output_tokens, out);
-        EXPECT_EQ(t.usage().cached_input_tokens, count(*usage, {"cacheReadInputTokens"}));
-        EXPECT_EQ(t.usage().total_tokens, std::max(count(*usage, {"totalTokens"}), in + out));
+        EXPECT_TRUE(last.usage.known);
+        EXPECT_EQ(last.usage.input_tokens, in);
+        EXPECT_EQ(last.usage.output_tokens, out);
+        EXPECT_EQ(last.usage.cached_input_tokens, count(*usage, {"cacheReadInputTokens"}));
+        EXPECT_EQ(last.usage.total_tokens, std::max(count(*usage, {"totalTokens"}), in + out));
         EXPECT_EQ(a.usage_chunk.has_value(), include_usage);
         if (a.usage_chunk) {
-          EXPECT_EQ(count(*a.usage_chunk, {"prompt_tokens"}), t.usage().input_tokens);
-          EXPECT_EQ(count(*a.usage_chunk, {"completion_tokens"}), t.usage().output_tokens);
-          EXPECT_EQ(count(*a.usage_chunk, {"total_tokens"}), t.usage().total_tokens);
+          EXPECT_EQ(count(*a.usage_chunk, {"prompt_tokens"}), last.usage.input_tokens);
+          EXPECT_EQ(count(*a.usage_chunk, {"completion_tokens"}), last.usage.output_tokens);
+          EXPECT_EQ(count(*a.usage_chunk, {"total_tokens"}), last.usage.total_tokens);
         }
       }
     }
@@ -558,9 +570,12 @@ TEST(ConverseTranslatorStream, RecordedConverseStreams) {
     for (size_t slice : kSlicings) {
       SCOPED_TRACE(r.name + " slice " + std::to_string(slice));
       OpenAIToAwsBedrockTranslator t = translatorFor(true, true);
-      t.onResponseHead(200, "application/vnd.amazon.eventstream");
-      const std::string out = feedStream(t, r.bytes, slice, kSeed + static_cast<uint32_t>(slice));
+      t.onResponseStart(200, "application/vnd.amazon.eventstream", {});
+      ResponseOutput last;
+      const std::string out =
+          feedStream(t, r.bytes, slice, kSeed + static_cast<uint32_t>(slice), &last);
       const Assembled a = assemble(out);
+      EXPECT_EQ(last.failed, facts.exception);
       if (facts.exception) {
         EXPECT_TRUE(a.error);
         EXPECT_FALSE(a.done);
@@ -574,15 +589,15 @@ TEST(ConverseTranslatorStream, RecordedConverseStreams) {
       const json::value& u = *facts.usage;
       const uint64_t in = count(u, {"inputTokens"}) + count(u, {"cacheReadInputTokens"}) +
                           count(u, {"cacheWriteInputTokens"});
-      EXPECT_TRUE(t.usage().known);
-      EXPECT_EQ(t.usage().input_tokens, in);
-      EXPECT_EQ(t.usage().output_tokens, count(u, {"outputTokens"}));
-      EXPECT_EQ(t.usage().cached_input_tokens, count(u, {"cacheReadInputTokens"}));
-      EXPECT_EQ(t.usage().total_tokens,
+      EXPECT_TRUE(last.usage.known);
+      EXPECT_EQ(last.usage.input_tokens, in);
+      EXPECT_EQ(last.usage.output_tokens, count(u, {"outputTokens"}));
+      EXPECT_EQ(last.usage.cached_input_tokens, count(u, {"cacheReadInputTokens"}));
+      EXPECT_EQ(last.usage.total_tokens,
                 std::max(count(u, {"totalTokens"}), in + count(u, {"outputTokens"})));
       ASSERT_TRUE(a.usage_chunk.has_value());
-      EXPECT_EQ(count(*a.usage_chunk, {"prompt_tokens"}), t.usage().input_tokens);
-      EXPECT_EQ(count(*a.usage_chunk, {"total_tokens"}), t.usage().total_tokens);
+      EXPECT_EQ(count(*a.usage_chunk, {"prompt_tokens"}), last.usage.input_tokens);
+      EXPECT_EQ(count(*a.usage_chunk, {"total_tokens"}), last.usage.total_tokens);
     }
   }
 }
@@ -591,10 +606,12 @@ TEST(ConverseTranslatorStream, CutInsideAFrameEndsWithAnError) {
   const std::string bytes = readFile(kRecordings / "pydantic-ai__test_bedrock_model_stream__0.bin");
   ASSERT_GT(bytes.size(), 100u);
   OpenAIToAwsBedrockTranslator t = translatorFor(true, false);
-  t.onResponseHead(200, "application/vnd.amazon.eventstream");
+  t.onResponseStart(200, "application/vnd.amazon.eventstream", {});
+  ResponseOutput last;
   const std::string out =
-      feedStream(t, std::string_view(bytes).substr(0, bytes.size() - 20), 50, kSeed);
+      feedStream(t, std::string_view(bytes).substr(0, bytes.size() - 20), 50, kSeed, &last);
   const Assembled a = assemble(out);
+  EXPECT_TRUE(last.failed);
   EXPECT_TRUE(a.error);
   EXPECT_FALSE(a.done);
 }
@@ -602,11 +619,12 @@ TEST(ConverseTranslatorStream, CutInsideAFrameEndsWithAnError) {
 TEST(ConverseTranslatorStream, UpstreamFailureMidStream) {
   const std::string bytes = readFile(kRecordings / "pydantic-ai__test_bedrock_model_stream__0.bin");
   OpenAIToAwsBedrockTranslator t = translatorFor(true, false);
-  t.onResponseHead(200, "application/vnd.amazon.eventstream");
+  t.onResponseStart(200, "application/vnd.amazon.eventstream", {});
   std::string out;
-  t.onResponseBody(std::string_view(bytes).substr(0, bytes.size() / 2), false, out);
-  t.onStreamFailure(Error::upstream(ErrorCode::kUpstreamTimeout, "upstream timed out", "", true),
-                    out);
+  EXPECT_FALSE(t.onChunk(std::string_view(bytes).substr(0, bytes.size() / 2), false, out).failed);
+  EXPECT_TRUE(
+      t.onFailure(Error::upstream(ErrorCode::kUpstreamTimeout, "upstream timed out", "", true), out)
+          .failed);
   const std::vector<std::string> events = sseData(out);
   ASSERT_FALSE(events.empty());
   // The converter's own words (the cause goes to the log through Error::detail).
@@ -615,22 +633,23 @@ TEST(ConverseTranslatorStream, UpstreamFailureMidStream) {
   EXPECT_EQ(out.find("[DONE]"), std::string::npos);
   // Nothing more after the failure, even if bytes still trickle in.
   std::string more;
-  t.onResponseBody(std::string_view(bytes).substr(bytes.size() / 2), true, more);
+  t.onChunk(std::string_view(bytes).substr(bytes.size() / 2), true, more);
   EXPECT_EQ(more, "");
 }
 
 TEST(ConverseTranslatorStream, ModelIsTheOneSentUpstream) {
   OpenAIToAwsBedrockTranslator t = translatorFor(true, false, "amazon.nova-micro-v1:0");
-  t.onResponseHead(200, "application/vnd.amazon.eventstream");
+  t.onResponseStart(200, "application/vnd.amazon.eventstream", {});
   std::string wire = encodeEvent("messageStart", R"({"role":"assistant"})");
   wire += encodeEvent("messageStop", R"({"stopReason":"end_turn"})");
-  const std::string out = feedStream(t, wire, 0, kSeed);
+  ResponseOutput last;
+  const std::string out = feedStream(t, wire, 0, kSeed, &last);
   const std::vector<std::string> events = sseData(out);
   ASSERT_GE(events.size(), 2u);
   EXPECT_EQ(str(at(json::parse(events[0]), {"model"})), "amazon.nova-micro-v1:0");
-  EXPECT_EQ(t.responseModel(), "amazon.nova-micro-v1:0");
+  EXPECT_EQ(last.model, "amazon.nova-micro-v1:0");
   EXPECT_EQ(events.back(), "[DONE]");
-  EXPECT_FALSE(t.usage().known);  // no metadata event: the pipeline charges an estimate
+  EXPECT_FALSE(last.usage.known);  // no metadata event: the pipeline charges an estimate
 }
 
 }  // namespace

@@ -104,41 +104,46 @@ Result<UpstreamRequest> OpenAIToOpenAITranslator::translateRequest(
   return out;
 }
 
-void OpenAIToOpenAITranslator::onResponseHead(int status, std::string_view content_type) {
+ResponseStart OpenAIToOpenAITranslator::onResponseStart(
+    int status, std::string_view content_type,
+    const std::vector<std::pair<std::string, std::string>>& /*headers*/) {
   status_ = status;
   event_stream_ = content_type.find("text/event-stream") != std::string_view::npos;
+  return {event_stream_, {}, output()};
 }
 
-void OpenAIToOpenAITranslator::onResponseBody(std::string_view piece, bool end_of_stream,
-                                              std::string& out) {
+ResponseOutput OpenAIToOpenAITranslator::onChunk(std::string_view piece, bool end_of_stream,
+                                                 std::string& out) {
   if (!event_stream_) {
     // Non-stream: the whole body arrives at once; usage is read from it and it passes unchanged.
     out.append(piece);
     if (end_of_stream && status_ >= 200 && status_ < 300)
       api::extractOpenAIUsage(out, usage_, &response_model_);
-    return;
+    return output();
   }
   sse_.feed(piece, [&](const api::SseEvent& ev) { onStreamEvent(ev, out); });
-  if (!end_of_stream || stream_failed_) return;
+  if (!end_of_stream || stream_failed_) return output();
   if (!sse_.pending().empty()) {
     // The upstream ended in the middle of an event: that event is lost, and the client must not
     // take the stream for complete.
     sse_.clear();
     failStream("the upstream stream ended in the middle of an event", out);
-    return;
+    return output();
   }
   if (status_ >= 200 && status_ < 300 && !saw_done_ && !saw_finish_) {
     failStream("the upstream stream ended before the response was complete", out);
   }
+  return output();
 }
 
-void OpenAIToOpenAITranslator::onStreamFailure(const Error& err, std::string& out) {
-  if (stream_failed_) return;
+ResponseOutput OpenAIToOpenAITranslator::onFailure(const Error& err, std::string& out) {
+  if (stream_failed_) return output();
   sse_.clear();  // an event cut by the failure is lost
   stream_failed_ = true;
   out += "data: ";
   out += api::renderOpenAIError(err);
   out += "\n\n";
+  return output();
 }
 
 void OpenAIToOpenAITranslator::failStream(std::string_view why, std::string& out) {
@@ -149,18 +154,16 @@ void OpenAIToOpenAITranslator::failStream(std::string_view why, std::string& out
   out += "\n\n";
 }
 
-void OpenAIToOpenAITranslator::onFullBody(std::string& body) {
-  if (event_stream_) {
-    Translator::onFullBody(body);
-    return;
-  }
-  if (status_ < 200 || status_ >= 300) return;  // upstream errors pass as they are
-  if (api::extractOpenAIUsage(body, usage_, &response_model_) || api::isJsonDocument(body)) return;
+ResponseOutput OpenAIToOpenAITranslator::onBody(std::string& body) {
+  if (status_ < 200 || status_ >= 300) return output();  // upstream errors pass as they are
+  if (api::extractOpenAIUsage(body, usage_, &response_model_) || api::isJsonDocument(body))
+    return output();
   // A success the client cannot parse is no success: say so in its shape, with a 502.
   replaceUnusableBody(
       body, api::renderOpenAIError(Error::upstream(ErrorCode::kUpstreamBadResponse,
                                                    "the upstream response is not valid JSON",
                                                    "2xx body that is not JSON", false)));
+  return output();
 }
 
 void OpenAIToOpenAITranslator::onStreamEvent(const api::SseEvent& ev, std::string& out) {

@@ -56,25 +56,29 @@ TEST(OpenAIPassthrough, FixtureCases) {
 
       const std::string ct = readFile(d / "response_content_type", true);
       const std::string response = readFile(d / "response.txt");
-      t.onResponseHead(200, ct);
-      std::string out;
       const bool stream = ct.find("event-stream") != std::string::npos;
+      const ResponseStart start = t.onResponseStart(200, ct, {});
+      EXPECT_EQ(start.stream, stream);
+      EXPECT_EQ(start.content_type, "");  // the upstream's passes
+      std::string out;
+      ResponseOutput last;
       if (stream) {
         for (size_t i = 0; i < response.size(); i += piece_size)
-          t.onResponseBody(std::string_view(response).substr(i, piece_size), false, out);
-        t.onResponseBody({}, true, out);
+          last = t.onChunk(std::string_view(response).substr(i, piece_size), false, out);
+        last = t.onChunk({}, true, out);
       } else {
-        t.onResponseBody(response, true, out);
+        last = t.onChunk(response, true, out);
       }
       EXPECT_EQ(out, readFile(d / "client_response.txt")) << "piece size " << piece_size;
 
       auto want = boost::json::parse(readFile(d / "usage.json")).as_object();
-      EXPECT_EQ(t.usage().known, want["known"].as_bool());
-      EXPECT_EQ(t.usage().input_tokens, want["input"].to_number<uint64_t>());
-      EXPECT_EQ(t.usage().output_tokens, want["output"].to_number<uint64_t>());
-      EXPECT_EQ(t.usage().total_tokens, want["total"].to_number<uint64_t>());
-      EXPECT_EQ(t.usage().cached_input_tokens, want["cached"].to_number<uint64_t>());
-      EXPECT_EQ(t.responseModel(), want["model"].as_string().c_str());
+      EXPECT_EQ(last.usage.known, want["known"].as_bool());
+      EXPECT_EQ(last.usage.input_tokens, want["input"].to_number<uint64_t>());
+      EXPECT_EQ(last.usage.output_tokens, want["output"].to_number<uint64_t>());
+      EXPECT_EQ(last.usage.total_tokens, want["total"].to_number<uint64_t>());
+      EXPECT_EQ(last.usage.cached_input_tokens, want["cached"].to_number<uint64_t>());
+      EXPECT_EQ(last.model, want["model"].as_string().c_str());
+      EXPECT_EQ(last.status, 200);
     }
   }
   EXPECT_GE(cases, 5);

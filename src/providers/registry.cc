@@ -1,5 +1,4 @@
 // The explicit list of providers: one line per (client API, backend schema) pair supported.
-#include "api/errors.h"
 #include "providers/anthropic_to_anthropic.h"
 #include "providers/anthropic_to_aws_anthropic.h"
 #include "providers/openai_to_aws_anthropic.h"
@@ -90,13 +89,6 @@ std::string_view schemaName(config::Schema s) {
       return "Unknown";
   }
   return "Unknown";
-}
-
-void Translator::onStreamFailure(const Error& err, std::string& out) {
-  onResponseBody({}, true, out);  // flush complete events still buffered
-  out += "data: ";
-  out += api::renderOpenAIError(err);
-  out += "\n\n";
 }
 
 std::string_view providerName(config::Schema s) {

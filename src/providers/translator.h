@@ -31,6 +31,38 @@ struct UpstreamRequest {
   std::string body;
 };
 
+// Everything the gateway needs from one response event, returned by that event's call so that
+// nothing is read back from the translator afterwards: the gateway keeps the last one.
+struct ResponseOutput {
+  // The usage known so far (the total, not a delta; complete once the body ended).
+  api::TokenUsage usage;
+  // The model the upstream reported (or, for a backend that reports none, the one it was asked
+  // for); empty when not known yet. Points into the translator: valid until its next call.
+  std::string_view model;
+  // The status the client gets for a non-stream response: the upstream's, unless the translator
+  // replaced a body it could not use (a 200 that is not JSON, say) with an error
+  // (replaceUnusableBody), which then carries its own status (502) so that status and body agree.
+  // For a stream, the upstream's (the head is already sent).
+  int status = 0;
+  // The stream the client got ended with an error event (an upstream error event, a cut or
+  // unreadable stream): the access log and metrics then record it even though the status was 200.
+  bool failed = false;
+};
+
+// What the head of the upstream response decides (Translator::onResponseStart).
+struct ResponseStart {
+  // Relayed piece by piece through onChunk (a stream), or read whole and given to onBody.
+  bool stream = false;
+  // The content type the client gets in place of the upstream's; empty: the upstream's
+  // content-type header passes unchanged (translators that keep the format).
+  std::string content_type;
+  // What is known before any body (the model, for a backend that reports none): the gateway
+  // keeps it for a stream that ends before its first piece.
+  ResponseOutput output;
+};
+
+// Call order: translateRequest, then for the response onResponseStart once, then either onBody
+// once (not a stream) or onChunk per piece, the last with end_of_stream, unless onFailure ends it.
 class Translator {
  public:
   virtual ~Translator() = default;
@@ -41,61 +73,34 @@ class Translator {
                                                    std::string_view client_body,
                                                    const std::string& model_override) = 0;
 
-  // The upstream's end-to-end response headers, before onResponseHead.
-  virtual void onResponseHeaders(const std::vector<std::pair<std::string, std::string>>& headers) {
-    (void)headers;
-  }
-  // Whether a response with this content type is relayed piece by piece (a stream).
-  virtual bool streamsResponse(std::string_view content_type) const {
-    return content_type.find("text/event-stream") != std::string_view::npos;
-  }
-  // Called once the upstream status and headers are known.
-  virtual void onResponseHead(int status, std::string_view content_type) {
-    (void)status;
-    (void)content_type;
-  }
+  // The upstream status, content type and end-to-end headers are known.
+  virtual ResponseStart onResponseStart(
+      int status, std::string_view content_type,
+      const std::vector<std::pair<std::string, std::string>>& headers) = 0;
+
+  // Not a stream: the whole body at once, rewritten in place into what the client receives (a
+  // pass-through translator only reads it: no copy).
+  virtual ResponseOutput onBody(std::string& body) = 0;
 
   // Stream: called for each piece of the response body as it arrives; appends what the client
   // must receive to `out`. The last call has end_of_stream true (and may have an empty piece).
-  virtual void onResponseBody(std::string_view piece, bool end_of_stream, std::string& out) = 0;
-
-  // Non-stream: the whole body at once, rewritten in place into what the client receives (a
-  // pass-through translator only reads it: no copy).
-  virtual void onFullBody(std::string& body) {
-    std::string out;
-    onResponseBody(body, true, out);
-    body = std::move(out);
-  }
+  virtual ResponseOutput onChunk(std::string_view piece, bool end_of_stream, std::string& out) = 0;
 
   // The upstream stream broke (reset, cut, timeout): appends what tells the client so, in its
-  // stream format, after any buffered complete events. Default: an OpenAI error event.
-  virtual void onStreamFailure(const Error& err, std::string& out);
-
-  // Whether the stream the client got ended with an error event (an upstream error event, a cut
-  // or unreadable stream): the access log and metrics then record it even though the status was
-  // 200. Translators that cannot tell keep the default.
-  virtual bool streamFailed() const { return false; }
-
-  // The usage known so far (complete once the body ended).
-  virtual const api::TokenUsage& usage() const = 0;
-  // The model the upstream reported, when it did.
-  virtual const std::string& responseModel() const = 0;
-  // The status the client gets for a non-stream response, after onFullBody: the upstream's,
-  // unless the translator replaced a body it could not use (a 200 that is not JSON, say) with an
-  // error (replaceUnusableBody), which then carries its own status (502) so that status and body
-  // agree.
-  int clientStatus(int upstream_status) const { return replaced_body_ ? 502 : upstream_status; }
-  // The content type the client gets (translators that change the format override it).
-  virtual std::string clientContentType(std::string_view upstream_content_type) const {
-    return std::string(upstream_content_type);
-  }
+  // stream format, after any buffered complete events.
+  virtual ResponseOutput onFailure(const Error& err, std::string& out) = 0;
 
  protected:
   // A 2xx body the client could not use becomes `error_body` (in the client's API shape), sent
-  // with a 502: see clientStatus.
+  // with a 502: see ResponseOutput::status.
   void replaceUnusableBody(std::string& body, std::string error_body) {
     replaced_body_ = true;
     body = std::move(error_body);
+  }
+  // The output every event returns, with the status the client gets for `upstream_status`.
+  ResponseOutput makeOutput(int upstream_status, const api::TokenUsage& usage,
+                            std::string_view model, bool failed) const {
+    return {usage, model, replaced_body_ ? 502 : upstream_status, failed};
   }
 
  private:

@@ -1,12 +1,12 @@
 // Shared driver for the response-translator fuzz targets: builds a translator through the
 // registry for a fixed, valid client request, then feeds the fuzz bytes as the upstream response
-// exactly the way Gateway::relay does (headers, head, then either the whole body or a stream cut
-// into pieces), and checks the invariants every translator promises.
+// exactly the way Gateway::relay does (the head, then either the whole body or a stream cut into
+// pieces), and checks the invariants every translator promises.
 //
 // Input layout (so that seeds are a two-byte prefix plus a real recorded body):
 //   byte 0: bit 0 the client asked for a stream, bit 1 stream_options.include_usage,
 //           bits 2-3 upstream status (200, 400, 429, 503), bits 4-5 content type,
-//           bit 6 the upstream stream breaks at the end (onStreamFailure instead of the end call),
+//           bit 6 the upstream stream breaks at the end (onFailure instead of the end call),
 //           bit 7 add Bedrock's token-count / error-type headers
 //   byte 1: seed for where the body is cut into pieces (0: one piece)
 //   rest:   the upstream response body
@@ -80,13 +80,12 @@ inline void runTranslator(api::ApiKind kind, config::Schema schema, const uint8_
     headers.emplace_back("x-amzn-bedrock-output-token-count", std::to_string(cut_seed));
     headers.emplace_back("x-amzn-errortype", "ThrottlingException:http://internal.amazon.com/");
   }
-  translator->onResponseHeaders(headers);
-  translator->onResponseHead(status, content_type);
-  (void)translator->clientContentType(content_type);
+  const providers::ResponseStart start = translator->onResponseStart(status, content_type, headers);
+  providers::ResponseOutput last = start.output;
 
-  if (!translator->streamsResponse(content_type)) {
+  if (!start.stream) {
     std::string full(body);
-    translator->onFullBody(full);
+    last = translator->onBody(full);
   } else {
     // Cut the body at pseudo-random points: every translator must give the same result however
     // the bytes arrive, and must never read past a piece.
@@ -100,19 +99,21 @@ inline void runTranslator(api::ApiKind kind, config::Schema schema, const uint8_
       }
       // A heap copy of exactly the piece, so that reading past it is an ASan report.
       std::string piece(body.substr(pos, n));
-      translator->onResponseBody(piece, false, out);
+      last = translator->onChunk(piece, false, out);
       pos += n;
     }
     if (breaks) {
-      translator->onStreamFailure(
+      last = translator->onFailure(
           Error::upstream(ErrorCode::kUpstreamBadResponse, "cut", "fuzz", true), out);
     } else {
-      translator->onResponseBody({}, true, out);
+      last = translator->onChunk({}, true, out);
     }
   }
-  const auto& u = translator->usage();
-  (void)u;
-  (void)translator->responseModel();
+  // What the gateway copies at the end: the model points into the translator, so copying it
+  // reads every byte (ASan reports a view left dangling).
+  const std::string model(last.model);
+  (void)model;
+  (void)last.usage;
 }
 
 }  // namespace tollgate::fuzz
