@@ -6,7 +6,9 @@ namespace tollgate::api {
 
 namespace {
 
-std::string_view openaiTypeForStatus(int status, const Error& err) {
+// The error types both APIs give the common statuses (OpenAI's documented types, and Anthropic's,
+// which use the same names for these); empty for the others.
+std::string_view sharedTypeForStatus(int status) {
   switch (status) {
     case 400:
       return "invalid_request_error";
@@ -19,25 +21,21 @@ std::string_view openaiTypeForStatus(int status, const Error& err) {
     case 429:
       return "rate_limit_error";
     default:
-      return err.openaiType();
+      return {};
   }
 }
 
-// Anthropic's documented error types by status.
+std::string_view openaiTypeForStatus(int status, const Error& err) {
+  const std::string_view shared = sharedTypeForStatus(status);
+  return shared.empty() ? err.openaiType() : shared;
+}
+
+// Anthropic's documented error types by status: the shared ones, and three of its own.
 std::string_view anthropicTypeForStatus(int status, const Error& err) {
+  if (const std::string_view shared = sharedTypeForStatus(status); !shared.empty()) return shared;
   switch (status) {
-    case 400:
-      return "invalid_request_error";
-    case 401:
-      return "authentication_error";
-    case 403:
-      return "permission_error";
-    case 404:
-      return "not_found_error";
     case 413:
       return "request_too_large";
-    case 429:
-      return "rate_limit_error";
     case 500:
       return "api_error";
     case 529:

@@ -104,42 +104,48 @@ std::vector<std::string> scriptArgs(std::string_view op, const std::vector<Bucke
   return args;
 }
 
-// The script answers an array of integers.
-Result<Values> scriptValues(const RedisClient& client, Result<RedisReply> r) {
+// An array reply's elements as integers; `element` reads one or says why it cannot (then the
+// whole reply is an unexpected one).
+template <typename ReadElement>
+Result<Values> arrayValues(const RedisClient& client, Result<RedisReply> r, ReadElement element) {
   if (!r.ok()) return r.error();
   const RedisReply& reply = r.value();
   if (reply.type != RedisReply::Type::kArray) return client.unexpectedReply("not an array");
   Values out;
   out.reserve(reply.elements.size());
+  std::string why;
   for (const RedisReply& e : reply.elements) {
-    if (e.type != RedisReply::Type::kInteger) {
-      return client.unexpectedReply("non-integer in script result");
-    }
-    out.push_back(e.integer);
+    int64_t v = 0;
+    if (!element(e, v, why)) return client.unexpectedReply(why);
+    out.push_back(v);
   }
   return out;
 }
 
+// The script answers an array of integers.
+Result<Values> scriptValues(const RedisClient& client, Result<RedisReply> r) {
+  return arrayValues(client, std::move(r), [](const RedisReply& e, int64_t& v, std::string& why) {
+    if (e.type != RedisReply::Type::kInteger) {
+      why = "non-integer in script result";
+      return false;
+    }
+    v = e.integer;
+    return true;
+  });
+}
+
 // MGET answers a bulk string per key, nil for a missing one.
 Result<Values> mgetValues(const RedisClient& client, Result<RedisReply> r) {
-  if (!r.ok()) return r.error();
-  const RedisReply& reply = r.value();
-  if (reply.type != RedisReply::Type::kArray) return client.unexpectedReply("not an array");
-  Values out;
-  out.reserve(reply.elements.size());
-  for (const RedisReply& e : reply.elements) {
-    if (e.type == RedisReply::Type::kNil) {
-      out.push_back(0);
-    } else if (e.type == RedisReply::Type::kString) {
-      int64_t v = 0;
-      if (!parseDecimal(e.str, v)) return client.unexpectedReply("non-integer value");
-      out.push_back(v);
-    } else {
-      return client.unexpectedReply("MGET element type " +
-                                    std::to_string(static_cast<int>(e.type)));
+  return arrayValues(client, std::move(r), [](const RedisReply& e, int64_t& v, std::string& why) {
+    if (e.type == RedisReply::Type::kNil) return true;  // v stays 0
+    if (e.type == RedisReply::Type::kString) {
+      if (parseDecimal(e.str, v)) return true;
+      why = "non-integer value";
+      return false;
     }
-  }
-  return out;
+    why = "MGET element type " + std::to_string(static_cast<int>(e.type));
+    return false;
+  });
 }
 
 Error shapeError(size_t got, size_t want) {
