@@ -257,7 +257,5 @@ LoadResult loadObjects(const std::vector<std::pair<std::string, std::string>>& o
 std::optional<uint64_t> parseDurationMs(std::string_view text);
 // Kubernetes quantity as a byte count: "1024", "500k", "50Mi", "1.5Gi", "1e6"; fractions round up.
 std::optional<uint64_t> parseQuantityBytes(std::string_view text);
-// Standard base64 (RFC 4648, as in Secret.data); padding optional, whitespace ignored.
-std::optional<std::string> decodeBase64(std::string_view text);
 
 }  // namespace tollgate::config
