@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/header_match.h"
+
 namespace tollgate::config {
 
 // Where an object came from, for diagnostics: "file.yaml" and the object's kind/namespace/name.
@@ -69,7 +71,9 @@ struct AIServiceBackend {
   std::string backend_ref_ns;
 };
 
-enum class HeaderMatchType { kExact, kRegularExpression, kDistinct };
+// The matcher's own kinds (Exact, RegularExpression, Distinct): routing and rate limiting compile
+// what the loader read without a mapping of their own.
+using HeaderMatchType = HeaderMatchKind;
 
 struct HeaderMatch {
   std::string name;  // lower-cased
