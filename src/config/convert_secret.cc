@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "common/base64.h"
 #include "config/loader_internal.h"
 
 namespace tollgate::config::detail {
@@ -18,8 +19,9 @@ void Loader::convertSecret(const RawObject& o, const Reporter& r) {
       const std::string& key = it->first.Scalar();
       const std::string path = sub("data", key);
       const std::string encoded = getString(r, it->second, path).value_or("");
-      if (const std::optional<std::string> decoded = decodeBase64(encoded)) {
-        secret.data[key] = *decoded;
+      // Whitespace is skipped: values are pasted by hand, and `base64` wraps long output.
+      if (std::string decoded; base64Decode(encoded, decoded, Base64Whitespace::kSkip)) {
+        secret.data[key] = std::move(decoded);
       } else {
         // The value itself is never echoed: it is a credential.
         r.error(it->second, path, "not valid base64 (Secret.data values are base64-encoded)");

@@ -5,6 +5,7 @@
 #include <exception>
 #include <filesystem>
 
+#include "common/base64.h"
 #include "config/model.h"
 
 namespace tollgate::config {
@@ -48,12 +49,12 @@ std::optional<KubeconfigContext> parseKubeconfig(const std::string& text, const 
   const auto decode = [&](const std::string& field, const std::string& value,
                           std::string* out) -> bool {
     if (value.empty()) return true;
-    auto decoded = decodeBase64(value);
-    if (!decoded) {
+    std::string decoded;
+    if (!base64Decode(value, decoded, Base64Whitespace::kSkip)) {
       *error = path + ": " + field + ": not valid base64";
       return false;
     }
-    *out = std::move(*decoded);
+    *out = std::move(decoded);
     return true;
   };
   try {

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/header_match.h"
+
 namespace tollgate::config {
 
 // Where an object came from, for diagnostics: "file.yaml" and the object's kind/namespace/name.
@@ -69,7 +71,9 @@ struct AIServiceBackend {
   std::string backend_ref_ns;
 };
 
-enum class HeaderMatchType { kExact, kRegularExpression, kDistinct };
+// The matcher's own kinds (Exact, RegularExpression, Distinct): routing and rate limiting compile
+// what the loader read without a mapping of their own.
+using HeaderMatchType = HeaderMatchKind;
 
 struct HeaderMatch {
   std::string name;  // lower-cased
@@ -261,7 +265,5 @@ LoadResult loadObjects(const std::vector<std::pair<std::string, std::string>>& o
 std::optional<uint64_t> parseDurationMs(std::string_view text);
 // Kubernetes quantity as a byte count: "1024", "500k", "50Mi", "1.5Gi", "1e6"; fractions round up.
 std::optional<uint64_t> parseQuantityBytes(std::string_view text);
-// Standard base64 (RFC 4648, as in Secret.data); padding optional, whitespace ignored.
-std::optional<std::string> decodeBase64(std::string_view text);
 
 }  // namespace tollgate::config

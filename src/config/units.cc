@@ -1,5 +1,5 @@
-// The value syntaxes of Kubernetes and Gateway API fields (durations, quantities, base64), declared
-// in model.h for tests and the command line.
+// The value syntaxes of Kubernetes and Gateway API fields (durations, quantities), declared in
+// model.h for tests and the command line.
 
 #include <charconv>
 #include <cstdint>
@@ -141,43 +141,6 @@ std::optional<uint64_t> parseQuantityBytes(std::string_view text) {
   }
   if (value > std::numeric_limits<uint64_t>::max()) return std::nullopt;
   return static_cast<uint64_t>(value);
-}
-
-std::optional<std::string> decodeBase64(std::string_view text) {
-  const auto sextet = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  uint32_t bits = 0;
-  int bit_count = 0;
-  size_t data_chars = 0;
-  size_t padding = 0;
-  for (const char c : text) {
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == '=') {
-      ++padding;
-      continue;
-    }
-    if (padding > 0) return std::nullopt;  // data after padding
-    const int v = sextet(c);
-    if (v < 0) return std::nullopt;
-    bits = ((bits << 6) | static_cast<uint32_t>(v)) & 0xFFFFFF;
-    bit_count += 6;
-    ++data_chars;
-    if (bit_count >= 8) {
-      bit_count -= 8;
-      out.push_back(static_cast<char>((bits >> bit_count) & 0xFF));
-    }
-  }
-  if (data_chars % 4 == 1) return std::nullopt;
-  if (padding > 2 || (padding > 0 && (data_chars + padding) % 4 != 0)) return std::nullopt;
-  return out;
 }
 
 }  // namespace tollgate::config

@@ -5,7 +5,7 @@
 #include <variant>
 
 #include "auth/sigv4.h"
-#include "providers/formats/base64.h"
+#include "common/base64.h"
 #include "providers/formats/event_stream.h"
 
 namespace tollgate::mock::bedrock {
@@ -43,7 +43,7 @@ Result validation(std::string_view message) { return error(400, "ValidationExcep
 std::string chunkFrame(const json::object& event) {
   const std::string inner = json::serialize(event);
   std::string b64;
-  aws::base64Encode(inner, b64);
+  base64Encode(inner, b64);
   json::object payload;
   payload["bytes"] = b64;
   return aws::encodeEvent("chunk", json::serialize(payload));

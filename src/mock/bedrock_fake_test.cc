@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "auth/sigv4.h"
-#include "providers/formats/base64.h"
+#include "common/base64.h"
 #include "providers/formats/event_stream.h"
 
 namespace tollgate::mock::bedrock {
@@ -64,7 +64,7 @@ TEST(BedrockFakeTest, StreamSendsChunkEvents) {
     EXPECT_EQ(m.header(":event-type"), "chunk");
     const json::object p = json::parse(m.payload).as_object();
     std::string inner;
-    ASSERT_TRUE(aws::base64Decode(std::string(p.at("bytes").as_string()), inner));
+    ASSERT_TRUE(base64Decode(std::string(p.at("bytes").as_string()), inner));
     const json::object ev = json::parse(inner).as_object();
     types.emplace_back(ev.at("type").as_string());
     if (types.back() == "content_block_delta") text += ev.at("delta").at("text").as_string();

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/base64.h"
 #include "mock/llm_response.h"
 #include "mock/llm_text.h"
 
@@ -319,7 +320,7 @@ EngineResult embeddings(const Context& ctx, const json::object& req) {
   out += quoted(model);
   out += ",\"data\":[";
   std::vector<float> vec;
-  std::vector<unsigned char> bytes;
+  std::string bytes;  // the float32s little-endian, as OpenAI encodes them
   for (size_t i = 0; i < inputs.size(); ++i) {
     embed(inputs[i].seed(), dims, vec);
     if (i > 0) out += ',';
@@ -330,10 +331,10 @@ EngineResult embeddings(const Context& ctx, const json::object& req) {
       bytes.resize(vec.size() * 4);
       for (size_t k = 0; k < vec.size(); ++k) {
         const uint32_t bits = std::bit_cast<uint32_t>(vec[k]);
-        for (int b = 0; b < 4; ++b) bytes[k * 4 + b] = static_cast<unsigned char>(bits >> (8 * b));
+        for (int b = 0; b < 4; ++b) bytes[k * 4 + b] = static_cast<char>(bits >> (8 * b));
       }
       out += '"';
-      appendBase64(out, bytes.data(), bytes.size());
+      base64Encode(bytes, out);
       out += '"';
     } else {
       out += '[';

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/base64.h"
+
 namespace tollgate::mock {
 namespace {
 
@@ -116,30 +118,11 @@ std::string content(const json::object& chat, size_t choice = 0) {
   return str(chat.at("choices").as_array().at(choice).at("message").at("content"));
 }
 
+// The bytes of a base64 embedding, as unsigned values for the bit arithmetic below.
 std::vector<unsigned char> decodeBase64(std::string_view s) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::vector<unsigned char> out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    if (c == '=') break;
-    int v = val(c);
-    EXPECT_GE(v, 0) << "bad base64 char " << c;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<unsigned char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
+  std::string out;
+  EXPECT_TRUE(base64Decode(s, out)) << s;
+  return {out.begin(), out.end()};
 }
 
 std::vector<float> floatsOf(const json::value& embedding) {

@@ -75,6 +75,5 @@ uint64_t nowSeconds();
 std::string randomHex();
 // s as a JSON string literal.
 std::string quoted(std::string_view s);
-void appendBase64(std::string& out, const unsigned char* data, size_t size);
 
 }  // namespace tollgate::mock::engine

@@ -3,8 +3,8 @@
 #include <boost/json.hpp>
 #include <utility>
 
+#include "common/base64.h"
 #include "common/strings.h"
-#include "providers/formats/base64.h"
 #include "providers/formats/json_fields.h"
 #include "providers/transports/aws_bedrock.h"
 
@@ -45,7 +45,7 @@ void InvokeStreamToAnthropicSse::onMessage(const formats::Message& msg, std::str
     return fail(malformedStreamEvent("chunk without a bytes string"), out);
   }
   decoded_.clear();
-  if (!formats::base64Decode(bytes->get_string(), decoded_)) {
+  if (!base64Decode(bytes->get_string(), decoded_)) {
     return fail(malformedStreamEvent("chunk bytes are not base64"), out);
   }
   const json::value ev = parseObject(decoded_, &mr);

@@ -13,8 +13,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/base64.h"
 #include "providers/anthropic_to_aws_anthropic_stream.h"
-#include "providers/formats/base64.h"
 #include "providers/formats/event_stream.h"
 #include "providers/formats/stop_reasons.h"
 #include "providers/formats/usage.h"
@@ -30,8 +30,6 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using formats::base64Decode;
-using formats::base64Encode;
 using formats::crc32;
 using formats::encodeEvent;
 using formats::encodeException;

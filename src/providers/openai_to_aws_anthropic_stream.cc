@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "api/errors.h"
+#include "common/base64.h"
 #include "common/strings.h"
-#include "providers/formats/base64.h"
 #include "providers/formats/json_fields.h"
 #include "providers/formats/stop_reasons.h"
 #include "providers/formats/usage.h"
@@ -155,7 +155,7 @@ void InvokeStreamToOpenAISse::onMessage(const formats::Message& msg, std::string
     return fail(transports::malformedStreamEvent("chunk without a bytes string"), out);
   }
   decoded_.clear();
-  if (!formats::base64Decode(bytes->get_string(), decoded_)) {
+  if (!base64Decode(bytes->get_string(), decoded_)) {
     return fail(transports::malformedStreamEvent("chunk bytes are not base64"), out);
   }
   const json::value ev = json::parse(decoded_, ec, &mr);

@@ -17,7 +17,7 @@
 #include <sstream>
 
 #include "api/errors.h"
-#include "providers/formats/base64.h"
+#include "common/base64.h"
 #include "providers/formats/event_stream.h"
 #include "providers/openai_to_aws_bedrock_stream.h"
 
@@ -26,7 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using formats::base64Encode;
 using formats::encodeEvent;
 using formats::encodeException;
 
@@ -447,7 +446,7 @@ std::vector<std::string> anthropicEvents(const std::string& body) {
   formats::EventStreamDecoder decoder([&](const formats::Message& m) {
     const json::value wrapper = json::parse(m.payload);
     std::string decoded;
-    EXPECT_TRUE(formats::base64Decode(wrapper.at("bytes").as_string(), decoded));
+    EXPECT_TRUE(base64Decode(wrapper.at("bytes").as_string(), decoded));
     events.push_back(decoded);
   });
   EXPECT_TRUE(decoder.feed(body)) << decoder.error();

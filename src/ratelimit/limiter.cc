@@ -12,18 +12,6 @@ namespace tollgate::ratelimit {
 
 namespace {
 
-HeaderMatchKind kindOf(config::HeaderMatchType type) {
-  switch (type) {
-    case config::HeaderMatchType::kExact:
-      return HeaderMatchKind::kExact;
-    case config::HeaderMatchType::kRegularExpression:
-      return HeaderMatchKind::kRegularExpression;
-    case config::HeaderMatchType::kDistinct:
-      return HeaderMatchKind::kDistinct;
-  }
-  return HeaderMatchKind::kExact;
-}
-
 constexpr std::string_view kModeAnnotation = "tollgate.io/rate-limit-mode";
 constexpr std::string_view kDefaultMaxTokensAnnotation = "tollgate.io/default-max-tokens";
 
@@ -169,7 +157,7 @@ Policies::Policies(const config::Config& cfg, Mode default_mode) {
       cr.default_max_tokens = default_max;
       for (const auto& selector : r.client_selectors) {
         for (const auto& h : selector) {
-          cr.headers.emplace_back(toLower(h.name), kindOf(h.type), h.value, h.invert);
+          cr.headers.emplace_back(toLower(h.name), h.type, h.value, h.invert);
         }
       }
       rules_.push_back(std::move(cr));

@@ -4,22 +4,6 @@
 
 namespace tollgate::router {
 
-namespace {
-
-HeaderMatchKind kindOf(config::HeaderMatchType type) {
-  switch (type) {
-    case config::HeaderMatchType::kExact:
-      return HeaderMatchKind::kExact;
-    case config::HeaderMatchType::kRegularExpression:
-      return HeaderMatchKind::kRegularExpression;
-    case config::HeaderMatchType::kDistinct:
-      return HeaderMatchKind::kDistinct;
-  }
-  return HeaderMatchKind::kExact;
-}
-
-}  // namespace
-
 RouteTable::RouteTable(std::shared_ptr<const config::Config> config) : config_(std::move(config)) {
   const auto& cfg = *config_;
   for (const auto& route : cfg.routes) {
@@ -39,7 +23,7 @@ RouteTable::RouteTable(std::shared_ptr<const config::Config> config) : config_(s
         std::vector<HeaderMatcher> all;
         for (const auto& h : m.headers) {
           // A route match never inverts (invert is for rate limit client selectors only).
-          HeaderMatcher hm(h.name, kindOf(h.type), h.value);
+          HeaderMatcher hm(h.name, h.type, h.value);
           if (h.name == "x-ai-eg-model" && h.type == config::HeaderMatchType::kExact &&
               std::find(models_.begin(), models_.end(), h.value) == models_.end()) {
             models_.push_back(h.value);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/base64.h"
 #include "config/model.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -12,6 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& d : result.diagnostics) (void)d.toString();
   (void)tollgate::config::parseDurationMs(text);
   (void)tollgate::config::parseQuantityBytes(text);
-  (void)tollgate::config::decodeBase64(text);
+  std::string decoded;
+  (void)tollgate::base64Decode(text, decoded, tollgate::Base64Whitespace::kSkip);
   return 0;
 }

@@ -11,7 +11,7 @@
 #include <random>
 #include <sstream>
 
-#include "providers/formats/base64.h"
+#include "common/base64.h"
 
 #ifndef TOLLGATE_SHARED_DIR
 #define TOLLGATE_SHARED_DIR TOLLGATE_SOURCE_DIR "/../shared"
