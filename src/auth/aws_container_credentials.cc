@@ -12,7 +12,7 @@ namespace asio = boost::asio;
 using detail::fail;
 using detail::http;
 using detail::HttpResponse;
-using detail::HttpUrl;
+using detail::isHttps;
 using detail::kTlsUnsupported;
 using detail::makePool;
 using detail::parseHttpUrl;
@@ -57,12 +57,12 @@ class ContainerProvider final : public CredentialProvider {
     }
     auto url = parseHttpUrl(uri);
     if (!url) co_return fail("container credentials URI " + uri + " is not a valid http:// URL");
-    if (url->https && !opts_.tls_context)
+    if (isHttps(*url) && !opts_.tls_context)
       co_return fail("cannot fetch " + url->text() + ": " + std::string(kTlsUnsupported));
 
     upstream::OutgoingRequest req;
     req.method = "GET";
-    req.target = url->target;
+    req.target = url->target();
     req.headers.emplace_back("accept", "application/json");
     std::string token;
     if (full) {
@@ -88,7 +88,7 @@ class ContainerProvider final : public CredentialProvider {
   }
 
  private:
-  static Result<AwsCredentials> parse(const HttpResponse& resp, const HttpUrl& url,
+  static Result<AwsCredentials> parse(const HttpResponse& resp, const Url& url,
                                       const std::string& token) {
     boost::system::error_code ec;
     boost::json::value v = boost::json::parse(resp.body, ec);
@@ -133,7 +133,7 @@ class ContainerProvider final : public CredentialProvider {
 std::optional<std::string> containerUriRejection(std::string_view uri) {
   auto url = parseHttpUrl(uri);
   if (!url) return "is not a valid http:// URL";
-  if (url->https) return std::nullopt;  // any host: TLS authenticates it
+  if (isHttps(*url)) return std::nullopt;  // any host: TLS authenticates it
   const std::string rejected = "host '" + url->host +
                                "' is not allowed: plain http:// only to a loopback address or "
                                "to 169.254.170.2, 169.254.170.23, [fd00:ec2::23]";

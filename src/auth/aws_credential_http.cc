@@ -1,6 +1,6 @@
 #include "auth/aws_credentials_internal.h"
-#include "common/strings.h"
 #include "upstream/client.h"
+#include "upstream/fetch.h"
 
 namespace tollgate::auth::detail {
 
@@ -11,36 +11,22 @@ namespace {
 constexpr size_t kMaxResponseBytes = 64 * 1024;  // a credentials answer is well under 4 KiB
 constexpr int kHttpAttempts = 2;  // one retry when nothing was received (connect refused/reset)
 
-asio::awaitable<Result<HttpResponse>> httpOnce(upstream::Pool& pool, const HttpUrl& url,
+asio::awaitable<Result<HttpResponse>> httpOnce(upstream::Pool& pool, const Url& url,
                                                const upstream::OutgoingRequest& req,
                                                std::chrono::milliseconds timeout) {
   upstream::UpstreamTarget target;
   target.host = url.host;
   target.port = url.port;
-  target.tls = url.https;
+  target.tls = isHttps(url);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  upstream::Exchange exchange(pool);
-  auto started = co_await exchange.start(target, req, deadline);
-  if (!started) {
-    exchange.finish();
-    co_return started.error();
-  }
+  upstream::FetchLimits limits;
+  limits.max_body = kMaxResponseBytes;
+  limits.too_large = "response from " + url.text() + " is larger than 64 KiB";
+  auto fetched = co_await upstream::fetch(pool, target, req, deadline, limits);
+  if (!fetched) co_return fetched.error();
   HttpResponse resp;
-  resp.status = started.value();
-  for (;;) {
-    auto piece = co_await exchange.readSome(deadline);
-    if (!piece) {
-      exchange.finish();
-      co_return piece.error();
-    }
-    if (piece.value().empty()) break;
-    if (resp.body.size() + piece.value().size() > kMaxResponseBytes) {
-      exchange.finish();
-      co_return fail("response from " + url.text() + " is larger than 64 KiB");
-    }
-    resp.body.append(piece.value());
-  }
-  exchange.finish();
+  resp.status = fetched.value().status;
+  resp.body = std::move(fetched.value().body);
   co_return resp;
 }
 
@@ -67,62 +53,13 @@ std::string printable(std::string_view s, size_t max) {
   return out;
 }
 
-std::string HttpUrl::text() const {
-  std::string authority = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  if (port != (https ? 443 : 80)) authority = formatHostPort(host, port);
-  return std::string(https ? "https://" : "http://") + authority + target;
-}
-
-std::optional<HttpUrl> parseHttpUrl(std::string_view url) {
-  HttpUrl u;
-  std::string lower = toLower(url.substr(0, 8));
-  if (lower.starts_with("https://")) {
-    u.https = true;
-    url.remove_prefix(8);
-  } else if (lower.starts_with("http://")) {
-    url.remove_prefix(7);
-  } else {
-    return std::nullopt;
-  }
-  size_t end = url.find_first_of("/?#");
-  std::string_view authority = url.substr(0, end);
-  std::string_view rest = end == std::string_view::npos ? std::string_view() : url.substr(end);
-  // Userinfo would make "http://127.0.0.1@evil.example/" look local to a careless check.
-  if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
-  std::string_view port_text;
-  if (authority.front() == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    u.host = std::string(authority.substr(1, close - 1));
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return std::nullopt;
-      port_text = after.substr(1);
-    }
-  } else {
-    size_t colon = authority.find(':');
-    u.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
-  }
-  if (u.host.empty()) return std::nullopt;
-  u.host = toLower(u.host);
-  u.port = u.https ? 443 : 80;
-  if (!port_text.empty()) {
-    unsigned p = 0;
-    for (char c : port_text) {
-      if (c < '0' || c > '9') return std::nullopt;
-      p = p * 10 + static_cast<unsigned>(c - '0');
-      if (p > 65535) return std::nullopt;
-    }
-    if (p == 0) return std::nullopt;
-    u.port = static_cast<uint16_t>(p);
-  }
-  rest = rest.substr(0, rest.find('#'));
-  u.target = rest.empty() || rest.front() != '/' ? "/" + std::string(rest) : std::string(rest);
+std::optional<Url> parseHttpUrl(std::string_view url) {
+  auto u = parseUrl(url);
+  if (!u || (u->scheme != "http" && u->scheme != "https") || u->has_userinfo) return std::nullopt;
   return u;
 }
 
-asio::awaitable<Result<HttpResponse>> http(upstream::Pool& pool, const HttpUrl& url,
+asio::awaitable<Result<HttpResponse>> http(upstream::Pool& pool, const Url& url,
                                            const upstream::OutgoingRequest& req,
                                            std::chrono::milliseconds timeout) {
   for (int attempt = 1;; ++attempt) {

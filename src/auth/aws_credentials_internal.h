@@ -15,6 +15,7 @@
 
 #include "auth/aws_credentials.h"
 #include "common/error.h"
+#include "common/url.h"
 
 namespace tollgate::upstream {
 class Pool;
@@ -49,15 +50,10 @@ std::string formatTime(SysClock::time_point t);      // "2015-08-30T12:36:00Z"
 
 // ---- Remote endpoints (aws_credential_http.cc) ----------------------------------------------
 
-struct HttpUrl {
-  bool https = false;
-  std::string host;  // without brackets
-  uint16_t port = 0;
-  std::string target;  // path and query, at least "/"
-  std::string text() const;
-};
-
-std::optional<HttpUrl> parseHttpUrl(std::string_view url);
+// An http:// or https:// URL without userinfo (which would make "http://127.0.0.1@evil.example/"
+// look local to a careless check); nullopt for anything else.
+std::optional<Url> parseHttpUrl(std::string_view url);
+inline bool isHttps(const Url& url) { return url.scheme == "https"; }
 
 struct HttpResponse {
   int status = 0;
@@ -66,7 +62,7 @@ struct HttpResponse {
 
 // One GET/POST through the project's upstream client, body at most 64 KiB; retried once when the
 // error says nothing was received (connect refused/reset).
-boost::asio::awaitable<Result<HttpResponse>> http(upstream::Pool& pool, const HttpUrl& url,
+boost::asio::awaitable<Result<HttpResponse>> http(upstream::Pool& pool, const Url& url,
                                                   const upstream::OutgoingRequest& req,
                                                   std::chrono::milliseconds timeout);
 // A pool for a provider that calls its endpoint about once an hour: no idle connections kept.

@@ -8,6 +8,7 @@ namespace asio = boost::asio;
 using detail::fail;
 using detail::http;
 using detail::HttpResponse;
+using detail::isHttps;
 using detail::kTlsUnsupported;
 using detail::makePool;
 using detail::now;
@@ -94,7 +95,7 @@ class WebIdentityProvider final : public CredentialProvider {
     }
     auto url = parseHttpUrl(endpoint);
     if (!url) co_return fail("STS endpoint " + endpoint + " is not a valid http(s):// URL");
-    if (url->https && !opts_.tls_context) {
+    if (isHttps(*url) && !opts_.tls_context) {
       co_return fail("cannot call STS at " + url->text() + ": " + std::string(kTlsUnsupported));
     }
 
@@ -111,7 +112,7 @@ class WebIdentityProvider final : public CredentialProvider {
                        "&WebIdentityToken=" + uriEncode(token, false);
     upstream::OutgoingRequest req;
     req.method = "POST";
-    req.target = url->target;
+    req.target = url->target();
     req.headers.emplace_back("content-type", "application/x-www-form-urlencoded; charset=utf-8");
     req.headers.emplace_back("accept", "text/xml");
     req.body = body;

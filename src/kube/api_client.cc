@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "upstream/fetch.h"
+
 namespace tollgate::kube {
 
 namespace asio = boost::asio;
@@ -74,22 +76,14 @@ upstream::OutgoingRequest ApiClient::outgoing(const ApiRequest& req) {
 asio::awaitable<Result<ApiResponse>> ApiClient::call(const ApiRequest& req) {
   const upstream::OutgoingRequest out = outgoing(req);
   const auto deadline = std::chrono::steady_clock::now() + req.timeout;
-  upstream::Exchange ex(pool_);
-  auto started = co_await ex.start(target_, out, deadline);
-  if (!started) co_return started.error();
+  upstream::FetchLimits limits;
+  limits.max_body = kMaxBody;
+  limits.too_large = "response to " + req.method + " " + req.path + " is larger than 64 MiB";
+  auto fetched = co_await upstream::fetch(pool_, target_, out, deadline, limits);
+  if (!fetched) co_return fetched.error();
   ApiResponse resp;
-  resp.status = started.value();
-  for (;;) {
-    auto piece = co_await ex.readSome(deadline);
-    if (!piece) co_return piece.error();
-    if (piece.value().empty()) break;
-    if (resp.body.size() + piece.value().size() > kMaxBody) {
-      co_return Error::internal("response to " + req.method + " " + req.path +
-                                " is larger than 64 MiB");
-    }
-    resp.body.append(piece.value());
-  }
-  ex.finish();
+  resp.status = fetched.value().status;
+  resp.body = std::move(fetched.value().body);
   co_return resp;
 }
 

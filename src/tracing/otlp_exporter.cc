@@ -13,8 +13,10 @@
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "common/url.h"
 #include "tracing/trace_context.h"
 #include "upstream/client.h"
+#include "upstream/fetch.h"
 
 namespace tollgate::tracing {
 
@@ -215,45 +217,23 @@ std::optional<OtlpEndpoint> parseOtlpEndpoint(std::string_view url, std::string*
     if (error) *error = "invalid OTLP endpoint '" + std::string(url) + "': " + why;
     return std::nullopt;
   };
+  // The scheme first, by prefix: "collector:4318" is a URL of scheme "collector" to a parser.
   constexpr std::string_view kHttp = "http://";
   constexpr std::string_view kHttps = "https://";
   if (url.size() >= kHttps.size() && iequals(url.substr(0, kHttps.size()), kHttps))
     return fail("https is not supported yet (the upstream client has no TLS); use http://");
   if (url.size() < kHttp.size() || !iequals(url.substr(0, kHttp.size()), kHttp))
     return fail("expected http://HOST:PORT[/path]");
-  std::string_view rest = url.substr(kHttp.size());
-  size_t slash = rest.find_first_of("/?#");
-  std::string_view authority = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
-  if (authority.empty()) return fail("no host");
-  if (authority.find('@') != std::string_view::npos) return fail("user info is not supported");
-  if (!path.empty() && path.front() != '/') return fail("expected a path after the host");
-  if (path.find('#') != std::string_view::npos) return fail("fragments are not allowed");
-
+  std::string why;
+  auto u = parseUrl(url, &why);
+  if (!u) return fail(why);
+  if (u->has_userinfo) return fail("user info is not supported");
+  if (u->path.empty() && u->has_query) return fail("expected a path after the host");
+  if (u->has_fragment) return fail("fragments are not allowed");
   OtlpEndpoint ep;
-  // A port is present when the authority ends in ":digits" outside IPv6 brackets.
-  size_t colon = authority.rfind(':');
-  size_t bracket = authority.rfind(']');
-  bool has_port = colon != std::string_view::npos &&
-                  (bracket == std::string_view::npos || colon > bracket) &&
-                  (authority.front() == '[' || authority.find(':') == colon);
-  if (has_port) {
-    auto hp = parseHostPort(authority);
-    if (!hp || hp->port == 0) return fail("bad HOST:PORT");
-    ep.host = std::move(hp->host);
-    ep.port = hp->port;
-  } else {
-    std::string_view host = authority;
-    if (host.front() == '[') {
-      if (host.back() != ']' || host.size() < 3) return fail("bad IPv6 literal");
-      host = host.substr(1, host.size() - 2);
-    } else if (host.find(':') != std::string_view::npos) {
-      return fail("IPv6 addresses must be in brackets");
-    }
-    ep.host = std::string(host);
-    ep.port = 80;
-  }
-  ep.path = path.empty() || path == "/" ? std::string(kDefaultPath) : std::string(path);
+  ep.host = std::move(u->host);
+  ep.port = u->port;
+  ep.path = u->target() == "/" ? std::string(kDefaultPath) : u->target();
   return ep;
 }
 
@@ -422,28 +402,21 @@ asio::awaitable<void> OtlpExporter::sendBatch(std::vector<SpanData>& batch,
   req.headers.emplace_back("content-type", "application/json");
   req.body = body;
 
-  upstream::Exchange exchange(*pool_);
-  auto started = co_await exchange.start(target, req, deadline);
-  if (!started) {
-    exchange.finish();
-    in_flight_ = 0;
+  // The whole answer is read so the connection goes back to the pool; a failed read after the
+  // head keeps the status: after a 2xx the collector took the batch even if its answer was cut.
+  upstream::FetchLimits limits;
+  limits.max_body = kMaxAnswerBytes;
+  limits.keep_partial = true;
+  auto fetched = co_await upstream::fetch(*pool_, target, req, deadline, limits);
+  in_flight_ = 0;
+  if (!fetched) {
     stats_.failed_batches.fetch_add(1, std::memory_order_relaxed);
     stats_.dropped.fetch_add(n, std::memory_order_relaxed);
-    warnExportFailure(started.error().detail, n);
+    warnExportFailure(fetched.error().detail, n);
     co_return;
   }
-  const int status = started.value();
-  // Read the answer to its end so the connection goes back to the pool.
-  std::string answer;
-  for (;;) {
-    auto piece = co_await exchange.readSome(deadline);
-    if (!piece) break;  // after a 2xx the collector took the batch even if its answer was cut
-    if (piece.value().empty()) break;
-    if (answer.size() < kMaxAnswerBytes)
-      answer.append(piece.value().substr(0, kMaxAnswerBytes - answer.size()));
-  }
-  exchange.finish();
-  in_flight_ = 0;
+  const int status = fetched.value().status;
+  const std::string& answer = fetched.value().body;
 
   if (status >= 200 && status < 300) {
     uint64_t rejected = std::min<uint64_t>(rejectedSpans(answer), n);
