@@ -22,21 +22,10 @@ void Loader::convertClientTrafficPolicy(const RawObject& o, const YAML::Node& sp
     const YAML::Node http = child(timeout, "http");
     if (isMap(r, http, "spec.timeout.http")) {
       reportUnusedFields(http, "spec.timeout.http", {"requestReceivedTimeout", "idleTimeout"}, r);
-      auto duration = [&](const char* name, std::optional<uint64_t>& into) {
-        const std::string path = std::string("spec.timeout.http.") + name;
-        const YAML::Node n = child(http, name);
-        const std::optional<std::string> text = getString(r, n, path);
-        if (!text) return;
-        const std::optional<uint64_t> ms = parseDurationMs(*text);
-        if (!ms || *ms == 0) {
-          r.error(n, path,
-                  "invalid duration " + inQuotes(*text) + "; expected e.g. 10s, 1m, 500ms");
-          return;
-        }
-        into = *ms;
-      };
-      duration("requestReceivedTimeout", policy.request_received_timeout_ms);
-      duration("idleTimeout", policy.idle_timeout_ms);
+      policy.request_received_timeout_ms = getPositiveDurationMs(
+          r, child(http, "requestReceivedTimeout"), "spec.timeout.http.requestReceivedTimeout");
+      policy.idle_timeout_ms =
+          getPositiveDurationMs(r, child(http, "idleTimeout"), "spec.timeout.http.idleTimeout");
     }
   }
   const YAML::Node connection = child(spec, "connection");

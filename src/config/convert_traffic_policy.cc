@@ -211,16 +211,8 @@ void Loader::convertTrafficPolicy(const RawObject& o, const YAML::Node& spec, co
     const YAML::Node http = child(timeout, "http");
     if (isMap(r, http, "spec.timeout.http")) {
       reportUnusedFields(http, "spec.timeout.http", {"connectionIdleTimeout"}, r);
-      const std::string path = "spec.timeout.http.connectionIdleTimeout";
-      const YAML::Node n = child(http, "connectionIdleTimeout");
-      if (const std::optional<std::string> text = getString(r, n, path)) {
-        const std::optional<uint64_t> ms = parseDurationMs(*text);
-        if (!ms || *ms == 0) {
-          r.error(n, path, "invalid duration " + inQuotes(*text) + "; expected e.g. 4s, 500ms");
-        } else {
-          policy.connection_idle_timeout_ms = *ms;
-        }
-      }
+      policy.connection_idle_timeout_ms = getPositiveDurationMs(
+          r, child(http, "connectionIdleTimeout"), "spec.timeout.http.connectionIdleTimeout");
     }
   }
 

@@ -93,6 +93,18 @@ std::optional<int64_t> getInt(const Reporter& r, const YAML::Node& n, const std:
   return value;
 }
 
+std::optional<uint64_t> getPositiveDurationMs(const Reporter& r, const YAML::Node& n,
+                                              const std::string& path) {
+  const std::optional<std::string> text = getString(r, n, path);
+  if (!text) return std::nullopt;
+  const std::optional<uint64_t> ms = parseDurationMs(*text);
+  if (!ms || *ms == 0) {
+    r.error(n, path, "invalid duration " + inQuotes(*text) + "; expected e.g. 10s, 1m, 500ms");
+    return std::nullopt;
+  }
+  return ms;
+}
+
 std::optional<int64_t> getIntInRange(const Reporter& r, const YAML::Node& n,
                                      const std::string& path, int64_t lo, int64_t hi) {
   const std::optional<int64_t> value = getInt(r, n, path);

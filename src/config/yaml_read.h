@@ -117,6 +117,11 @@ std::optional<int64_t> getInt(const Reporter& r, const YAML::Node& n, const std:
 std::optional<int64_t> getIntInRange(const Reporter& r, const YAML::Node& n,
                                      const std::string& path, int64_t lo, int64_t hi);
 
+// A duration above zero (Gateway API syntax: 10s, 1m, 500ms) in milliseconds; an error for a
+// malformed or zero one. The traffic policies' timeouts, where zero would mean "closed at once".
+std::optional<uint64_t> getPositiveDurationMs(const Reporter& r, const YAML::Node& n,
+                                              const std::string& path);
+
 // A required port (1..65535) at parent[key].
 std::optional<uint16_t> requirePort(const Reporter& r, const YAML::Node& parent, const char* key,
                                     const std::string& parent_path);

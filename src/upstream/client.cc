@@ -188,13 +188,7 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Pool::acquire(const Upstrea
       }
       // The watch may not have run yet for a close that already arrived: look at the socket.
       if (IdleState state = probe(*idle.conn); state != IdleState::kOpen) {
-        ++stats_.stale_discarded;
-        spdlog::debug(
-            "upstream {}: pooled connection {} after {} ms idle; opening another", key,
-            state == IdleState::kResetByPeer    ? "reset by the upstream"
-            : state == IdleState::kClosedByPeer ? "closed by the upstream"
-                                                : "has unsolicited bytes",
-            std::chrono::duration_cast<std::chrono::milliseconds>(now - idle.since).count());
+        discardStale(key, idle, state, now);
         continue;
       }
       boost::system::error_code ignored;
@@ -304,16 +298,19 @@ void Pool::onIdleReadable(const std::string& key, uint64_t id) {
     watch(*pos->conn, id);  // a spurious wake-up: keep watching
     return;
   }
+  discardStale(key, *pos, state, std::chrono::steady_clock::now());
+  list.erase(pos);
+  stats_.idle.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Pool::discardStale(const std::string& key, const Idle& idle, IdleState state,
+                        std::chrono::steady_clock::time_point now) {
   ++stats_.stale_discarded;
   spdlog::debug("upstream {}: idle pooled connection {} after {} ms; dropped from the pool", key,
                 state == IdleState::kResetByPeer    ? "reset by the upstream"
                 : state == IdleState::kClosedByPeer ? "closed by the upstream"
                                                     : "got unsolicited bytes",
-                std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::steady_clock::now() - pos->since)
-                    .count());
-  list.erase(pos);
-  stats_.idle.fetch_sub(1, std::memory_order_relaxed);
+                std::chrono::duration_cast<std::chrono::milliseconds>(now - idle.since).count());
 }
 
 void Pool::armSweep() {
@@ -426,7 +423,7 @@ asio::awaitable<Result<int>> Exchange::start(const UpstreamTarget& target,
     if (rec) {
       // Closed or reset (plain: EOF/ECONNRESET; TLS: truncated stream or close_notify) before a
       // byte of a response: the upstream answered nothing on this connection.
-      const bool nothing_received = !parser_->got_some() && rec != beast::error::timeout;
+      const bool nothing_received = !parser_->got_some();
       conn_.reset();
       parser_.reset();
       if (rec == beast::error::timeout)

@@ -167,6 +167,9 @@ class Pool {
   static IdleState probe(Connection& conn);
   void watch(Connection& conn, uint64_t id);
   void onIdleReadable(const std::string& key, uint64_t id);
+  // Counts and logs an idle connection the upstream closed; the caller drops it.
+  void discardStale(const std::string& key, const Idle& idle, IdleState state,
+                    std::chrono::steady_clock::time_point now);
   void armSweep();
   void sweep();
   struct DnsEntry {
