@@ -46,8 +46,9 @@ std::chrono::milliseconds Snapshot::connectionIdleTimeout(const std::string& rou
   if (route_idle_timeout.empty()) return gateway_idle_timeout;
   // Routes are "namespace/name"; policies name the route (an HTTPRoute of the same name), as the
   // rate limiter matches them.
-  const auto slash = route_name.find('/');
-  const std::string name = slash == std::string::npos ? route_name : route_name.substr(slash + 1);
+  const std::string_view full(route_name);
+  const auto slash = full.find('/');
+  const std::string_view name = slash == std::string_view::npos ? full : full.substr(slash + 1);
   if (auto it = route_idle_timeout.find(name); it != route_idle_timeout.end()) {
     return it->second;
   }

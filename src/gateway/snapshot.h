@@ -6,10 +6,12 @@
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "auth/backend_auth.h"
@@ -42,7 +44,8 @@ struct Snapshot {
   // BackendTrafficPolicy timeout.http.connectionIdleTimeout: per targeted route, and for every
   // route of a targeted Gateway; zero = the pool's default. A route's own policy wins.
   std::chrono::milliseconds connectionIdleTimeout(const std::string& route_name) const;
-  std::map<std::string, std::chrono::milliseconds> route_idle_timeout;  // by route name
+  // By route name; looked up per request with a view of the name (no copy).
+  std::map<std::string, std::chrono::milliseconds, std::less<>> route_idle_timeout;
   std::chrono::milliseconds gateway_idle_timeout{0};
   // credentialsFile problems (file and line, never content) and unreadable CA bundles, each
   // naming its object.
