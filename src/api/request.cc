@@ -102,11 +102,22 @@ ApiKind apiFromTarget(std::string_view target) {
   if (p == "/v1/completions") return ApiKind::kCompletions;
   if (p == "/v1/embeddings") return ApiKind::kEmbeddings;
   if (p == "/v1/models") return ApiKind::kModels;
-  if (p == "/anthropic/v1/messages") return ApiKind::kAnthropicMessages;
+  if (p == "/v1/responses") return ApiKind::kResponses;
+  if (p == "/v1/responses/input_tokens") return ApiKind::kResponsesInputTokens;
+  // Anthropic's SDKs append /v1/messages to their base URL: tollgate's Anthropic base URL is
+  // http://host/anthropic, and Claude Code pointed at the bare host sends /v1/messages, which no
+  // OpenAI API uses, so both reach the same API.
+  if (p == "/anthropic/v1/messages" || p == "/v1/messages") return ApiKind::kAnthropicMessages;
+  if (p == "/anthropic/v1/messages/count_tokens" || p == "/v1/messages/count_tokens")
+    return ApiKind::kAnthropicCountTokens;
+  if (p == "/anthropic/v1/models") return ApiKind::kAnthropicModels;
   return ApiKind::kUnknown;
 }
 
-bool isAnthropicApi(ApiKind k) { return k == ApiKind::kAnthropicMessages; }
+bool isAnthropicApi(ApiKind k) {
+  return k == ApiKind::kAnthropicMessages || k == ApiKind::kAnthropicCountTokens ||
+         k == ApiKind::kAnthropicModels;
+}
 
 bool isAnthropicTarget(std::string_view target) {
   return pathOf(target).starts_with("/anthropic/");
@@ -124,6 +135,13 @@ std::string_view apiOperationName(ApiKind k) {
       return "models";
     case ApiKind::kAnthropicMessages:
       return "messages";
+    case ApiKind::kAnthropicCountTokens:
+    case ApiKind::kResponsesInputTokens:
+      return "count_tokens";
+    case ApiKind::kAnthropicModels:
+      return "models";
+    case ApiKind::kResponses:
+      return "responses";
     case ApiKind::kUnknown:
       return "unknown";
   }
@@ -233,7 +251,8 @@ Result<ApiRequest> parseRequest(ApiKind kind, std::string_view body) {
   }
   int64_t mt = 0;
   if (obj["max_tokens"].get_int64().get(mt) == simdjson::SUCCESS ||
-      obj["max_completion_tokens"].get_int64().get(mt) == simdjson::SUCCESS) {
+      obj["max_completion_tokens"].get_int64().get(mt) == simdjson::SUCCESS ||
+      obj["max_output_tokens"].get_int64().get(mt) == simdjson::SUCCESS) {
     r.max_tokens = mt;
   }
 

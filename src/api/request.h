@@ -13,11 +13,15 @@
 namespace tollgate::api {
 
 enum class ApiKind {
-  kChatCompletions,    // POST /v1/chat/completions
-  kCompletions,        // POST /v1/completions
-  kEmbeddings,         // POST /v1/embeddings
-  kModels,             // GET /v1/models
-  kAnthropicMessages,  // POST /anthropic/v1/messages
+  kChatCompletions,       // POST /v1/chat/completions
+  kCompletions,           // POST /v1/completions
+  kEmbeddings,            // POST /v1/embeddings
+  kModels,                // GET /v1/models
+  kAnthropicMessages,     // POST /anthropic/v1/messages (also /v1/messages, Claude Code's default)
+  kAnthropicCountTokens,  // POST /anthropic/v1/messages/count_tokens
+  kAnthropicModels,       // GET /anthropic/v1/models (Anthropic's list shape)
+  kResponses,             // POST /v1/responses (OpenAI Responses API)
+  kResponsesInputTokens,  // POST /v1/responses/input_tokens
   kUnknown,
 };
 
@@ -37,7 +41,7 @@ struct ApiRequest {
   std::string model;
   bool stream = false;
   bool include_usage = false;         // stream_options.include_usage == true
-  std::optional<int64_t> max_tokens;  // max_tokens or max_completion_tokens
+  std::optional<int64_t> max_tokens;  // max_tokens, max_completion_tokens or max_output_tokens
   uint64_t body_bytes = 0;
   // Offsets in the body as received, filled by locateSpliceOffsets() only when a translator
   // must splice (most requests pass through and never pay for the scan).

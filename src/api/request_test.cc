@@ -12,6 +12,15 @@ TEST(ApiFromTarget, MapsPathsAndIgnoresQuery) {
   EXPECT_EQ(apiFromTarget("/v1/embeddings"), ApiKind::kEmbeddings);
   EXPECT_EQ(apiFromTarget("/v1/models"), ApiKind::kModels);
   EXPECT_EQ(apiFromTarget("/anthropic/v1/messages"), ApiKind::kAnthropicMessages);
+  EXPECT_EQ(apiFromTarget("/v1/messages?beta=true"), ApiKind::kAnthropicMessages);
+  EXPECT_EQ(apiFromTarget("/anthropic/v1/messages/count_tokens?beta=true"),
+            ApiKind::kAnthropicCountTokens);
+  EXPECT_EQ(apiFromTarget("/v1/messages/count_tokens"), ApiKind::kAnthropicCountTokens);
+  EXPECT_EQ(apiFromTarget("/anthropic/v1/models?limit=1000"), ApiKind::kAnthropicModels);
+  EXPECT_EQ(apiFromTarget("/v1/responses"), ApiKind::kResponses);
+  EXPECT_EQ(apiFromTarget("/v1/responses/input_tokens"), ApiKind::kResponsesInputTokens);
+  EXPECT_TRUE(isAnthropicApi(ApiKind::kAnthropicCountTokens));
+  EXPECT_FALSE(isAnthropicApi(ApiKind::kResponses));
   EXPECT_EQ(apiFromTarget("/v1/chat/completions/"), ApiKind::kUnknown);
   EXPECT_TRUE(isAnthropicTarget("/anthropic/v1/whatever"));
 }
@@ -52,6 +61,13 @@ TEST(ParseRequest, OffsetsFindEscapedKeys) {
   EXPECT_FALSE(findMemberValue(R"({"mod\u00e9l":1})", "model"));
   EXPECT_FALSE(findMemberValue(R"({"mod\u006":1})", "model"));
   EXPECT_TRUE(findMemberValue(R"({"\/x\t":1})", "/x\t"));
+}
+
+TEST(ParseRequest, ResponsesMaxOutputTokens) {
+  auto r =
+      parseRequest(ApiKind::kResponses, R"({"model":"m","input":"hi","max_output_tokens":64})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->max_tokens, 64);
 }
 
 TEST(ParseRequest, MaxCompletionTokensAndDefaults) {

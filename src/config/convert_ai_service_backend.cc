@@ -8,10 +8,39 @@
 
 namespace tollgate::config::detail {
 
+namespace {
+
+constexpr const char* kResponsesApiAnnotation = "tollgate.io/responses-api";
+constexpr const char* kAnthropicMessagesApiAnnotation = "tollgate.io/anthropic-messages-api";
+
+// Reads one of the "native" / "translate" annotations; anything else is an error naming both
+// values, since a typo would otherwise silently pick the default way of reaching the server.
+void readApiModeAnnotation(const YAML::Node& annotations, const char* key, const Reporter& r,
+                           bool& native) {
+  const YAML::Node value = child(annotations, key);
+  if (!present(value)) return;
+  const std::string path = std::string("metadata.annotations.") + key;
+  if (value.IsScalar() && value.Scalar() == "native") {
+    native = true;
+  } else if (value.IsScalar() && value.Scalar() == "translate") {
+    native = false;
+  } else {
+    r.error(value, path, "must be \"native\" or \"translate\"");
+  }
+}
+
+}  // namespace
+
 void Loader::convertAIServiceBackend(const RawObject& o, const YAML::Node& spec,
                                      const Reporter& r) {
   AIServiceBackend backend;
   backend.origin = o.origin;
+  const YAML::Node annotations = child(child(o.doc, "metadata"), "annotations");
+  if (isMap(r, annotations, "metadata.annotations")) {
+    readApiModeAnnotation(annotations, kResponsesApiAnnotation, r, backend.serves_responses);
+    readApiModeAnnotation(annotations, kAnthropicMessagesApiAnnotation, r,
+                          backend.serves_anthropic_messages);
+  }
   const YAML::Node schema = child(spec, "schema");
   if (!present(schema)) {
     r.error(spec, "spec.schema", "required field is missing");

@@ -29,6 +29,47 @@ spec:
   EXPECT_EQ(r.config.findAIServiceBackend("default", "m"), nullptr);
 }
 
+TEST(LoaderTest, AIServiceBackendApiModeAnnotations) {
+  const LoadResult r = load(R"(
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIServiceBackend
+metadata:
+  name: old-vllm
+  annotations: {tollgate.io/responses-api: translate, tollgate.io/anthropic-messages-api: native}
+spec:
+  schema: {name: OpenAI}
+  backendRef: {name: b, kind: Backend, group: gateway.envoyproxy.io}
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIServiceBackend
+metadata: {name: plain}
+spec:
+  schema: {name: OpenAI}
+  backendRef: {name: b, kind: Backend, group: gateway.envoyproxy.io}
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIServiceBackend
+metadata:
+  name: typo
+  annotations: {tollgate.io/responses-api: chat-only}
+spec:
+  schema: {name: OpenAI}
+  backendRef: {name: b, kind: Backend, group: gateway.envoyproxy.io}
+)");
+  const AIServiceBackend* old_vllm = r.config.findAIServiceBackend("default", "old-vllm");
+  ASSERT_NE(old_vllm, nullptr) << dump(r);
+  EXPECT_FALSE(old_vllm->serves_responses);
+  EXPECT_TRUE(old_vllm->serves_anthropic_messages);
+  const AIServiceBackend* plain = r.config.findAIServiceBackend("default", "plain");
+  ASSERT_NE(plain, nullptr);
+  EXPECT_TRUE(plain->serves_responses);
+  EXPECT_FALSE(plain->serves_anthropic_messages);
+  const auto errors = ofSeverity(r, Severity::kError);
+  ASSERT_EQ(errors.size(), 1u) << dump(r);
+  EXPECT_EQ(errors[0].object, "AIServiceBackend default/typo");
+  EXPECT_TRUE(contains(errors[0].message, "\"native\" or \"translate\"")) << errors[0].message;
+}
+
 TEST(LoaderTest, BackendTlsFromSpecAndFromPolicy) {
   const LoadResult r = load(R"(
 apiVersion: gateway.envoyproxy.io/v1alpha1

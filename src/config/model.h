@@ -69,6 +69,15 @@ struct AIServiceBackend {
   std::string schema_version;  // e.g. bedrock-2023-05-31, or an OpenAI path prefix like "v1"
   std::string backend_ref;     // name of the Backend (same namespace unless given)
   std::string backend_ref_ns;
+  // How an OpenAI-schema server is reached for the agent APIs, from the annotations below
+  // (tollgate's own: Envoy AI Gateway has no field for either). Ignored for other schemas.
+  // tollgate.io/responses-api: "native" (default: the server has /v1/responses, vLLM >= 0.10)
+  // or "translate" (chat completions only: older vLLM, llama.cpp, SGLang builds).
+  bool serves_responses = true;
+  // tollgate.io/anthropic-messages-api: "translate" (default: Messages become chat completions,
+  // which every OpenAI-compatible server has) or "native" (the server has /v1/messages itself:
+  // recent vLLM, SGLang, llama.cpp, Ollama).
+  bool serves_anthropic_messages = false;
 };
 
 // The matcher's own kinds (Exact, RegularExpression, Distinct): routing and rate limiting compile

@@ -84,7 +84,8 @@ Gateway::Gateway(SnapshotHolder& snapshots, GatewayOptions opts, const AccessLog
 
 std::string Gateway::renderError(std::string_view target, const Error& err,
                                  http::ResponseHead& head) {
-  return renderErrorResponse(api::isAnthropicTarget(target), err, head);
+  return renderErrorResponse(
+      api::isAnthropicApi(api::apiFromTarget(target)) || api::isAnthropicTarget(target), err, head);
 }
 
 asio::awaitable<void> Gateway::sendError(http::ResponseWriter& w, RequestContext& ctx,
