@@ -259,8 +259,15 @@ test('out of file descriptors: accept backs off instead of spinning, and recover
   }
   await waitFor(() => /accept failed: .*backing off/.test(limited.stderr()), { timeoutMs: 5000 });
   await new Promise((r) => setTimeout(r, 1000));
-  const failures = limited.stderr().split('\n').filter((l) => /accept failed/.test(l)).length;
-  assert.equal(failures, 1, 'one log line per burst, not one per failed accept');
+  // One line when a burst of failures starts and one when it ends, not one per failed accept. A
+  // descriptor the gateway frees meanwhile (an idle upstream connection it closes) lets one
+  // accept through and ends a burst, so more than one burst is correct: each must be closed by
+  // its "works again" line before the next begins.
+  const lines = limited.stderr().split('\n');
+  const failures = lines.filter((l) => /accept failed/.test(l)).length;
+  const recoveries = lines.filter((l) => /accept works again/.test(l)).length;
+  assert.ok(failures >= 1 && failures <= 3, `${failures} "accept failed" lines for 200 connections`);
+  assert.equal(failures, recoveries + 1, 'one log line per burst, not one per failed accept');
   for (const s of sockets) s.destroy();
   const r = await waitFor(async () => {
     const res = await request(`${url}/v1/chat/completions`, { body: chat, timeoutMs: 3000 }).catch(() => null);
