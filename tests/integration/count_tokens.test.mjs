@@ -23,6 +23,14 @@ ${rules.map(([model, backend]) => `  - matches: [{ headers: [{ type: Exact, name
     backendRefs: [{ name: ${backend} }]`).join('\n')}
 ${costs}`;
 
+// A BackendTrafficPolicy on the Gateway with these global rules (JSON is YAML).
+const limitsYaml = (rules) => `apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata: { name: counts }
+spec: { targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }], rateLimit: { type: Global, global: { rules: ${JSON.stringify(rules)} } } }
+`;
+const perUser = [{ headers: [{ name: 'x-user-id', type: 'Distinct' }] }];
+
 const models = [['claude-direct', 'anth'], ['claude-nocount', 'anth'], [CLAUDE, 'claude'], [PROFILE, 'claude'], ['gpt-x', 'oai'], ['gpt-count', 'oaicount']];
 const config = tempYaml([
   bedrockYaml('bedrock-backend', [{ name: 'claude', schema: 'AWSAnthropic', version: 'bedrock-2023-05-31' }]),
@@ -179,23 +187,11 @@ test('rate limits: a count pays its request cost and is never charged tokens', a
     bedrockYaml('bedrock-backend', [{ name: 'claude', schema: 'AWSAnthropic', version: 'bedrock-2023-05-31' }]),
     route('limited', [[CLAUDE, 'claude']], `  llmRequestCosts:
   - { metadataKey: total, type: TotalToken }
-`), `apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: BackendTrafficPolicy
-metadata: { name: counts }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }]
-  rateLimit:
-    type: Global
-    global:
-      rules:
-      - clientSelectors: [{ headers: [{ name: x-user-id, type: Distinct }] }]
-        limit: { requests: 3, unit: Hour }
-      - clientSelectors: [{ headers: [{ name: x-user-id, type: Distinct }] }]
-        limit: { requests: 100000, unit: Hour }
-        cost:
-          request: { from: Number, number: 0 }
-          response: { from: Metadata, metadata: { namespace: io.envoy.ai_gateway, key: total } }
-`].join('---\n'));
+`), limitsYaml([
+    { clientSelectors: perUser, limit: { requests: 3, unit: 'Hour' } },
+    { clientSelectors: perUser, limit: { requests: 100000, unit: 'Hour' },
+      cost: { request: { from: 'Number', number: 0 }, response: { from: 'Metadata', metadata: { namespace: 'io.envoy.ai_gateway', key: 'total' } } } },
+  ])].join('---\n'));
   const g = await startGateway([limited], { endpoints: { 'bedrock-backend': mock.addr }, env: awsEnv(KEY, SECRET) });
   const count = () => request(`${g.url}/anthropic/v1/messages/count_tokens`, { headers: { 'x-user-id': 'counter', 'anthropic-version': '2023-06-01' }, body: { model: CLAUDE, messages } });
   const statuses = [];
