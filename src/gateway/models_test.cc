@@ -70,6 +70,7 @@ TEST(AnthropicModelListTest, PagesByLimitAndCursors) {
 
 TEST(AnthropicModelListTest, DefaultLimitIsTwenty) {
   std::vector<std::string> many;
+  many.reserve(25);
   for (int i = 0; i < 25; ++i) many.push_back("m" + std::to_string(i));
   auto body = anthropicModelList(many, kLoaded, "");
   ASSERT_TRUE(body);
