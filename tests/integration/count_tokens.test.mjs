@@ -24,9 +24,9 @@ ${rules.map(([model, backend]) => `  - matches: [{ headers: [{ type: Exact, name
 ${costs}`;
 
 // A BackendTrafficPolicy on the Gateway with these global rules (JSON is YAML).
-const limitsYaml = (rules) => `apiVersion: gateway.envoyproxy.io/v1alpha1
+const limitsYaml = (rules, annotations = {}) => `apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: BackendTrafficPolicy
-metadata: { name: counts }
+metadata: { name: counts, annotations: ${JSON.stringify(annotations)} }
 spec: { targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }], rateLimit: { type: Global, global: { rules: ${JSON.stringify(rules)} } } }
 `;
 const perUser = [{ headers: [{ name: 'x-user-id', type: 'Distinct' }] }];
@@ -182,7 +182,9 @@ test('models.list in Anthropic shape, paginated by limit; /v1/models keeps the O
   assert.equal(openai.data[0].object, 'model');
 });
 
-test('rate limits: a count pays its request cost and is never charged tokens', async () => {
+// Reserve mode reserves the estimated response cost at check time: a count must give it all back.
+const modes = [['envoy', {}], ['reserve', { 'tollgate.io/rate-limit-mode': 'reserve' }]];
+for (const [mode, annotations] of modes) test(`rate limits (${mode} mode): a count pays its request cost and is never charged tokens`, async () => {
   const limited = tempYaml([
     bedrockYaml('bedrock-backend', [{ name: 'claude', schema: 'AWSAnthropic', version: 'bedrock-2023-05-31' }]),
     route('limited', [[CLAUDE, 'claude']], `  llmRequestCosts:
@@ -191,7 +193,7 @@ test('rate limits: a count pays its request cost and is never charged tokens', a
     { clientSelectors: perUser, limit: { requests: 3, unit: 'Hour' } },
     { clientSelectors: perUser, limit: { requests: 100000, unit: 'Hour' },
       cost: { request: { from: 'Number', number: 0 }, response: { from: 'Metadata', metadata: { namespace: 'io.envoy.ai_gateway', key: 'total' } } } },
-  ])].join('---\n'));
+  ], annotations)].join('---\n'));
   const g = await startGateway([limited], { endpoints: { 'bedrock-backend': mock.addr }, env: awsEnv(KEY, SECRET) });
   const count = () => request(`${g.url}/anthropic/v1/messages/count_tokens`, { headers: { 'x-user-id': 'counter', 'anthropic-version': '2023-06-01' }, body: { model: CLAUDE, messages } });
   const statuses = [];
