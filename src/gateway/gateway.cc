@@ -6,10 +6,13 @@
 #include "api/errors.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "gateway/count_tokens.h"
 #include "gateway/error_response.h"
+#include "gateway/models.h"
 #include "gateway/retry_state.h"
 #include "gateway/span.h"
 #include "gateway/upstream_request.h"
+#include "providers/count_tokens_request.h"
 #include "providers/translator.h"
 #include "upstream/client.h"
 
@@ -109,26 +112,21 @@ asio::awaitable<void> Gateway::sendError(http::ResponseWriter& w, RequestContext
   ctx.first_byte = Clock::now();
 }
 
-asio::awaitable<void> Gateway::listModels(http::ResponseWriter& w, RequestContext& ctx,
-                                          const Snapshot& snap) {
-  std::string body = R"({"object":"list","data":[)";
-  bool first = true;
-  for (const auto& m : snap.routes.models()) {
-    if (!first) body += ',';
-    first = false;
-    body += R"({"id":)";
-    appendJsonString(body, m);
-    body += R"(,"object":"model","created":)";
-    body += std::to_string(snap.loaded_unix);
-    body += R"(,"owned_by":"tollgate"})";
-  }
-  body += "]}";
+asio::awaitable<void> Gateway::sendJson(http::ResponseWriter& w, RequestContext& ctx,
+                                        std::string body) {
   http::ResponseHead head;
   head.headers.emplace_back("content-type", "application/json");
   head.headers.emplace_back("x-request-id", ctx.request_id);
+  for (const auto& h : ctx.extra_headers) head.headers.push_back(h);
   ctx.status = 200;
   co_await w.send(head, body);
   ctx.first_byte = Clock::now();
+}
+
+asio::awaitable<void> Gateway::sendCountEstimate(http::ResponseWriter& w, RequestContext& ctx,
+                                                 std::string_view body) {
+  ctx.extra_headers.emplace_back(kTokenCountHeader, "estimate");
+  co_await sendJson(w, ctx, estimateAnswer(ctx.api, body));
 }
 
 asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& w) {
@@ -178,8 +176,14 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
     // tokens: the estimate is charged rather than nothing.
     ratelimit::RequestFacts facts = factsFor(ctx, nullptr);
     const bool produced_tokens = ctx.status >= 200 && ctx.status < 300;
-    co_await limiter_->complete(snap->policies, ctx.rate_limit, facts, ctx.usage,
-                                produced_tokens && !ctx.usage.known);
+    if (providers::isCountApi(ctx.api)) {
+      // A count consumes no tokens: request costs only (charged at check).
+      co_await limiter_->complete(snap->policies, ctx.rate_limit, facts, countUsageForLimits(),
+                                  false);
+    } else {
+      co_await limiter_->complete(snap->policies, ctx.rate_limit, facts, ctx.usage,
+                                  produced_tokens && !ctx.usage.known);
+    }
   }
   access_log_.write(ctx);
   if (metrics_) metrics_->record(ctx);
@@ -194,13 +198,25 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     co_await sendError(w, ctx, err);
     co_return;
   }
-  if (ctx.api == api::ApiKind::kModels) {
+  if (ctx.api == api::ApiKind::kModels || ctx.api == api::ApiKind::kAnthropicModels) {
     if (req.method() != beast::http::verb::get) {
       const Error err = Error::client(ErrorCode::kMethodNotAllowed, "use GET for " + ctx.path);
       co_await sendError(w, ctx, err);
       co_return;
     }
-    co_await listModels(w, ctx, snap);
+    if (ctx.api == api::ApiKind::kModels) {
+      co_await sendJson(w, ctx, openAIModelList(snap.routes.models(), snap.loaded_unix));
+      co_return;
+    }
+    const std::string_view target = req.target();
+    const size_t q = target.find('?');
+    auto list = anthropicModelList(snap.routes.models(), snap.loaded_unix,
+                                   q == std::string_view::npos ? "" : target.substr(q + 1));
+    if (!list) {
+      co_await sendError(w, ctx, list.error());
+      co_return;
+    }
+    co_await sendJson(w, ctx, std::move(list.value()));
     co_return;
   }
   if (req.method() != beast::http::verb::post) {
@@ -216,6 +232,14 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     co_return;
   }
   ctx.parsed = std::move(parsed.value());
+  const bool count = providers::isCountApi(ctx.api);
+  if (count) {
+    if (auto bad = providers::checkCountRequest(ctx.api, req.body())) {
+      co_await sendError(w, ctx, *bad);
+      co_return;
+    }
+    ctx.parsed.stream = false;  // a count answers with one JSON object, whatever `stream` says
+  }
   ctx.stream = ctx.parsed.stream;
   if (hasHeaderBreakingChars(ctx.parsed.model)) {
     // The model travels upstream as the x-ai-eg-model header: never let it split a header.
@@ -291,6 +315,13 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     if (auto it = req.find("anthropic-beta"); it != req.end()) anthropic_beta = it->value();
     auto translator = providers::createTranslator(ctx.api, cand.ai_backend->schema,
                                                   *cand.ai_backend, anthropic_beta);
+    if (!translator && count) {
+      // A backend that cannot count (no count translator for its schema): the estimate.
+      ctx.backend = cand.ref_name;
+      ctx.provider = std::string(providers::providerName(cand.ai_backend->schema));
+      co_await sendCountEstimate(w, ctx, req.body());
+      co_return;
+    }
     if (!translator) {
       Error err = Error::client(ErrorCode::kNotImplemented,
                                 "model '" + ctx.parsed.model + "' is served by a " +
@@ -342,6 +373,12 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
       continue;
     }
     const int status = started.value();
+    if (count && countEndpointMissing(status)) {
+      // The backend has no count endpoint: the estimate, not its 404. The connection goes with
+      // `ex`, its body unread.
+      co_await sendCountEstimate(w, ctx, req.body());
+      co_return;
+    }
     // Throttling (429) and server errors go to the next choice while one is left (priority
     // fallback); a client error (4xx) would fail the same way anywhere and is passed on.
     if (retry.retriesStatus(status)) {
@@ -351,6 +388,7 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
                                  true));
       continue;
     }
+    if (count) ctx.extra_headers.emplace_back(kTokenCountHeader, "backend");
     co_await relay(w, ctx, ex, *translator, rule->timeout, deadline);
     co_return;
   }

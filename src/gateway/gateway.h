@@ -52,8 +52,12 @@ class Gateway final : public http::Handler {
                                      upstream::Exchange& ex, providers::Translator& translator,
                                      std::chrono::milliseconds idle_timeout,
                                      Clock::time_point deadline);
-  boost::asio::awaitable<void> listModels(http::ResponseWriter& w, RequestContext& ctx,
-                                          const Snapshot& snap);
+  // A 200 with a JSON body (model lists, count estimates), with ctx.extra_headers.
+  boost::asio::awaitable<void> sendJson(http::ResponseWriter& w, RequestContext& ctx,
+                                        std::string body);
+  // The gateway's token estimate for a count request (x-tollgate-token-count: estimate).
+  boost::asio::awaitable<void> sendCountEstimate(http::ResponseWriter& w, RequestContext& ctx,
+                                                 std::string_view body);
 
   SnapshotHolder& snapshots_;
   GatewayOptions opts_;

@@ -325,6 +325,50 @@ Result converse(const LlmEngine& engine, const std::string& model, const json::o
   return r;
 }
 
+// CountTokens (POST /model/{id}/count-tokens): {"input":{"invokeModel":{"body":"<base64>"}}} or
+// {"input":{"converse":{messages, system...}}} → {"inputTokens":N}. The count is the input tokens
+// the same InvokeModel or Converse request is charged (as Bedrock promises), so the request is
+// answered by that operation and its usage read back; its validation errors are the operation's.
+Result countTokens(const LlmEngine& engine, const std::string& model, const json::object& in) {
+  const json::value* input = in.if_contains("input");
+  const json::object* io = input ? input->if_object() : nullptr;
+  if (!io) return validation("1 validation error detected: Value at 'input' must not be null");
+  Result answered;
+  std::string_view usage_key;
+  if (const json::value* invoke = io->if_contains("invokeModel")) {
+    const json::value* body =
+        invoke->is_object() ? invoke->get_object().if_contains("body") : nullptr;
+    std::string decoded;
+    if (!body || !body->is_string() || !base64Decode(std::string_view(body->get_string()), decoded))
+      return validation(
+          "1 validation error detected: Value at 'input.invokeModel.body' must be "
+          "base64-encoded binary data");
+    json::error_code ec;
+    json::value parsed = json::parse(decoded, ec);
+    if (ec || !parsed.is_object())
+      return validation("Malformed input request, please reformat your input and try again.");
+    answered = invokeAnthropic(engine, model, parsed.get_object(), false);
+    usage_key = "input_tokens";
+  } else if (const json::value* conv = io->if_contains("converse"); conv && conv->is_object()) {
+    answered = converse(engine, model, conv->get_object(), false);
+    usage_key = "inputTokens";
+  } else {
+    return validation("1 validation error detected: 'input' must hold invokeModel or converse");
+  }
+  if (answered.status != 200) return answered;
+  json::error_code ec;
+  const json::value out = json::parse(answered.body, ec);
+  const json::value* usage =
+      ec || !out.is_object() ? nullptr : out.get_object().if_contains("usage");
+  const json::value* n =
+      usage && usage->is_object() ? usage->get_object().if_contains(usage_key) : nullptr;
+  if (!n) return error(500, "InternalServerException", "engine failure");
+  Result r;
+  r.headers.emplace_back("content-type", "application/json");
+  r.body = json::serialize(json::object{{"inputTokens", *n}});
+  return r;
+}
+
 }  // namespace
 
 Result handle(const LlmEngine& engine, std::string_view method, std::string_view path,
@@ -335,6 +379,14 @@ Result handle(const LlmEngine& engine, std::string_view method, std::string_view
     return error(404, "UnknownOperationException", "Unknown operation");
   const std::string model = auth::percentDecode(rest.substr(0, slash));
   const std::string_view op = rest.substr(slash + 1);
+  if (op == "count-tokens") {
+    if (method != "POST") return error(405, "UnknownOperationException", "Unknown operation");
+    json::error_code count_ec;
+    json::value count_body = json::parse(json::string_view(body.data(), body.size()), count_ec);
+    if (count_ec || !count_body.is_object())
+      return validation("Malformed input request, please reformat your input and try again.");
+    return countTokens(engine, model, count_body.get_object());
+  }
   const bool invoke = op == "invoke" || op == "invoke-with-response-stream";
   const bool converse_op = op == "converse" || op == "converse-stream";
   if (!invoke && !converse_op) return error(404, "UnknownOperationException", "Unknown operation");

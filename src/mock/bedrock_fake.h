@@ -28,6 +28,7 @@ struct Result {
 // True for the paths the fake answers ("/model/...").
 bool isBedrockPath(std::string_view path);
 
+// Also POST /model/{id}/count-tokens (CountTokens, both input kinds: docs/mock-llm.md).
 // Answers POST /model/{id}/invoke, /invoke-with-response-stream, /converse and
 // /converse-stream. `engine` should accept any model name (the Bedrock model id is in the path,
 // not the body).

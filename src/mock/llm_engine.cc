@@ -8,6 +8,7 @@
 #include "mock/llm_endpoints.h"
 #include "mock/llm_request.h"
 #include "mock/llm_text.h"
+#include "mock/llm_tokenize.h"
 
 namespace tollgate::mock {
 namespace {
@@ -19,7 +20,7 @@ using engine::badRequest;
 using engine::Context;
 using engine::errorResult;
 
-enum class Route { kChat, kCompletions, kEmbeddings, kModels, kHealth, kUnknown };
+enum class Route { kChat, kCompletions, kEmbeddings, kModels, kHealth, kTokenize, kUnknown };
 
 Route routeOf(std::string_view path) {
   if (path == "/v1/chat/completions") return Route::kChat;
@@ -27,6 +28,7 @@ Route routeOf(std::string_view path) {
   if (path == "/v1/embeddings") return Route::kEmbeddings;
   if (path == "/v1/models") return Route::kModels;
   if (path == "/health") return Route::kHealth;
+  if (path == "/tokenize") return Route::kTokenize;
   return Route::kUnknown;
 }
 
@@ -71,6 +73,8 @@ EngineResult handleUnchecked(const Context& ctx, std::string_view method, std::s
       return engine::completions(ctx, *req);
     case Route::kEmbeddings:
       return engine::embeddings(ctx, *req);
+    case Route::kTokenize:
+      return engine::tokenize(ctx, *req);
     default:
       return errorResult(ApiError{500, "Internal server error", {}, "InternalServerError", true});
   }

@@ -1,6 +1,8 @@
 // The explicit list of providers: one line per (client API, backend schema) pair supported.
 #include "providers/anthropic_to_anthropic.h"
 #include "providers/anthropic_to_aws_anthropic.h"
+#include "providers/count_tokens_aws_anthropic.h"
+#include "providers/count_tokens_passthrough.h"
 #include "providers/openai_to_aws_anthropic.h"
 #include "providers/openai_to_aws_bedrock.h"
 #include "providers/openai_to_openai.h"
@@ -59,6 +61,9 @@ constexpr Pair kPairs[] = {
     {ApiKind::kChatCompletions, Schema::kAWSAnthropic, openAIToAwsAnthropic},
     {ApiKind::kAnthropicMessages, Schema::kAnthropic, anthropicToAnthropic},
     {ApiKind::kChatCompletions, Schema::kAWSBedrock, openAIToAwsBedrock},
+    {ApiKind::kAnthropicCountTokens, Schema::kAnthropic, makeCountTokensPassThrough},
+    {ApiKind::kAnthropicCountTokens, Schema::kAWSAnthropic, makeCountTokensOnBedrock},
+    {ApiKind::kResponsesInputTokens, Schema::kOpenAI, makeCountTokensPassThrough},
 };
 
 }  // namespace
