@@ -7,6 +7,7 @@
 
 #include "mock/llm_endpoints.h"
 #include "mock/llm_request.h"
+#include "mock/llm_responses.h"
 #include "mock/llm_text.h"
 
 namespace tollgate::mock {
@@ -19,12 +20,13 @@ using engine::badRequest;
 using engine::Context;
 using engine::errorResult;
 
-enum class Route { kChat, kCompletions, kEmbeddings, kModels, kHealth, kUnknown };
+enum class Route { kChat, kCompletions, kEmbeddings, kResponses, kModels, kHealth, kUnknown };
 
 Route routeOf(std::string_view path) {
   if (path == "/v1/chat/completions") return Route::kChat;
   if (path == "/v1/completions") return Route::kCompletions;
   if (path == "/v1/embeddings") return Route::kEmbeddings;
+  if (path == "/v1/responses") return Route::kResponses;
   if (path == "/v1/models") return Route::kModels;
   if (path == "/health") return Route::kHealth;
   return Route::kUnknown;
@@ -71,6 +73,8 @@ EngineResult handleUnchecked(const Context& ctx, std::string_view method, std::s
       return engine::completions(ctx, *req);
     case Route::kEmbeddings:
       return engine::embeddings(ctx, *req);
+    case Route::kResponses:
+      return engine::responses(ctx, *req);
     default:
       return errorResult(ApiError{500, "Internal server error", {}, "InternalServerError", true});
   }
