@@ -54,7 +54,7 @@ OBSERVABILITY=${OBSERVABILITY:-1}
 # directly; plus the SigV4 micro benchmark (build/micro_bench).
 BEDROCK=${BEDROCK:-1}
 # Responses section: POST /v1/responses passed through next to chat completions, same prompt, same
-# mock and tollgate, non-stream and streamed (bench/load/openai_api.lua).
+# mock and tollgate, non-stream and streamed (bench/load/chat.lua with BENCH_API, BENCH_STREAM).
 RESPONSES=${RESPONSES:-1}
 
 # ---- helpers -----------------------------------------------------------------------------------
@@ -940,7 +940,7 @@ responses_section() {
     for c in $CONNS; do
       for api in chat responses; do
         for t in direct tollgate; do
-          run_wrk "$t" "$c" openai_api.lua "$api" "$stream"
+          BENCH_API=$api BENCH_STREAM=$stream run_wrk "$t" "$c"
           RPS[r:$api:$t:$stream:$c]=${RPS[$t:$c]}; P50[r:$api:$t:$stream:$c]=${P50[$t:$c]}
           P99[r:$api:$t:$stream:$c]=${P99[$t:$c]}; ERRS[r:$api:$t:$stream:$c]=${ERRS[$t:$c]}
         done

@@ -20,13 +20,24 @@ uint64_t totalOf(simdjson::dom::object u, const TokenUsage& t) {
              : t.input_tokens + t.output_tokens;
 }
 
-// A Responses usage object: the names differ from chat's (input/output, not prompt/completion).
-TokenUsage responsesUsage(simdjson::dom::object u) {
+// Where an API puts its counts: chat says prompt/completion, Responses input/output.
+struct UsageNames {
+  const char* input;
+  const char* output;
+  const char* input_details;
+  const char* output_details;
+};
+constexpr UsageNames kChatNames{"prompt_tokens", "completion_tokens", "prompt_tokens_details",
+                                "completion_tokens_details"};
+constexpr UsageNames kResponsesNames{"input_tokens", "output_tokens", "input_tokens_details",
+                                     "output_tokens_details"};
+
+TokenUsage usageOf(simdjson::dom::object u, const UsageNames& n) {
   TokenUsage out;
-  out.input_tokens = countOr0(u["input_tokens"]);
-  out.output_tokens = countOr0(u["output_tokens"]);
-  out.cached_input_tokens = countOr0(u["input_tokens_details"]["cached_tokens"]);
-  out.reasoning_tokens = countOr0(u["output_tokens_details"]["reasoning_tokens"]);
+  out.input_tokens = countOr0(u[n.input]);
+  out.output_tokens = countOr0(u[n.output]);
+  out.cached_input_tokens = countOr0(u[n.input_details]["cached_tokens"]);
+  out.reasoning_tokens = countOr0(u[n.output_details]["reasoning_tokens"]);
   out.total_tokens = totalOf(u, out);
   out.known = true;
   return out;
@@ -38,7 +49,7 @@ bool readResponseObject(simdjson::dom::element resp, TokenUsage& usage, std::str
   if (model && resp["model"].get_string().get(m) == simdjson::SUCCESS) *model = std::string(m);
   simdjson::dom::object u;
   if (resp["usage"].get_object().get(u)) return false;
-  usage = responsesUsage(u);
+  usage = usageOf(u, kResponsesNames);
   return true;
 }
 
@@ -62,14 +73,7 @@ bool extractOpenAIUsage(std::string_view json, TokenUsage& usage, std::string* m
   }
   simdjson::dom::object u;
   if (doc["usage"].get_object().get(u)) return false;
-  TokenUsage out;
-  out.input_tokens = countOr0(u["prompt_tokens"]);
-  out.output_tokens = countOr0(u["completion_tokens"]);
-  out.cached_input_tokens = countOr0(u["prompt_tokens_details"]["cached_tokens"]);
-  out.reasoning_tokens = countOr0(u["completion_tokens_details"]["reasoning_tokens"]);
-  out.total_tokens = totalOf(u, out);
-  out.known = true;
-  usage = out;
+  usage = usageOf(u, kChatNames);
   return true;
 }
 

@@ -216,19 +216,16 @@ json::object itemJson(const Item& it, std::string_view status) {
       break;
     }
     case Item::kFunctionCall:
-      o["type"] = "function_call";
+    case Item::kCustomToolCall: {
+      // The same item but for the field the call's text goes in.
+      const bool function = it.kind == Item::kFunctionCall;
+      o["type"] = function ? "function_call" : "custom_tool_call";
       o["status"] = status;
       o["name"] = it.name;
       o["call_id"] = it.call_id;
-      o["arguments"] = status == "completed" ? it.text : "";
+      o[function ? "arguments" : "input"] = status == "completed" ? it.text : "";
       break;
-    case Item::kCustomToolCall:
-      o["type"] = "custom_tool_call";
-      o["status"] = status;
-      o["name"] = it.name;
-      o["call_id"] = it.call_id;
-      o["input"] = status == "completed" ? it.text : "";
-      break;
+    }
   }
   return o;
 }

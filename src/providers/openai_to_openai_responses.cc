@@ -4,6 +4,7 @@
 #include "api/sse.h"
 #include "api/usage.h"
 #include "common/strings.h"
+#include "providers/openai_to_openai.h"
 
 namespace tollgate::providers {
 
@@ -44,19 +45,14 @@ class ResponsesPassThrough final : public Translator {
     if (status_ < 200 || status_ >= 300) return output();  // upstream errors pass as they are
     if (api::extractResponsesUsage(body, usage_, &response_model_) || api::isJsonDocument(body))
       return output();
-    replaceUnusableBody(
-        body, api::renderOpenAIError(Error::upstream(ErrorCode::kUpstreamBadResponse,
-                                                     "the upstream response is not valid JSON",
-                                                     "2xx body that is not JSON", false)));
+    replaceUnusableBody(body, unparsableSuccessError());
     return output();
   }
 
   ResponseOutput onChunk(std::string_view piece, bool end_of_stream, std::string& out) override {
-    if (!event_stream_) {
+    if (!event_stream_) {  // the whole body in one piece: read as onBody reads it
       out.append(piece);
-      if (end_of_stream && status_ >= 200 && status_ < 300)
-        api::extractResponsesUsage(out, usage_, &response_model_);
-      return output();
+      return end_of_stream ? onBody(out) : output();
     }
     sse_.feed(piece, [&](const api::SseEvent& ev) { onStreamEvent(ev, out); });
     if (!end_of_stream || failed_ || ended_) return output();

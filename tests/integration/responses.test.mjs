@@ -14,7 +14,7 @@ import path from 'node:path';
 import OpenAI from 'openai';
 import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, streamText } from 'ai';
-import { SOURCE, startGateway, startFake, startMock, startProcess, request, sseData, tempYaml, waitFor, backendYaml } from '../lib/harness.mjs';
+import { SOURCE, startGateway, startFake, startMock, startProcess, request, sseData, tempYaml, waitFor, backendYaml, tokenLimitYaml } from '../lib/harness.mjs';
 
 const MODEL = 'Qwen/Qwen3-1.7B';
 const mock = await startMock(['--models', MODEL]);
@@ -276,34 +276,7 @@ test('tollgate demo prints a Codex config and a Responses curl that work as prin
 // per-user total-token limit; `extra` goes into the policy's metadata (reserve mode).
 async function limitedGateway(extra = '') {
   const slow = await startMock(['--itl-ms', '30']);
-  const cfg = tempYaml(`
-${backendYaml('mock')}---
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIGatewayRoute
-metadata: { name: r }
-spec:
-  rules:
-  - backendRefs: [{ name: mock }]
-  llmRequestCosts:
-  - { metadataKey: total, type: TotalToken }
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: BackendTrafficPolicy
-metadata:
-  name: tokens
-  ${extra}
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }]
-  rateLimit:
-    type: Global
-    global:
-      rules:
-      - clientSelectors: [{ headers: [{ name: x-user-id, type: Distinct }] }]
-        limit: { requests: 300, unit: Hour }
-        cost:
-          request: { from: Number, number: 0 }
-          response: { from: Metadata, metadata: { namespace: io.envoy.ai_gateway, key: total } }
-`);
+  const cfg = tempYaml(tokenLimitYaml({ metadata: extra }));
   const g = await startGateway([cfg], { endpoints: { 'mock-backend': slow.addr } });
   return { g, slow };
 }
