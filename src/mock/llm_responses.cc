@@ -269,7 +269,11 @@ json::object echoFields(const json::object& req) {
   json::object e;
   auto copy = [&](std::string_view key, json::value fallback) {
     const json::value* v = field(req, key);
-    e[key] = v != nullptr ? *v : std::move(fallback);
+    if (v != nullptr) {
+      e[key] = *v;
+    } else {
+      e[key] = std::move(fallback);
+    }
   };
   copy("instructions", nullptr);
   copy("max_output_tokens", nullptr);

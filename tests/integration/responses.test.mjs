@@ -285,6 +285,13 @@ async function spent(g, user) {
   const r = await request(`${g.admin}/ratelimits?user=${user}`, { method: 'GET' });
   return r.json().buckets[0]?.spent ?? 0;
 }
+// The bucket is charged after the answer is sent (and in reserve mode holds the reservation until
+// then): wait for it to settle on `want`, then check it did.
+async function settledSpent(g, user, want, timeoutMs = 8000) {
+  let last = 0;
+  await waitFor(async () => (last = await spent(g, user)) === want, { timeoutMs }).catch(() => {});
+  return last;
+}
 
 for (const mode of ['envoy', 'reserve']) {
   test(`rate limits (${mode} mode): a Responses request is charged its total tokens, stream or not`, async () => {
@@ -292,11 +299,11 @@ for (const mode of ['envoy', 'reserve']) {
     const body = { model: 'm', input: 'count the tokens of this request', max_output_tokens: 30 };
     const plain = await request(`${g.url}/v1/responses`, { body, headers: { 'x-user-id': `plain-${mode}` } });
     assert.equal(plain.status, 200, plain.body);
-    assert.equal(await waitFor(() => spent(g, `plain-${mode}`)), plain.json().usage.total_tokens);
+    assert.equal(await settledSpent(g, `plain-${mode}`, plain.json().usage.total_tokens), plain.json().usage.total_tokens);
     const streamed = await request(`${g.url}/v1/responses`, { body: { ...body, stream: true }, headers: { 'x-user-id': `stream-${mode}` } });
     const completed = sseData(streamed.body).map((d) => JSON.parse(d)).find((e) => e.type === 'response.completed');
     assert.ok(completed, streamed.body);
-    assert.equal(await waitFor(() => spent(g, `stream-${mode}`)), completed.response.usage.total_tokens);
+    assert.equal(await settledSpent(g, `stream-${mode}`, completed.response.usage.total_tokens), completed.response.usage.total_tokens);
     if (mode === 'reserve') {
       // max_output_tokens is the reservation's output estimate: more than the limit is refused
       // before anything goes upstream, in the OpenAI shape.
@@ -321,7 +328,7 @@ test('rate limits: a client that leaves a Responses stream is still charged what
   });
   const full = await request(`http://${slow.addr}/v1/responses`, { body: { ...body, stream: false } });
   const expected = full.json().usage.total_tokens;
-  assert.equal(await waitFor(() => spent(g, 'resp-leaver'), { timeoutMs: 8000 }), expected);
+  assert.equal(await settledSpent(g, 'resp-leaver', expected), expected);
   const line = await waitFor(() => g.accessLog().find((l) => l.user === 'resp-leaver'));
   assert.equal(line.client_gone, true);
   assert.equal(line.total_tokens, expected);
