@@ -178,6 +178,7 @@ test('the gateway\'s own errors on /v1/responses are OpenAI-shaped', async () =>
 // ---- Codex CLI ----
 
 const CODEX = path.join(SOURCE, 'tests', 'node_modules', '.bin', 'codex');
+const CLAUDE = path.join(SOURCE, 'tests', 'node_modules', '.bin', 'claude');
 
 // Runs `codex exec PROMPT` against the gateway with a throwaway HOME and CODEX_HOME; resolves
 // { code, stdout, stderr }. Its requests carry x-user-id `user` (the provider's http_headers), so
@@ -198,12 +199,20 @@ request_max_retries = 0
 stream_max_retries = 0
 http_headers = { "x-user-id" = "${user}" }
 `);
+  return runGroup(CODEX, ['exec', '--skip-git-repo-check', '--sandbox', 'danger-full-access', prompt],
+    { CODEX_HOME: codexHome, TOLLGATE_API_KEY: 'codex-key' }, { timeoutMs, home });
+}
+
+// Runs a CLI in its own process group with a throwaway HOME (and working directory in it), only
+// PATH and `env` in its environment; resolves { code, signal, stdout, stderr }. The group is
+// killed after `timeoutMs` and once the CLI exits (nothing it started outlives the test).
+function runGroup(cmd, args, env, { timeoutMs = 120000, home = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-cli-')) } = {}) {
   const work = path.join(home, 'work');
   fs.mkdirSync(work);
   return new Promise((resolve) => {
-    const proc = spawn(CODEX, ['exec', '--skip-git-repo-check', '--sandbox', 'danger-full-access', prompt], {
+    const proc = spawn(cmd, args, {
       cwd: work, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH, HOME: home, CODEX_HOME: codexHome, TOLLGATE_API_KEY: 'codex-key', NO_COLOR: '1' },
+      env: { PATH: process.env.PATH, HOME: home, NO_COLOR: '1', ...env },
     });
     let stdout = '';
     let stderr = '';
@@ -247,7 +256,7 @@ test('Codex CLI: a tool round trip (exec_command runs echo, the answer quotes it
   assert.match(r.stdout, /Tool output: [\s\S]*Process exited with code 0[\s\S]*Output:\s*tollgate-tool-ok/, r.stdout);
 });
 
-test('tollgate demo prints a Codex config and a Responses curl that work as printed', { timeout: 150000 }, async () => {
+test('tollgate demo prints a Codex config, a Claude Code line and a Responses curl that work as printed', { timeout: 150000 }, async () => {
   const demo = await startProcess(['demo', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--threads', '1'],
     /tollgate ready listen=(\S+) admin=(\S+)/);
   const url = `http://${demo.match[1]}`;
@@ -267,6 +276,13 @@ test('tollgate demo prints a Codex config and a Responses curl that work as prin
   assert.equal(r.json().status, 'completed');
   const c = await codexExec('say hi', 'demo', { config });
   assert.equal(c.code, 0, `codex on the demo config failed:\n${c.stderr}\n${c.stdout}`);
+  // And the printed Claude Code line: its base URL and model, as printed.
+  const cc = banner.match(/ANTHROPIC_BASE_URL=(\S+)[\s\S]*?claude --model (\S+)/);
+  const claude = await runGroup(CLAUDE, ['--model', cc[2], '-p', 'say hi', '--output-format', 'json'], {
+    ANTHROPIC_BASE_URL: cc[1], ANTHROPIC_API_KEY: 'unused', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_TELEMETRY: '1',
+  });
+  assert.equal(claude.code, 0, `claude on the demo failed:\n${claude.stderr}\n${claude.stdout}`);
+  assert.equal(JSON.parse(claude.stdout).is_error, false, claude.stdout);
   await demo.stop();
 });
 
