@@ -13,12 +13,24 @@
 local sentence = "The gateway reads the model name from the body, picks a backend and relays the answer. "
 local prompt = string.rep(sentence, 10)  -- 10 * 88 bytes = 880 bytes
 
-local body = '{"model":"Qwen/Qwen3-1.7B","max_tokens":16,"stream":false,' ..
-             '"messages":[{"role":"system","content":"You are a terse assistant."},' ..
-             '{"role":"user","content":"' .. prompt .. '"}]}'
+-- BENCH_API=responses sends the same prompt as a Responses request (instructions + input) to
+-- /v1/responses, BENCH_STREAM=1 streams (the Responses section of run.sh). Read from the
+-- environment, not wrk's script arguments, because done() runs in a Lua state where init() with
+-- the arguments never ran, and the body size it reports must be the one sent.
+local responses = os.getenv("BENCH_API") == "responses"
+local stream = os.getenv("BENCH_STREAM") == "1" and "true" or "false"
+local body
+if responses then
+  body = '{"model":"Qwen/Qwen3-1.7B","max_output_tokens":16,"stream":' .. stream .. ',' ..
+         '"instructions":"You are a terse assistant.","input":"' .. prompt .. '"}'
+else
+  body = '{"model":"Qwen/Qwen3-1.7B","max_tokens":16,"stream":' .. stream .. ',' ..
+         '"messages":[{"role":"system","content":"You are a terse assistant."},' ..
+         '{"role":"user","content":"' .. prompt .. '"}]}'
+end
 
 wrk.method = "POST"
-wrk.path = "/v1/chat/completions"
+wrk.path = responses and "/v1/responses" or "/v1/chat/completions"
 wrk.body = body
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json"

@@ -8,6 +8,7 @@
 #   RATELIMIT=0 bench/load/run.sh      # skip the rate-limit section (no limit / in-process / Redis)
 #   OBSERVABILITY=0 bench/load/run.sh  # skip the observability section (metrics / access log cost)
 #   BEDROCK=0 bench/load/run.sh        # skip the Bedrock section (translation + SigV4 cost)
+#   RESPONSES=0 bench/load/run.sh      # skip the Responses section (next to chat completions)
 #
 # It prints numbers and never judges them: no timing assertion, exit status 0 unless something
 # failed to start or a request could not be served at all. Everything listens on 127.0.0.1, on free
@@ -52,6 +53,9 @@ OBSERVABILITY=${OBSERVABILITY:-1}
 # SigV4-signed, event stream translated back) vs the same InvokeModel request sent to the fake
 # directly; plus the SigV4 micro benchmark (build/micro_bench).
 BEDROCK=${BEDROCK:-1}
+# Responses section: POST /v1/responses passed through next to chat completions, same prompt, same
+# mock and tollgate, non-stream and streamed (bench/load/chat.lua with BENCH_API, BENCH_STREAM).
+RESPONSES=${RESPONSES:-1}
 
 # ---- helpers -----------------------------------------------------------------------------------
 BENCH_TAG=bench
@@ -919,4 +923,53 @@ if [[ "$BEDROCK" != 0 ]]; then
   bedrock_section
 else
   log "Bedrock section skipped (BEDROCK=0)"
+fi
+
+# ---- 9. Responses pass-through next to chat completions ---------------------------------------
+# The same prompt as chat.lua sent to the mock directly and through the tollgate above, as a chat
+# completion and as a Responses request (instructions + input), non-stream and streamed: what the
+# Responses relay (its event parsing and usage reading) adds, next to chat's in the same run.
+responses_section() {
+  local resp
+  resp=$(curl -s -m 5 -H 'content-type: application/json' \
+    -d '{"model":"Qwen/Qwen3-1.7B","input":"ping","max_output_tokens":8}' \
+    "${URL[tollgate]}/v1/responses" || true)
+  [[ "$resp" == *'"object":"response"'* ]] || die "tollgate did not answer a Responses request: $resp"
+  local api stream c t
+  for stream in 0 1; do
+    for c in $CONNS; do
+      for api in chat responses; do
+        for t in direct tollgate; do
+          BENCH_API=$api BENCH_STREAM=$stream run_wrk "$t" "$c"
+          RPS[r:$api:$t:$stream:$c]=${RPS[$t:$c]}; P50[r:$api:$t:$stream:$c]=${P50[$t:$c]}
+          P99[r:$api:$t:$stream:$c]=${P99[$t:$c]}; ERRS[r:$api:$t:$stream:$c]=${ERRS[$t:$c]}
+        done
+      done
+    done
+  done
+  echo "## Responses pass-through next to chat completions (~1 KB prompt, 16 output tokens)"
+  echo
+  echo "| API | mode | connections | direct req/s | tollgate req/s | tollgate/direct | p50 added ms | p99 added ms | errors (d/t) |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+  local mode k d
+  for stream in 0 1; do
+    mode=$([[ $stream == 1 ]] && echo stream || echo non-stream)
+    for c in $CONNS; do
+      for api in chat responses; do
+        k="r:$api:tollgate:$stream:$c"; d="r:$api:direct:$stream:$c"
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s/%s |\n' "$api" "$mode" "$c" \
+          "$(calc .0f "${RPS[$d]}")" "$(calc .0f "${RPS[$k]}")" "$(calc .2f "${RPS[$k]} / ${RPS[$d]}")" \
+          "$(calc +.3f "${P50[$k]} - ${P50[$d]}")" "$(calc +.3f "${P99[$k]} - ${P99[$d]}")" \
+          "${ERRS[$d]}" "${ERRS[$k]}"
+      done
+    done
+  done
+  echo
+}
+
+if [[ "$RESPONSES" != 0 ]]; then
+  echo
+  responses_section
+else
+  log "Responses section skipped (RESPONSES=0)"
 fi

@@ -24,13 +24,28 @@ void printDemoBanner(const std::string& url) {
                "  curl %s/anthropic/v1/messages -H 'content-type: application/json' \\\n"
                "    -d '{\"model\":\"anthropic.claude-3-haiku-20240307-v1:0\",\"max_tokens\":50,"
                "\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'\n\n"
+               "  curl %s/v1/responses -H 'content-type: application/json' \\\n"
+               "    -d '{\"model\":\"Qwen/Qwen3-1.7B\",\"input\":\"Hello!\"}'\n\n"
                "  curl %s/v1/models\n\n"
                "  OpenAI SDK (Node): new OpenAI({ baseURL: '%s/v1', apiKey: 'unused' })\n"
                "  OpenAI SDK (Python): OpenAI(base_url='%s/v1', api_key='unused')\n"
                "  tollgate client --url %s\n\n"
+               "  Claude Code:\n"
+               "    ANTHROPIC_BASE_URL=%s/anthropic ANTHROPIC_API_KEY=unused \\\n"
+               "    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 \\\n"
+               "    claude --model anthropic.claude-3-haiku-20240307-v1:0 -p 'say hi'\n\n"
+               "  Codex CLI: in $CODEX_HOME/config.toml (default ~/.codex/config.toml)\n"
+               "    model = \"Qwen/Qwen3-1.7B\"\n"
+               "    model_provider = \"tollgate\"\n"
+               "    [model_providers.tollgate]\n"
+               "    name = \"tollgate\"\n"
+               "    base_url = \"%s/v1\"\n"
+               "    env_key = \"TOLLGATE_API_KEY\"\n"
+               "    wire_api = \"responses\"\n"
+               "  then: TOLLGATE_API_KEY=unused codex exec --skip-git-repo-check 'say hi'\n\n"
                "  Ctrl-C stops it.\n\n",
                url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(),
-               url.c_str(), url.c_str());
+               url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str());
 }
 
 int runDemo(const DemoOptions& opts) {

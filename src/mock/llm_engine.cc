@@ -7,6 +7,7 @@
 
 #include "mock/llm_endpoints.h"
 #include "mock/llm_request.h"
+#include "mock/llm_responses.h"
 #include "mock/llm_text.h"
 #include "mock/llm_tokenize.h"
 
@@ -20,12 +21,22 @@ using engine::badRequest;
 using engine::Context;
 using engine::errorResult;
 
-enum class Route { kChat, kCompletions, kEmbeddings, kModels, kHealth, kTokenize, kUnknown };
+enum class Route {
+  kChat,
+  kCompletions,
+  kEmbeddings,
+  kResponses,
+  kModels,
+  kHealth,
+  kTokenize,
+  kUnknown
+};
 
 Route routeOf(std::string_view path) {
   if (path == "/v1/chat/completions") return Route::kChat;
   if (path == "/v1/completions") return Route::kCompletions;
   if (path == "/v1/embeddings") return Route::kEmbeddings;
+  if (path == "/v1/responses") return Route::kResponses;
   if (path == "/v1/models") return Route::kModels;
   if (path == "/health") return Route::kHealth;
   if (path == "/tokenize") return Route::kTokenize;
@@ -75,6 +86,8 @@ EngineResult handleUnchecked(const Context& ctx, std::string_view method, std::s
       return engine::embeddings(ctx, *req);
     case Route::kTokenize:
       return engine::tokenize(ctx, *req);
+    case Route::kResponses:
+      return engine::responses(ctx, *req);
     default:
       return errorResult(ApiError{500, "Internal server error", {}, "InternalServerError", true});
   }

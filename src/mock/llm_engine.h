@@ -28,13 +28,17 @@ struct EngineResult {
   std::string body;
   // Stream: each element is one SSE event's data (a JSON chunk, or "[DONE]"), in order.
   std::vector<std::string> events;
+  // Stream: the SSE event name of each event (the Responses API names every event); empty for
+  // data-only streams (chat, completions). Views of string literals.
+  std::vector<std::string_view> event_types;
   bool stream = false;
 };
 
 class LlmEngine {
  public:
   explicit LlmEngine(EngineOptions opts);
-  // path: "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models", "/health"
+  // path: "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses",
+  // "/v1/models", "/health"
   // (a query string is ignored). Any invalid request yields a 400 in OpenAI error shape; an unknown
   // path a 404, a known path with the wrong method a 405. Never throws. Stateless apart from the
   // options, so any number of threads may call it at once.

@@ -123,13 +123,29 @@ asio::awaitable<void> MockHandler::handle(http::Request& req, http::ResponseWrit
   if (drawFailure(opts_.stream_error_rate)) {
     // vLLM's shape when generation fails mid-stream: an error object as the last data event,
     // no [DONE].
+    // A Responses stream ends with its API's `error` event instead (its sequence number is the
+    // next one: events are numbered from 0).
     r.events.resize(r.events.size() / 2);
-    r.events.push_back(
-        R"({"error":{"object":"error","message":"mock-llm injected a stream error","type":"InternalServerError","param":null,"code":500}})");
+    if (r.event_types.empty()) {
+      r.events.push_back(
+          R"({"error":{"object":"error","message":"mock-llm injected a stream error","type":"InternalServerError","param":null,"code":500}})");
+    } else {
+      r.event_types.resize(r.events.size());
+      r.events.push_back(
+          R"({"type":"error","code":"server_error","message":"mock-llm injected a stream error","param":null,"sequence_number":)" +
+          std::to_string(r.events.size()) + "}");
+      r.event_types.push_back("error");
+    }
   }
   for (size_t i = 0; i < r.events.size(); ++i) {
     if (i > 0) co_await sleepFor(opts_.itl);
-    event.assign("data: ");
+    event.clear();
+    if (i < r.event_types.size()) {
+      event += "event: ";
+      event += r.event_types[i];
+      event += '\n';
+    }
+    event += "data: ";
     event += r.events[i];
     event += "\n\n";
     if (!co_await w.writeChunk(event)) co_return;

@@ -38,6 +38,12 @@ void eraseNullUsage(std::string& s) {
 
 }  // namespace
 
+std::string unparsableSuccessError() {
+  return api::renderOpenAIError(Error::upstream(ErrorCode::kUpstreamBadResponse,
+                                                "the upstream response is not valid JSON",
+                                                "2xx body that is not JSON", false));
+}
+
 OpenAIToOpenAITranslator::OpenAIToOpenAITranslator(api::ApiKind api, std::string version)
     : api_(api), version_(version.empty() ? "v1" : std::move(version)) {}
 
@@ -159,10 +165,7 @@ ResponseOutput OpenAIToOpenAITranslator::onBody(std::string& body) {
   if (api::extractOpenAIUsage(body, usage_, &response_model_) || api::isJsonDocument(body))
     return output();
   // A success the client cannot parse is no success: say so in its shape, with a 502.
-  replaceUnusableBody(
-      body, api::renderOpenAIError(Error::upstream(ErrorCode::kUpstreamBadResponse,
-                                                   "the upstream response is not valid JSON",
-                                                   "2xx body that is not JSON", false)));
+  replaceUnusableBody(body, unparsableSuccessError());
   return output();
 }
 

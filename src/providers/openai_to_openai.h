@@ -13,6 +13,10 @@
 
 namespace tollgate::providers {
 
+// The OpenAI error body that replaces a 2xx answer the client could not parse (not JSON), sent
+// with a 502; shared by the OpenAI pass-through translators.
+std::string unparsableSuccessError();
+
 class OpenAIToOpenAITranslator final : public Translator {
  public:
   // version: the AIServiceBackend schema version; for OpenAI it is the path prefix ("v1" when

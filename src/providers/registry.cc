@@ -6,6 +6,7 @@
 #include "providers/openai_to_aws_anthropic.h"
 #include "providers/openai_to_aws_bedrock.h"
 #include "providers/openai_to_openai.h"
+#include "providers/openai_to_openai_responses.h"
 #include "providers/translator.h"
 
 namespace tollgate::providers {
@@ -25,6 +26,16 @@ struct Pair {
 std::unique_ptr<Translator> openAIToOpenAI(ApiKind api, const config::AIServiceBackend& backend,
                                            std::string_view /*anthropic_beta*/) {
   return std::make_unique<OpenAIToOpenAITranslator>(api, backend.schema_version);
+}
+
+// Responses on an OpenAI-schema backend: passed through when the backend serves /v1/responses
+// itself (tollgate.io/responses-api: native, the default); a chat-only backend
+// (tollgate.io/responses-api: translate) needs the Responses-over-chat translator.
+std::unique_ptr<Translator> responsesToOpenAI(ApiKind /*api*/,
+                                              const config::AIServiceBackend& backend,
+                                              std::string_view /*anthropic_beta*/) {
+  if (backend.serves_responses) return makeOpenAIResponsesPassThrough(backend.schema_version);
+  return nullptr;
 }
 
 std::unique_ptr<Translator> anthropicToAwsAnthropic(ApiKind /*api*/,
@@ -57,6 +68,7 @@ constexpr Pair kPairs[] = {
     {ApiKind::kChatCompletions, Schema::kOpenAI, openAIToOpenAI},
     {ApiKind::kCompletions, Schema::kOpenAI, openAIToOpenAI},
     {ApiKind::kEmbeddings, Schema::kOpenAI, openAIToOpenAI},
+    {ApiKind::kResponses, Schema::kOpenAI, responsesToOpenAI},
     {ApiKind::kAnthropicMessages, Schema::kAWSAnthropic, anthropicToAwsAnthropic},
     {ApiKind::kChatCompletions, Schema::kAWSAnthropic, openAIToAwsAnthropic},
     {ApiKind::kAnthropicMessages, Schema::kAnthropic, anthropicToAnthropic},

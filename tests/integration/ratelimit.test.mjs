@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { BIN, BLUEPRINT, startGateway, startMock, request, tempYaml, waitFor, backendYaml } from '../lib/harness.mjs';
+import { BIN, BLUEPRINT, startGateway, startMock, request, tempYaml, waitFor, tokenLimitYaml } from '../lib/harness.mjs';
 
 const mock = await startMock(['--itl-ms', '30']);
 const blueprint = [path.join(BLUEPRINT, 'gateway.yaml'), path.join(BLUEPRINT, 'model-backends.yaml'),
@@ -72,34 +72,7 @@ test('tollgate client --scenario rate-limit passes against the blueprint', () =>
   assert.match(r.stdout, /PASS rate-limit/);
 });
 
-const ownPolicy = (extra = '') => tempYaml(`
-${backendYaml('mock')}---
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIGatewayRoute
-metadata: { name: r }
-spec:
-  rules:
-  - backendRefs: [{ name: mock }]
-  llmRequestCosts:
-  - { metadataKey: total, type: TotalToken }
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: BackendTrafficPolicy
-metadata:
-  name: tokens
-  ${extra}
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }]
-  rateLimit:
-    type: Global
-    global:
-      rules:
-      - clientSelectors: [{ headers: [{ name: x-user-id, type: Distinct }] }]
-        limit: { requests: 300, unit: Hour }
-        cost:
-          request: { from: Number, number: 0 }
-          response: { from: Metadata, metadata: { namespace: io.envoy.ai_gateway, key: total } }
-`);
+const ownPolicy = (extra = '') => tempYaml(tokenLimitYaml({ metadata: extra }));
 
 test('a client that disconnects mid-stream is still charged every token the backend produced', async () => {
   const g = await startGateway([ownPolicy()], { endpoints: { 'mock-backend': mock.addr } });

@@ -3,40 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { BIN, startGateway, startMock, startRedis, request, tempYaml, waitFor, backendYaml } from '../lib/harness.mjs';
+import { BIN, startGateway, startMock, startRedis, request, tempYaml, waitFor, tokenLimitYaml } from '../lib/harness.mjs';
 
 const mock = await startMock();
 const redis = await startRedis();
 
 const LIMIT = 600;
-const config = (annotations = '') => tempYaml(`
-${backendYaml('mock')}---
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIGatewayRoute
-metadata: { name: r }
-spec:
-  rules:
-  - backendRefs: [{ name: mock }]
-  llmRequestCosts:
-  - { metadataKey: total, type: TotalToken }
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: BackendTrafficPolicy
-metadata:
-  name: tokens
-  ${annotations}
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }]
-  rateLimit:
-    type: Global
-    global:
-      rules:
-      - clientSelectors: [{ headers: [{ name: x-user-id, type: Distinct }] }]
-        limit: { requests: ${LIMIT}, unit: Hour }
-        cost:
-          request: { from: Number, number: 0 }
-          response: { from: Metadata, metadata: { namespace: io.envoy.ai_gateway, key: total } }
-`);
+const config = (annotations = '') => tempYaml(tokenLimitYaml({ limit: LIMIT, metadata: annotations }));
 
 const body = { model: 'm', max_tokens: 8, messages: [{ role: 'user', content: 'one two three four' }] };
 const perRequest = async (url) => (await request(`${url}/v1/chat/completions`, { body, headers: { 'x-user-id': 'calibration' } })).json().usage.total_tokens;

@@ -252,6 +252,39 @@ spec: { schema: { name: ${schema} }, backendRef: { name: ${name}-backend, kind: 
 `;
 }
 
+// Every model routed to the AIServiceBackend `mock` (see backendYaml), each response charged its
+// total tokens against a per-user (x-user-id) limit of `limit` tokens per hour. `metadata`: extra
+// lines of the BackendTrafficPolicy's metadata (e.g. the reserve-mode annotation). YAML documents.
+export function tokenLimitYaml({ limit = 300, metadata = '' } = {}) {
+  return `${backendYaml('mock')}---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIGatewayRoute
+metadata: { name: r }
+spec:
+  rules:
+  - backendRefs: [{ name: mock }]
+  llmRequestCosts:
+  - { metadataKey: total, type: TotalToken }
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata:
+  name: tokens
+  ${metadata}
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }]
+  rateLimit:
+    type: Global
+    global:
+      rules:
+      - clientSelectors: [{ headers: [{ name: x-user-id, type: Distinct }] }]
+        limit: { requests: ${limit}, unit: Hour }
+        cost:
+          request: { from: Number, number: 0 }
+          response: { from: Metadata, metadata: { namespace: io.envoy.ai_gateway, key: total } }
+`;
+}
+
 // AIServiceBackends on one Bedrock Backend BACKEND (bedrock-runtime.REGION.amazonaws.com:443;
 // tests override its endpoint), all signed by one AWSCredentials policy: services is a list of
 // { name, schema, version? } (schema AWSAnthropic or AWSBedrock).
