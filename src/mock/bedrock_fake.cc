@@ -6,6 +6,7 @@
 
 #include "auth/sigv4.h"
 #include "common/base64.h"
+#include "mock/anthropic_script.h"
 #include "providers/formats/event_stream.h"
 
 namespace tollgate::mock::bedrock {
@@ -169,26 +170,44 @@ Result invokeAnthropic(const LlmEngine& engine, const std::string& model, const 
   auto asked = askEngine(engine, model, std::move(chat_messages), max_tokens->get_int64());
   if (Result* failed = std::get_if<Result>(&asked)) return std::move(*failed);
   const Reply& reply = std::get<Reply>(asked);
-  const std::string_view stop_reason = reply.hit_max_tokens ? "max_tokens" : "end_turn";
   const std::string id = "msg_bdrk_" + reply.id;
+  // Tool turns and thinking on top of the engine's words (mock/anthropic_script.h).
+  const AnthropicAnswer answer = scriptAnthropicAnswer(in, reply.text, reply.id);
+  const std::string_view stop_reason = answer.tool_use                            ? "tool_use"
+                                       : !answer.scripted && reply.hit_max_tokens ? "max_tokens"
+                                                                                  : "end_turn";
+  int64_t output_tokens = answer.scripted ? blockTokens(answer.blocks) : reply.output_tokens;
+  if (!answer.scripted && answer.blocks.size() > 1)
+    output_tokens += blockTokens({answer.blocks[0]});
 
   Result r;
   r.headers.emplace_back("x-amzn-requestid", reply.id);
   if (!stream) {
     r.headers.emplace_back("content-type", "application/json");
     r.headers.emplace_back("X-Amzn-Bedrock-Input-Token-Count", std::to_string(reply.input_tokens));
-    r.headers.emplace_back("X-Amzn-Bedrock-Output-Token-Count",
-                           std::to_string(reply.output_tokens));
+    r.headers.emplace_back("X-Amzn-Bedrock-Output-Token-Count", std::to_string(output_tokens));
+    json::array content;
+    for (const AnthropicBlock& b : answer.blocks) {
+      if (b.type == "thinking") {
+        content.push_back(
+            json::object{{"type", "thinking"}, {"thinking", b.text}, {"signature", b.signature}});
+      } else if (b.type == "tool_use") {
+        content.push_back(
+            json::object{{"type", "tool_use"}, {"id", b.id}, {"name", b.name}, {"input", b.input}});
+      } else {
+        content.push_back(json::object{{"type", "text"}, {"text", b.text}});
+      }
+    }
     json::object o;
     o["id"] = id;
     o["type"] = "message";
     o["role"] = "assistant";
     o["model"] = model;
-    o["content"] = json::array{json::object{{"type", "text"}, {"text", reply.text}}};
+    o["content"] = std::move(content);
     o["stop_reason"] = stop_reason;
     o["stop_sequence"] = nullptr;
     o["usage"] =
-        json::object{{"input_tokens", reply.input_tokens}, {"output_tokens", reply.output_tokens}};
+        json::object{{"input_tokens", reply.input_tokens}, {"output_tokens", output_tokens}};
     r.body = json::serialize(o);
     return r;
   }
@@ -207,25 +226,51 @@ Result invokeAnthropic(const LlmEngine& engine, const std::string& model, const 
       {"stop_sequence", nullptr},
       {"usage", json::object{{"input_tokens", reply.input_tokens}, {"output_tokens", 1}}}};
   r.frames.push_back(chunkFrame(start));
-  r.frames.push_back(
-      chunkFrame(json::object{{"type", "content_block_start"},
-                              {"index", 0},
-                              {"content_block", json::object{{"type", "text"}, {"text", ""}}}}));
-  for (const std::string& w : words(reply.text)) {
-    r.frames.push_back(
-        chunkFrame(json::object{{"type", "content_block_delta"},
-                                {"index", 0},
-                                {"delta", json::object{{"type", "text_delta"}, {"text", w}}}}));
+  const auto delta = [&](int index, json::object d) {
+    r.frames.push_back(chunkFrame(
+        json::object{{"type", "content_block_delta"}, {"index", index}, {"delta", std::move(d)}}));
+  };
+  int index = 0;
+  for (const AnthropicBlock& b : answer.blocks) {
+    json::object cb{{"type", b.type}};
+    if (b.type == "thinking") {
+      cb["thinking"] = "";
+      cb["signature"] = "";
+    } else if (b.type == "tool_use") {
+      // Arguments only as input_json_delta, in two pieces: what Claude Code needs (the README's
+      // section 1.5) and what proves a client joins them.
+      cb["id"] = b.id;
+      cb["name"] = b.name;
+      cb["input"] = json::object{};
+    } else {
+      cb["text"] = "";
+    }
+    r.frames.push_back(chunkFrame(json::object{
+        {"type", "content_block_start"}, {"index", index}, {"content_block", std::move(cb)}}));
+    if (b.type == "thinking") {
+      delta(index, json::object{{"type", "thinking_delta"}, {"thinking", b.text}});
+      delta(index, json::object{{"type", "signature_delta"}, {"signature", b.signature}});
+    } else if (b.type == "tool_use") {
+      const std::string args = json::serialize(b.input);
+      const size_t half = args.size() / 2;
+      delta(index,
+            json::object{{"type", "input_json_delta"}, {"partial_json", args.substr(0, half)}});
+      delta(index, json::object{{"type", "input_json_delta"}, {"partial_json", args.substr(half)}});
+    } else {
+      for (const std::string& w : words(b.text))
+        delta(index, json::object{{"type", "text_delta"}, {"text", w}});
+    }
+    r.frames.push_back(chunkFrame(json::object{{"type", "content_block_stop"}, {"index", index}}));
+    ++index;
   }
-  r.frames.push_back(chunkFrame(json::object{{"type", "content_block_stop"}, {"index", 0}}));
   r.frames.push_back(chunkFrame(json::object{
       {"type", "message_delta"},
       {"delta", json::object{{"stop_reason", stop_reason}, {"stop_sequence", nullptr}}},
-      {"usage", json::object{{"output_tokens", reply.output_tokens}}}}));
+      {"usage", json::object{{"output_tokens", output_tokens}}}}));
   json::object stop;
   stop["type"] = "message_stop";
-  stop["amazon-bedrock-invocationMetrics"] = json::object{
-      {"inputTokenCount", reply.input_tokens}, {"outputTokenCount", reply.output_tokens}};
+  stop["amazon-bedrock-invocationMetrics"] =
+      json::object{{"inputTokenCount", reply.input_tokens}, {"outputTokenCount", output_tokens}};
   r.frames.push_back(chunkFrame(stop));
   return r;
 }
