@@ -326,7 +326,9 @@ void cacheBreakpoint(json::value& block) {
 Result<MessagesPivotRequest> anthropicRequestFromResponses(std::string_view responses_body,
                                                            std::string_view upstream_model) {
   boost::system::error_code ec;
-  json::value parsed = json::parse(responses_body, ec);
+  // The client's tree is read once and thrown away: a monotonic arena frees it in one go.
+  json::monotonic_resource arena;
+  json::value parsed = json::parse(responses_body, ec, &arena);
   if (ec || !parsed.is_object()) return badRequest("request body must be a JSON object", "");
   const json::object& in = parsed.get_object();
   const auto flag = [&](std::string_view key) {

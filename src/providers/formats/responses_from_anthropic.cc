@@ -5,6 +5,7 @@
 
 #include "api/errors.h"
 #include "common/error.h"
+#include "common/strings.h"
 #include "providers/formats/anthropic_request_from_responses.h"
 #include "providers/formats/json_fields.h"
 #include "providers/formats/usage.h"
@@ -191,6 +192,31 @@ void ResponsesStreamWriter::emit(std::string_view type, json::object fields, std
   out += "\n\n";
 }
 
+// The delta events (one per token of the answer): written directly, the same JSON emit gives.
+void ResponsesStreamWriter::emitDelta(std::string_view type, const Block& b,
+                                      std::string_view index_key, std::string_view delta,
+                                      std::string& out) {
+  out += "event: ";
+  out += type;
+  out += "\ndata: {\"type\":\"";
+  out += type;
+  out += "\",\"sequence_number\":";
+  out += std::to_string(sequence_++);
+  out += ",\"item_id\":";
+  appendJsonString(out, b.item_id);
+  out += ",\"output_index\":";
+  out += std::to_string(b.output_index);
+  if (!index_key.empty()) {
+    out += ",\"";
+    out += index_key;
+    out += "\":0";
+  }
+  out += ",\"delta\":";
+  appendJsonString(out, delta);
+  if (b.kind == Block::kText) out += ",\"logprobs\":[]";
+  out += "}\n\n";
+}
+
 json::object ResponsesStreamWriter::response(std::string_view status) const {
   json::value usage = nullptr;
   if (status != "in_progress")
@@ -264,36 +290,30 @@ void ResponsesStreamWriter::blockDelta(int64_t index, const json::object& delta,
   Block* b = block(index);
   if (!b || b->kind == Block::kSkip) return;
   const std::string_view type = str(delta, "type");
-  json::object where{{"item_id", b->item_id}, {"output_index", b->output_index}};
   if (type == "text_delta" && b->kind == Block::kText) {
     const std::string_view text = str(delta, "text");
     b->text += text;
-    where["content_index"] = 0;
-    where["delta"] = text;
-    where["logprobs"] = json::array{};
-    emit("response.output_text.delta", std::move(where), out);
+    emitDelta("response.output_text.delta", *b, "content_index", text, out);
   } else if (type == "thinking_delta" && b->kind == Block::kThinking) {
     const std::string_view text = str(delta, "thinking");
     if (b->text.empty() && !text.empty()) {
-      json::object added = where;
-      added["summary_index"] = 0;
-      added["part"] = summaryText("");
-      emit("response.reasoning_summary_part.added", std::move(added), out);
+      emit("response.reasoning_summary_part.added",
+           {{"item_id", b->item_id},
+            {"output_index", b->output_index},
+            {"summary_index", 0},
+            {"part", summaryText("")}},
+           out);
     }
     b->text += text;
-    where["summary_index"] = 0;
-    where["delta"] = text;
-    emit("response.reasoning_summary_text.delta", std::move(where), out);
+    emitDelta("response.reasoning_summary_text.delta", *b, "summary_index", text, out);
   } else if (type == "signature_delta") {
     b->signature += str(delta, "signature");
   } else if (type == "input_json_delta" && b->kind == Block::kTool) {
     const std::string_view part = str(delta, "partial_json");
     b->text += part;
     // A freeform tool's string is sent whole at the end, once its JSON wrapper is complete.
-    if (!b->custom && !part.empty()) {
-      where["delta"] = part;
-      emit("response.function_call_arguments.delta", std::move(where), out);
-    }
+    if (!b->custom && !part.empty())
+      emitDelta("response.function_call_arguments.delta", *b, {}, part, out);
   }
 }
 
@@ -371,7 +391,10 @@ void ResponsesStreamWriter::fail(std::string_view code, std::string_view message
 void ResponsesStreamWriter::onEvent(std::string_view event, std::string_view data,
                                     std::string& out) {
   if (finished_) return;
-  json::value v = parseObject(data, {});
+  // Most events are deltas of a few hundred bytes: parsed without touching the heap.
+  unsigned char buffer[kParseBufferSize];
+  json::monotonic_resource mr(buffer, sizeof buffer);
+  json::value v = parseObject(data, &mr);
   const json::object* o = v.if_object();
   if (!o) return;  // not JSON: nothing a client could use
   std::string_view type = event.empty() ? str(*o, "type") : event;

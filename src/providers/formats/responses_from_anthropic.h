@@ -59,6 +59,8 @@ class ResponsesStreamWriter {
   void blockStop(int64_t index, std::string& out);
   void complete(std::string& out);
   void emit(std::string_view type, boost::json::object fields, std::string& out);
+  void emitDelta(std::string_view type, const Block& b, std::string_view index_key,
+                 std::string_view delta, std::string& out);
   boost::json::object response(std::string_view status) const;
   Block* block(int64_t index);
 
