@@ -357,6 +357,13 @@ Result<MessagesPivotRequest> anthropicRequestFromResponses(std::string_view resp
   int64_t budget = 0;
   if (const json::value* r = in.if_contains("reasoning"); r && r->is_object())
     budget = legacyModel(upstream_model) ? 0 : thinkingBudget(str(r->get_object(), "effort"));
+  // Anthropic takes no thinking with a forced tool choice; the client's choice wins.
+  if (const json::value* c = in.if_contains("tool_choice")) {
+    const std::string_view forced = c->is_string()   ? std::string_view(c->get_string())
+                                    : c->is_object() ? str(c->get_object(), "type")
+                                                     : std::string_view();
+    if (forced == "required" || forced == "function" || forced == "custom") budget = 0;
+  }
   int64_t max_tokens = 0;
   if (const json::value* m = in.if_contains("max_output_tokens"); m && m->is_int64()) {
     max_tokens = m->get_int64();
