@@ -121,6 +121,54 @@ AnthropicAnswer scriptAnthropicAnswer(const json::object& request, std::string_v
   return a;
 }
 
+json::object anthropicViewOfConverse(const json::object& in) {
+  json::object view;
+  const auto at = [](const json::value* v, std::string_view key) -> const json::value* {
+    return v && v->is_object() ? v->get_object().if_contains(key) : nullptr;
+  };
+  json::array tools;
+  if (const json::value* list = at(in.if_contains("toolConfig"), "tools");
+      list && list->is_array()) {
+    for (const json::value& t : list->get_array()) {
+      const json::value* spec = at(&t, "toolSpec");
+      const json::value* name = at(spec, "name");
+      if (!name || !name->is_string()) continue;
+      const json::value* schema = at(at(spec, "inputSchema"), "json");
+      tools.push_back(
+          json::object{{"name", *name}, {"input_schema", schema ? *schema : json::object{}}});
+    }
+  }
+  if (!tools.empty()) view["tools"] = std::move(tools);
+  json::array messages;
+  if (const json::value* list = in.if_contains("messages"); list && list->is_array()) {
+    for (const json::value& m : list->get_array()) {
+      json::array content;
+      const json::value* blocks = at(&m, "content");
+      for (const json::value& b :
+           blocks && blocks->is_array() ? blocks->get_array() : json::array{}) {
+        if (const json::value* text = at(&b, "text"); text && text->is_string()) {
+          content.push_back(json::object{{"type", "text"}, {"text", *text}});
+        } else if (const json::value* result = at(&b, "toolResult")) {
+          json::array parts;
+          const json::value* rc = at(result, "content");
+          for (const json::value& part : rc && rc->is_array() ? rc->get_array() : json::array{}) {
+            if (const json::value* text = at(&part, "text"); text && text->is_string())
+              parts.push_back(json::object{{"type", "text"}, {"text", *text}});
+          }
+          content.push_back(json::object{{"type", "tool_result"}, {"content", std::move(parts)}});
+        }
+      }
+      const json::value* role = at(&m, "role");
+      messages.push_back(json::object{{"role", role ? *role : json::value("user")},
+                                      {"content", std::move(content)}});
+    }
+  }
+  view["messages"] = std::move(messages);
+  if (const json::value* thinking = at(in.if_contains("additionalModelRequestFields"), "thinking"))
+    view["thinking"] = *thinking;
+  return view;
+}
+
 int64_t blockTokens(const std::vector<AnthropicBlock>& blocks) {
   int64_t n = 0;
   for (const AnthropicBlock& b : blocks)

@@ -38,6 +38,11 @@ struct AnthropicAnswer {
 AnthropicAnswer scriptAnthropicAnswer(const boost::json::object& request,
                                       std::string_view engine_text, std::string_view id);
 
+// A Converse body seen as the Anthropic body the script reads: toolConfig.tools[].toolSpec as
+// tools (inputSchema.json the input_schema), text and toolResult blocks as text and tool_result
+// blocks, additionalModelRequestFields.thinking as thinking.
+boost::json::object anthropicViewOfConverse(const boost::json::object& converse);
+
 // The tokens the blocks hold (the engine's rule, over texts and tool inputs).
 int64_t blockTokens(const std::vector<AnthropicBlock>& blocks);
 

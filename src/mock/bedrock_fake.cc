@@ -335,17 +335,38 @@ Result converse(const LlmEngine& engine, const std::string& model, const json::o
   }
   auto asked = askEngine(engine, model, std::move(chat_messages), max_tokens);
   if (Result* failed = std::get_if<Result>(&asked)) return std::move(*failed);
-  const Reply& reply = std::get<Reply>(asked);
-  const std::string_view stop_reason = reply.hit_max_tokens ? "max_tokens" : "end_turn";
+  Reply reply = std::get<Reply>(asked);
+  // The same scripted agent turns as InvokeModel (mock/anthropic_script.h), in Converse's blocks.
+  const AnthropicAnswer answer =
+      scriptAnthropicAnswer(anthropicViewOfConverse(in), reply.text, reply.id);
+  const std::string_view stop_reason = answer.tool_use                            ? "tool_use"
+                                       : !answer.scripted && reply.hit_max_tokens ? "max_tokens"
+                                                                                  : "end_turn";
+  if (answer.scripted) reply.output_tokens = blockTokens(answer.blocks);
+  if (!answer.scripted && answer.blocks.size() > 1)
+    reply.output_tokens += blockTokens({answer.blocks[0]});
 
   Result r;
   r.headers.emplace_back("x-amzn-requestid", reply.id);
   if (!stream) {
     r.headers.emplace_back("content-type", "application/json");
+    json::array content;
+    for (const AnthropicBlock& b : answer.blocks) {
+      if (b.type == "thinking") {
+        content.push_back(json::object{
+            {"reasoningContent",
+             json::object{
+                 {"reasoningText", json::object{{"text", b.text}, {"signature", b.signature}}}}}});
+      } else if (b.type == "tool_use") {
+        content.push_back(json::object{
+            {"toolUse", json::object{{"toolUseId", b.id}, {"name", b.name}, {"input", b.input}}}});
+      } else {
+        content.push_back(json::object{{"text", b.text}});
+      }
+    }
     json::object o;
     o["output"] = json::object{
-        {"message", json::object{{"role", "assistant"},
-                                 {"content", json::array{json::object{{"text", reply.text}}}}}}};
+        {"message", json::object{{"role", "assistant"}, {"content", std::move(content)}}}};
     o["stopReason"] = stop_reason;
     o["usage"] = converseUsage(reply);
     o["metrics"] = json::object{{"latencyMs", 1}};
@@ -354,19 +375,37 @@ Result converse(const LlmEngine& engine, const std::string& model, const json::o
   }
   r.stream = true;
   r.headers.emplace_back("content-type", "application/vnd.amazon.eventstream");
-  auto frame = [](std::string_view type, const json::object& event) {
-    return aws::encodeEvent(type, json::serialize(event));
+  auto frame = [&r](std::string_view type, const json::object& event) {
+    r.frames.push_back(aws::encodeEvent(type, json::serialize(event)));
   };
-  r.frames.push_back(frame("messageStart", json::object{{"role", "assistant"}}));
-  for (const std::string& w : words(reply.text)) {
-    r.frames.push_back(
-        frame("contentBlockDelta",
-              json::object{{"contentBlockIndex", 0}, {"delta", json::object{{"text", w}}}}));
+  auto delta = [&](int index, json::object d) {
+    frame("contentBlockDelta", json::object{{"contentBlockIndex", index}, {"delta", std::move(d)}});
+  };
+  frame("messageStart", json::object{{"role", "assistant"}});
+  int index = 0;
+  for (const AnthropicBlock& b : answer.blocks) {
+    if (b.type == "thinking") {
+      delta(index, json::object{{"reasoningContent", json::object{{"text", b.text}}}});
+      delta(index, json::object{{"reasoningContent", json::object{{"signature", b.signature}}}});
+    } else if (b.type == "tool_use") {
+      // Bedrock opens only tool blocks with contentBlockStart; the input comes as JSON text.
+      frame("contentBlockStart",
+            json::object{{"contentBlockIndex", index},
+                         {"start", json::object{{"toolUse", json::object{{"toolUseId", b.id},
+                                                                         {"name", b.name}}}}}});
+      const std::string args = json::serialize(b.input);
+      const size_t half = args.size() / 2;
+      delta(index, json::object{{"toolUse", json::object{{"input", args.substr(0, half)}}}});
+      delta(index, json::object{{"toolUse", json::object{{"input", args.substr(half)}}}});
+    } else {
+      for (const std::string& w : words(b.text)) delta(index, json::object{{"text", w}});
+    }
+    frame("contentBlockStop", json::object{{"contentBlockIndex", index}});
+    ++index;
   }
-  r.frames.push_back(frame("contentBlockStop", json::object{{"contentBlockIndex", 0}}));
-  r.frames.push_back(frame("messageStop", json::object{{"stopReason", stop_reason}}));
-  r.frames.push_back(frame("metadata", json::object{{"usage", converseUsage(reply)},
-                                                    {"metrics", json::object{{"latencyMs", 1}}}}));
+  frame("messageStop", json::object{{"stopReason", stop_reason}});
+  frame("metadata",
+        json::object{{"usage", converseUsage(reply)}, {"metrics", json::object{{"latencyMs", 1}}}});
   return r;
 }
 

@@ -317,5 +317,57 @@ TEST(BedrockFakeTest, ScriptedToolTurns) {
   }
 }
 
+// Converse gets the same script: a toolUse for TOOLTEST, streamed as contentBlockStart and
+// toolUse input deltas; then a text quoting the toolResult.
+TEST(BedrockFakeTest, ConverseScriptedToolTurns) {
+  LlmEngine engine{EngineOptions{}};
+  constexpr std::string_view kTools =
+      R"("toolConfig":{"tools":[{"toolSpec":{"name":"Bash","inputSchema":{"json":{"type":"object",)"
+      R"("properties":{"command":{"type":"string"}},"required":["command"]}}}}]})";
+  const std::string call = R"({"messages":[{"role":"user","content":[{"text":"TOOLTEST go"}]}],)" +
+                           std::string(kTools) + "}";
+  const Result whole = handle(engine, "POST", kConversePath, call);
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  const json::object o = json::parse(whole.body).as_object();
+  EXPECT_EQ(o.at("stopReason").as_string(), "tool_use");
+  const json::array& content = o.at("output").at("message").at("content").as_array();
+  ASSERT_EQ(content.size(), 2u);
+  EXPECT_EQ(content[0].at("text").as_string(), "Running the tool.");
+  EXPECT_EQ(content[1].at("toolUse").at("name").as_string(), "Bash");
+  EXPECT_EQ(content[1].at("toolUse").at("input"),
+            json::parse(R"({"command":"echo tollgate-tool-ok"})"));
+
+  const Result streamed =
+      handle(engine, "POST", "/model/amazon.nova-lite-v1%3A0/converse-stream", call);
+  std::string text, input, tool_name, stop;
+  for (const std::string& frame : streamed.frames) {
+    aws::Message m;
+    ASSERT_EQ(aws::decodeMessage(frame, m), "");
+    const json::object p = json::parse(m.payload).as_object();
+    const std::string type(m.header(":event-type"));
+    if (type == "contentBlockStart") tool_name = p.at("start").at("toolUse").at("name").as_string();
+    if (type == "contentBlockDelta" && p.at("delta").as_object().contains("text"))
+      text += p.at("delta").at("text").as_string();
+    if (type == "contentBlockDelta" && p.at("delta").as_object().contains("toolUse"))
+      input += p.at("delta").at("toolUse").at("input").as_string();
+    if (type == "messageStop") stop = p.at("stopReason").as_string();
+  }
+  EXPECT_EQ(text, "Running the tool.");
+  EXPECT_EQ(tool_name, "Bash");
+  EXPECT_EQ(json::parse(input), content[1].at("toolUse").at("input"));
+  EXPECT_EQ(stop, "tool_use");
+
+  const std::string result =
+      R"({"messages":[{"role":"user","content":[{"text":"TOOLTEST go"}]},{"role":"assistant","content":)"
+      R"([{"toolUse":{"toolUseId":"t1","name":"Bash","input":{}}}]},{"role":"user","content":[{"toolResult":)"
+      R"({"toolUseId":"t1","content":[{"text":"tollgate-tool-ok"}]}}]}],)" +
+      std::string(kTools) + "}";
+  const json::object answer =
+      json::parse(handle(engine, "POST", kConversePath, result).body).as_object();
+  EXPECT_EQ(answer.at("output").at("message").at("content").at(0).at("text").as_string(),
+            "The tool returned: tollgate-tool-ok");
+  EXPECT_EQ(answer.at("stopReason").as_string(), "end_turn");
+}
+
 }  // namespace
 }  // namespace tollgate::mock::bedrock
