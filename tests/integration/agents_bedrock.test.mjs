@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { SOURCE, awsEnv, startGateway, startMock } from '../lib/harness.mjs';
+import { SOURCE, awsEnv, bedrockYaml, startGateway, startMock, tempYaml } from '../lib/harness.mjs';
 
 const KEY = 'AKIDAGENTS0000000001';
 const SECRET = 'agents/bedrock/secret';
@@ -169,4 +169,38 @@ test('stateful Responses mode is refused in the OpenAI shape (no response store 
     assert.match(e.error.message, /own response store/);
     return true;
   });
+});
+
+// A Claude model with extended thinking (the demo's Claude 3 Haiku has none), on the same fake.
+const SONNET = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
+const thinkingGw = await startGateway([tempYaml(bedrockYaml('bedrock-thinking', [{ name: 'sonnet', schema: 'AWSAnthropic', version: 'bedrock-2023-05-31' }]) + `---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: AIGatewayRoute
+metadata: { name: thinking }
+spec:
+  rules:
+  - backendRefs: [{ name: sonnet }]
+`, 'thinking.yaml')], { endpoints: { 'bedrock-thinking': mock.addr }, env: awsEnv(KEY, SECRET) });
+const thinkingClient = new OpenAI({ baseURL: `${thinkingGw.url}/v1`, apiKey: 'client-key', maxRetries: 0, timeout: 20000 });
+
+test('reasoning.effort: Claude thinking comes back as a reasoning item and goes up again with the tool output', async () => {
+  const tools = [{ type: 'function', name: 'exec_command', parameters: { type: 'object', properties: { cmd: { type: 'string' } }, required: ['cmd'] } }];
+  const ask = (input) => thinkingClient.responses.create({ model: SONNET, reasoning: { effort: 'medium' }, store: false, include: ['reasoning.encrypted_content'], input, tools });
+  const first = await ask([{ role: 'user', content: 'TOOLTEST now' }]);
+  assert.deepEqual(first.output.map((i) => i.type), ['reasoning', 'message', 'function_call']);
+  const [reasoning, , call] = first.output;
+  assert.equal(reasoning.summary[0].text, 'Let me think briefly.');
+  // The opaque blob is the gateway's: the thinking text and the fake's signature inside.
+  const blob = JSON.parse(Buffer.from(reasoning.encrypted_content.replace(/^tgthink1\./, ''), 'base64').toString());
+  assert.equal(blob.thinking, 'Let me think briefly.');
+  assert.match(blob.signature, /^sig_/);
+  const output = { type: 'function_call_output', call_id: call.call_id, output: 'tollgate-tool-ok' };
+  // Sent back as Codex does, the reasoning item restores the thinking block before the tool call,
+  // so thinking stays on (the answer opens with a new reasoning item)...
+  const second = await ask([{ role: 'user', content: 'TOOLTEST now' }, ...first.output, output]);
+  assert.deepEqual(second.output.map((i) => i.type), ['reasoning', 'message']);
+  assert.equal(second.output[1].content[0].text, 'The tool returned: tollgate-tool-ok');
+  // ...and without it Anthropic would refuse thinking after an unthought tool call: none is asked.
+  const without = await ask([{ role: 'user', content: 'TOOLTEST now' }, ...first.output.slice(1), output]);
+  assert.deepEqual(without.output.map((i) => i.type), ['message']);
 });
