@@ -50,16 +50,17 @@ function runAgent(bin, args, { env = {}, timeoutMs = 120000 } = {}) {
 
 // `codex exec` with a custom provider: the gateway's /v1, wire_api responses, no retries (a
 // failure must show, not be retried away).
-function codex(prompt) {
+function codex(prompt, { url = gw.url, model = CLAUDE, config = '' } = {}) {
   return runAgent('codex', ['exec', '--skip-git-repo-check', '-s', 'danger-full-access', prompt], {
     env: (home) => {
       const codexHome = path.join(home, '.codex');
       fs.mkdirSync(codexHome);
-      fs.writeFileSync(path.join(codexHome, 'config.toml'), `model = "${CLAUDE}"
+      fs.writeFileSync(path.join(codexHome, 'config.toml'), `model = "${model}"
+${config}
 model_provider = "tollgate"
 [model_providers.tollgate]
 name = "tollgate"
-base_url = "${gw.url}/v1"
+base_url = "${url}/v1"
 env_key = "TOLLGATE_API_KEY"
 wire_api = "responses"
 request_max_retries = 0
@@ -203,4 +204,14 @@ test('reasoning.effort: Claude thinking comes back as a reasoning item and goes 
   // ...and without it Anthropic would refuse thinking after an unthought tool call: none is asked.
   const without = await ask([{ role: 'user', content: 'TOOLTEST now' }, ...first.output.slice(1), output]);
   assert.deepEqual(without.output.map((i) => i.type), ['message']);
+});
+
+test('Codex exec with reasoning effort on a thinking model: thinking shown, and kept across the tool round trip', async () => {
+  const r = await codex('TOOLTEST: run echo with the shell tool and report',
+    { url: thinkingGw.url, model: SONNET, config: 'model_reasoning_effort = "high"' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /The tool returned: [\s\S]*tollgate-tool-ok/);
+  // The summary of each turn's thinking block: the second turn thought too, which Anthropic
+  // allows only because the first turn's block went back up with the tool call.
+  assert.equal(r.stderr.match(/Let me think briefly\./g)?.length, 2, r.stderr);
 });
