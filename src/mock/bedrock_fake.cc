@@ -1,5 +1,6 @@
 #include "mock/bedrock_fake.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdint>
 #include <variant>
@@ -7,6 +8,7 @@
 #include "auth/sigv4.h"
 #include "common/base64.h"
 #include "mock/anthropic_script.h"
+#include "mock/llm_text.h"
 #include "providers/formats/event_stream.h"
 
 namespace tollgate::mock::bedrock {
@@ -106,7 +108,11 @@ std::variant<Reply, Result> askEngine(const LlmEngine& engine, const std::string
   json::object chat;
   chat["model"] = model;
   chat["messages"] = std::move(chat_messages);
-  if (max_tokens >= 0) chat["max_tokens"] = max_tokens;
+  // The engine stands in for a 32K-context vLLM; Claude's context is 200K, and agents ask for
+  // 32000 to 128000 output tokens (Claude Code). No reply is longer than kMaxReplyWords, so
+  // asking for at most that many gives the same words and the same max_tokens cut, without a
+  // context-length refusal Bedrock would not give.
+  if (max_tokens >= 0) chat["max_tokens"] = std::min<int64_t>(max_tokens, engine::kMaxReplyWords);
   const EngineResult er = engine.handle("POST", "/v1/chat/completions", json::serialize(chat));
   json::error_code ec;
   if (er.status != 200) {

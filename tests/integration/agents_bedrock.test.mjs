@@ -103,13 +103,17 @@ test('Codex exec: a tool round trip (function_call → exec → function_call_ou
   assert.equal(logged(from, '/v1/responses').length, 2);
 });
 
-test('Claude Code -p: a Bash round trip on Bedrock Claude', async () => {
-  const from = gw.accessLog().length;
-  const r = await runAgent('claude', ['-p', 'TOOLTEST: use the Bash tool to run echo, then report',
-    '--output-format', 'json', '--allowedTools', 'Bash', '--model', CLAUDE], {
-    env: () => ({ ANTHROPIC_BASE_URL: `${gw.url}/anthropic`, ANTHROPIC_API_KEY: 'client-key',
+function claudeCode(url, model) {
+  return runAgent('claude', ['-p', 'TOOLTEST: use the Bash tool to run echo, then report',
+    '--output-format', 'json', '--allowedTools', 'Bash', '--model', model], {
+    env: () => ({ ANTHROPIC_BASE_URL: `${url}/anthropic`, ANTHROPIC_API_KEY: 'client-key',
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_TELEMETRY: '1' }),
   });
+}
+
+test('Claude Code -p: a Bash round trip on Bedrock Claude', async () => {
+  const from = gw.accessLog().length;
+  const r = await claudeCode(gw.url, CLAUDE);
   assert.equal(r.code, 0, r.stderr + r.stdout);
   const out = JSON.parse(r.stdout);
   assert.equal(out.is_error, false, r.stdout);
@@ -214,4 +218,15 @@ test('Codex exec with reasoning effort on a thinking model: thinking shown, and 
   // The summary of each turn's thinking block: the second turn thought too, which Anthropic
   // allows only because the first turn's block went back up with the tool call.
   assert.equal(r.stderr.match(/Let me think briefly\./g)?.length, 2, r.stderr);
+});
+
+test('Claude Code -p on a Claude 4.5 model (thinking on, max_tokens 32000): a Bash round trip', async () => {
+  const from = thinkingGw.accessLog().length;
+  const r = await claudeCode(thinkingGw.url, 'claude-sonnet-4-5');
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.is_error, false, r.stdout);
+  assert.equal(out.num_turns, 2);
+  assert.match(out.result, /^The tool returned: tollgate-tool-ok/);
+  assert.equal(thinkingGw.accessLog().slice(from).filter((e) => e.path === '/anthropic/v1/messages').length, 2);
 });
