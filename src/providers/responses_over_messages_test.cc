@@ -255,5 +255,97 @@ TEST(ResponsesOverMessages, ThinkingBlobRoundTrip) {
   EXPECT_FALSE(formats::decodeThinkingBlob("tgthink1.!!!", thinking, signature, redacted));
 }
 
+// Bodies that are JSON but not what the fields should hold: a clear client error, or a Messages
+// body the backend can parse; never an exception or an empty refusal.
+TEST(ResponsesOverMessages, OddRequestsAreRefusedOrTranslated) {
+  const char* bodies[] = {
+      R"({"model":"m","input":5})",
+      R"({"model":"m","input":[5]})",
+      R"({"model":"m","input":[{"role":"robot","content":"x"}]})",
+      R"({"model":"m","input":[{"role":"user","content":[5,{"type":"input_text"},{"type":"input_image"}]}]})",
+      R"({"model":"m","input":[{"role":"user","content":{"text":"x"}}]})",
+      R"({"model":"m","input":"hi","tools":"x","tool_choice":7,"parallel_tool_calls":"no"})",
+      R"({"model":"m","input":"hi","tools":[5,{"type":"function"},{"type":"function","name":"f","parameters":[1]}]})",
+      R"({"model":"m","input":"hi","tools":[{"type":"namespace","tools":[{"type":"namespace","tools":[{"type":"custom","name":"c","format":5}]}]}]})",
+      R"({"model":"m","input":[{"type":"function_call","call_id":"c","name":"f","arguments":"[1,2"}]})",
+      R"({"model":"m","input":[{"type":"function_call_output","call_id":"c","output":{"x":1}}]})",
+      R"({"model":"m","input":[{"type":"reasoning","encrypted_content":"tgthink1.e30="},{"role":"user","content":"x"}],"reasoning":{"effort":"high"}})",
+      R"({"model":"m","input":"hi","max_output_tokens":0})",
+      R"({"model":"m","input":"hi","max_output_tokens":1,"reasoning":{"effort":"high"}})",
+      R"({"model":"m","input":"hi","text":{"format":{"type":"json_schema"}},"reasoning":"high"})",
+      R"({"model":"m","input":"hi","store":"yes","previous_response_id":null,"conversation":""})",
+      R"({"model":"m"})",
+  };
+  config::AIServiceBackend backend;
+  backend.schema = config::Schema::kAWSAnthropic;
+  for (const char* body : bodies) {
+    SCOPED_TRACE(body);
+    auto req = api::parseRequest(api::ApiKind::kResponses, body);
+    ASSERT_TRUE(req.ok());
+    auto t = createTranslator(api::ApiKind::kResponses, config::Schema::kAWSAnthropic, backend);
+    auto up = t->translateRequest(*req, body, "");
+    if (!up.ok()) {
+      EXPECT_EQ(up.error().httpStatus(), 400);
+      EXPECT_FALSE(up.error().public_message.empty());
+      continue;
+    }
+    const json::value sent = json::parse(up->body);
+    EXPECT_TRUE(sent.at("messages").is_array());
+    EXPECT_GE(sent.at("max_tokens").as_int64(), 1);
+  }
+}
+
+// Upstream events out of order, repeated, of unknown types or not JSON: every output event is
+// JSON with the next sequence number, and the stream still ends in one terminal event.
+TEST(ResponsesOverMessages, OddStreamEventsKeepTheGrammar) {
+  const std::string upstream[] = {
+      "event: content_block_delta\ndata: "
+      "{\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}\n\n",
+      "event: message_start\ndata: not json\n\n",
+      "event: content_block_start\ndata: {\"index\":-1,\"content_block\":{\"type\":\"text\"}}\n\n",
+      "event: content_block_start\ndata: "
+      "{\"index\":99999,\"content_block\":{\"type\":\"text\"}}\n\n",
+      "event: content_block_start\ndata: "
+      "{\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":5}}\n\n",
+      "event: content_block_delta\ndata: "
+      "{\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\"}}\n\n",
+      "event: content_block_stop\ndata: {\"index\":1}\n\n",
+      "event: content_block_stop\ndata: {\"index\":1}\n\n",
+      "event: surprise\ndata: {\"type\":\"surprise\"}\n\n",
+      "event: content_block_start\ndata: "
+      "{\"index\":2,\"content_block\":{\"type\":\"thinking\"}}\n\n",
+      "event: message_delta\ndata: "
+      "{\"delta\":{\"stop_reason\":5},\"usage\":{\"output_tokens\":-3}}\n\n",
+      "event: message_stop\ndata: {}\n\n",
+      "event: message_stop\ndata: {}\n\n",
+  };
+  config::AIServiceBackend backend;
+  backend.schema = config::Schema::kAnthropic;
+  auto t = createTranslator(api::ApiKind::kResponses, config::Schema::kAnthropic, backend);
+  const std::string body = R"({"model":"m","input":"hi","stream":true})";
+  ASSERT_TRUE(
+      t->translateRequest(*api::parseRequest(api::ApiKind::kResponses, body), body, "").ok());
+  t->onResponseStart(200, "text/event-stream", {});
+  std::string out;
+  for (const std::string& ev : upstream) t->onChunk(ev, false, out);
+  t->onChunk({}, true, out);
+  const auto got = events(out);
+  ASSERT_FALSE(got.empty());
+  int terminal = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].second.at("sequence_number").as_int64(), static_cast<int64_t>(i));
+    EXPECT_EQ(got[i].second.at("type").as_string(), got[i].first);
+    const std::string& type = got[i].first;
+    terminal += type == "response.completed" || type == "response.failed";
+  }
+  EXPECT_EQ(terminal, 1) << out;
+  EXPECT_EQ(got.back().first, "response.completed");
+  // Every item opened was closed.
+  const auto count = [&](std::string_view type) {
+    return std::count_if(got.begin(), got.end(), [&](const auto& e) { return e.first == type; });
+  };
+  EXPECT_EQ(count("response.output_item.added"), count("response.output_item.done"));
+}
+
 }  // namespace
 }  // namespace tollgate::providers
