@@ -298,26 +298,22 @@ TEST(ResponsesOverMessages, OddRequestsAreRefusedOrTranslated) {
 // Upstream events out of order, repeated, of unknown types or not JSON: every output event is
 // JSON with the next sequence number, and the stream still ends in one terminal event.
 TEST(ResponsesOverMessages, OddStreamEventsKeepTheGrammar) {
-  const std::string upstream[] = {
-      "event: content_block_delta\ndata: "
-      "{\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}\n\n",
-      "event: message_start\ndata: not json\n\n",
-      "event: content_block_start\ndata: {\"index\":-1,\"content_block\":{\"type\":\"text\"}}\n\n",
-      "event: content_block_start\ndata: "
-      "{\"index\":99999,\"content_block\":{\"type\":\"text\"}}\n\n",
-      "event: content_block_start\ndata: "
-      "{\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":5}}\n\n",
-      "event: content_block_delta\ndata: "
-      "{\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\"}}\n\n",
-      "event: content_block_stop\ndata: {\"index\":1}\n\n",
-      "event: content_block_stop\ndata: {\"index\":1}\n\n",
-      "event: surprise\ndata: {\"type\":\"surprise\"}\n\n",
-      "event: content_block_start\ndata: "
-      "{\"index\":2,\"content_block\":{\"type\":\"thinking\"}}\n\n",
-      "event: message_delta\ndata: "
-      "{\"delta\":{\"stop_reason\":5},\"usage\":{\"output_tokens\":-3}}\n\n",
-      "event: message_stop\ndata: {}\n\n",
-      "event: message_stop\ndata: {}\n\n",
+  // (event name, data) of each upstream event.
+  const std::pair<std::string_view, std::string_view> upstream[] = {
+      {"content_block_delta", R"({"index":0,"delta":{"type":"text_delta","text":"x"}})"},
+      {"message_start", "not json"},
+      {"content_block_start", R"({"index":-1,"content_block":{"type":"text"}})"},
+      {"content_block_start", R"({"index":99999,"content_block":{"type":"text"}})"},
+      {"content_block_start", R"({"index":1,"content_block":{"type":"tool_use","id":5}})"},
+      {"content_block_delta",
+       R"({"index":1,"delta":{"type":"input_json_delta","partial_json":"{\"a"}})"},
+      {"content_block_stop", R"({"index":1})"},
+      {"content_block_stop", R"({"index":1})"},
+      {"surprise", R"({"type":"surprise"})"},
+      {"content_block_start", R"({"index":2,"content_block":{"type":"thinking"}})"},
+      {"message_delta", R"({"delta":{"stop_reason":5},"usage":{"output_tokens":-3}})"},
+      {"message_stop", "{}"},
+      {"message_stop", "{}"},
   };
   config::AIServiceBackend backend;
   backend.schema = config::Schema::kAnthropic;
@@ -327,7 +323,10 @@ TEST(ResponsesOverMessages, OddStreamEventsKeepTheGrammar) {
       t->translateRequest(*api::parseRequest(api::ApiKind::kResponses, body), body, "").ok());
   t->onResponseStart(200, "text/event-stream", {});
   std::string out;
-  for (const std::string& ev : upstream) t->onChunk(ev, false, out);
+  for (const auto& [event, data] : upstream) {
+    t->onChunk("event: " + std::string(event) + "\ndata: " + std::string(data) + "\n\n", false,
+               out);
+  }
   t->onChunk({}, true, out);
   const auto got = events(out);
   ASSERT_FALSE(got.empty());
