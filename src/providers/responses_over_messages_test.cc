@@ -11,9 +11,9 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <random>
-#include <sstream>
 
 #include "api/sse.h"
 #include "common/base64.h"
@@ -29,13 +29,12 @@ namespace json = boost::json;
 
 const fs::path kCases = fs::path(TOLLGATE_SOURCE_DIR) / "tests/fixtures/translators";
 
+// A fixture file's bytes (`trim`: without the trailing newline of one-line files).
 std::string slurp(const fs::path& p, bool trim = false) {
   std::ifstream in(p, std::ios::binary);
   EXPECT_TRUE(in.good()) << p;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (trim && !s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  std::string s{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (trim) s.erase(s.find_last_not_of("\n ") + 1);
   return s;
 }
 

@@ -178,14 +178,9 @@ test('stateful Responses mode is refused in the OpenAI shape (no response store 
 
 // A Claude model with extended thinking (the demo's Claude 3 Haiku has none), on the same fake.
 const SONNET = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
-const thinkingGw = await startGateway([tempYaml(bedrockYaml('bedrock-thinking', [{ name: 'sonnet', schema: 'AWSAnthropic', version: 'bedrock-2023-05-31' }]) + `---
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIGatewayRoute
-metadata: { name: thinking }
-spec:
-  rules:
-  - backendRefs: [{ name: sonnet }]
-`, 'thinking.yaml')], { endpoints: { 'bedrock-thinking': mock.addr }, env: awsEnv(KEY, SECRET) });
+const thinkingYaml = bedrockYaml('bedrock-thinking', [{ name: 'sonnet', schema: 'AWSAnthropic', version: 'bedrock-2023-05-31' }]) +
+  '---\n{ apiVersion: aigateway.envoyproxy.io/v1alpha1, kind: AIGatewayRoute, metadata: { name: thinking }, spec: { rules: [{ backendRefs: [{ name: sonnet }] }] } }\n';
+const thinkingGw = await startGateway([tempYaml(thinkingYaml, 'thinking.yaml')], { endpoints: { 'bedrock-thinking': mock.addr }, env: awsEnv(KEY, SECRET) });
 const thinkingClient = new OpenAI({ baseURL: `${thinkingGw.url}/v1`, apiKey: 'client-key', maxRetries: 0, timeout: 20000 });
 
 test('reasoning.effort: Claude thinking comes back as a reasoning item and goes up again with the tool output', async () => {
