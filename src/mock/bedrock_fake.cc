@@ -1,11 +1,14 @@
 #include "mock/bedrock_fake.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdint>
 #include <variant>
 
 #include "auth/sigv4.h"
 #include "common/base64.h"
+#include "mock/anthropic_script.h"
+#include "mock/llm_text.h"
 #include "providers/formats/event_stream.h"
 
 namespace tollgate::mock::bedrock {
@@ -105,7 +108,11 @@ std::variant<Reply, Result> askEngine(const LlmEngine& engine, const std::string
   json::object chat;
   chat["model"] = model;
   chat["messages"] = std::move(chat_messages);
-  if (max_tokens >= 0) chat["max_tokens"] = max_tokens;
+  // The engine stands in for a 32K-context vLLM; Claude's context is 200K, and agents ask for
+  // 32000 to 128000 output tokens (Claude Code). No reply is longer than kMaxReplyWords, so
+  // asking for at most that many gives the same words and the same max_tokens cut, without a
+  // context-length refusal Bedrock would not give.
+  if (max_tokens >= 0) chat["max_tokens"] = std::min<int64_t>(max_tokens, engine::kMaxReplyWords);
   const EngineResult er = engine.handle("POST", "/v1/chat/completions", json::serialize(chat));
   json::error_code ec;
   if (er.status != 200) {
@@ -169,26 +176,44 @@ Result invokeAnthropic(const LlmEngine& engine, const std::string& model, const 
   auto asked = askEngine(engine, model, std::move(chat_messages), max_tokens->get_int64());
   if (Result* failed = std::get_if<Result>(&asked)) return std::move(*failed);
   const Reply& reply = std::get<Reply>(asked);
-  const std::string_view stop_reason = reply.hit_max_tokens ? "max_tokens" : "end_turn";
   const std::string id = "msg_bdrk_" + reply.id;
+  // Tool turns and thinking on top of the engine's words (mock/anthropic_script.h).
+  const AnthropicAnswer answer = scriptAnthropicAnswer(in, reply.text, reply.id);
+  const std::string_view stop_reason = answer.tool_use                            ? "tool_use"
+                                       : !answer.scripted && reply.hit_max_tokens ? "max_tokens"
+                                                                                  : "end_turn";
+  int64_t output_tokens = answer.scripted ? blockTokens(answer.blocks) : reply.output_tokens;
+  if (!answer.scripted && answer.blocks.size() > 1)
+    output_tokens += blockTokens({answer.blocks[0]});
 
   Result r;
   r.headers.emplace_back("x-amzn-requestid", reply.id);
   if (!stream) {
     r.headers.emplace_back("content-type", "application/json");
     r.headers.emplace_back("X-Amzn-Bedrock-Input-Token-Count", std::to_string(reply.input_tokens));
-    r.headers.emplace_back("X-Amzn-Bedrock-Output-Token-Count",
-                           std::to_string(reply.output_tokens));
+    r.headers.emplace_back("X-Amzn-Bedrock-Output-Token-Count", std::to_string(output_tokens));
+    json::array content;
+    for (const AnthropicBlock& b : answer.blocks) {
+      if (b.type == "thinking") {
+        content.push_back(
+            json::object{{"type", "thinking"}, {"thinking", b.text}, {"signature", b.signature}});
+      } else if (b.type == "tool_use") {
+        content.push_back(
+            json::object{{"type", "tool_use"}, {"id", b.id}, {"name", b.name}, {"input", b.input}});
+      } else {
+        content.push_back(json::object{{"type", "text"}, {"text", b.text}});
+      }
+    }
     json::object o;
     o["id"] = id;
     o["type"] = "message";
     o["role"] = "assistant";
     o["model"] = model;
-    o["content"] = json::array{json::object{{"type", "text"}, {"text", reply.text}}};
+    o["content"] = std::move(content);
     o["stop_reason"] = stop_reason;
     o["stop_sequence"] = nullptr;
     o["usage"] =
-        json::object{{"input_tokens", reply.input_tokens}, {"output_tokens", reply.output_tokens}};
+        json::object{{"input_tokens", reply.input_tokens}, {"output_tokens", output_tokens}};
     r.body = json::serialize(o);
     return r;
   }
@@ -207,25 +232,51 @@ Result invokeAnthropic(const LlmEngine& engine, const std::string& model, const 
       {"stop_sequence", nullptr},
       {"usage", json::object{{"input_tokens", reply.input_tokens}, {"output_tokens", 1}}}};
   r.frames.push_back(chunkFrame(start));
-  r.frames.push_back(
-      chunkFrame(json::object{{"type", "content_block_start"},
-                              {"index", 0},
-                              {"content_block", json::object{{"type", "text"}, {"text", ""}}}}));
-  for (const std::string& w : words(reply.text)) {
-    r.frames.push_back(
-        chunkFrame(json::object{{"type", "content_block_delta"},
-                                {"index", 0},
-                                {"delta", json::object{{"type", "text_delta"}, {"text", w}}}}));
+  const auto delta = [&](int index, json::object d) {
+    r.frames.push_back(chunkFrame(
+        json::object{{"type", "content_block_delta"}, {"index", index}, {"delta", std::move(d)}}));
+  };
+  int index = 0;
+  for (const AnthropicBlock& b : answer.blocks) {
+    json::object cb{{"type", b.type}};
+    if (b.type == "thinking") {
+      cb["thinking"] = "";
+      cb["signature"] = "";
+    } else if (b.type == "tool_use") {
+      // Arguments only as input_json_delta, in two pieces: what Claude Code needs (the README's
+      // section 1.5) and what proves a client joins them.
+      cb["id"] = b.id;
+      cb["name"] = b.name;
+      cb["input"] = json::object{};
+    } else {
+      cb["text"] = "";
+    }
+    r.frames.push_back(chunkFrame(json::object{
+        {"type", "content_block_start"}, {"index", index}, {"content_block", std::move(cb)}}));
+    if (b.type == "thinking") {
+      delta(index, json::object{{"type", "thinking_delta"}, {"thinking", b.text}});
+      delta(index, json::object{{"type", "signature_delta"}, {"signature", b.signature}});
+    } else if (b.type == "tool_use") {
+      const std::string args = json::serialize(b.input);
+      const size_t half = args.size() / 2;
+      delta(index,
+            json::object{{"type", "input_json_delta"}, {"partial_json", args.substr(0, half)}});
+      delta(index, json::object{{"type", "input_json_delta"}, {"partial_json", args.substr(half)}});
+    } else {
+      for (const std::string& w : words(b.text))
+        delta(index, json::object{{"type", "text_delta"}, {"text", w}});
+    }
+    r.frames.push_back(chunkFrame(json::object{{"type", "content_block_stop"}, {"index", index}}));
+    ++index;
   }
-  r.frames.push_back(chunkFrame(json::object{{"type", "content_block_stop"}, {"index", 0}}));
   r.frames.push_back(chunkFrame(json::object{
       {"type", "message_delta"},
       {"delta", json::object{{"stop_reason", stop_reason}, {"stop_sequence", nullptr}}},
-      {"usage", json::object{{"output_tokens", reply.output_tokens}}}}));
+      {"usage", json::object{{"output_tokens", output_tokens}}}}));
   json::object stop;
   stop["type"] = "message_stop";
-  stop["amazon-bedrock-invocationMetrics"] = json::object{
-      {"inputTokenCount", reply.input_tokens}, {"outputTokenCount", reply.output_tokens}};
+  stop["amazon-bedrock-invocationMetrics"] =
+      json::object{{"inputTokenCount", reply.input_tokens}, {"outputTokenCount", output_tokens}};
   r.frames.push_back(chunkFrame(stop));
   return r;
 }
@@ -290,17 +341,38 @@ Result converse(const LlmEngine& engine, const std::string& model, const json::o
   }
   auto asked = askEngine(engine, model, std::move(chat_messages), max_tokens);
   if (Result* failed = std::get_if<Result>(&asked)) return std::move(*failed);
-  const Reply& reply = std::get<Reply>(asked);
-  const std::string_view stop_reason = reply.hit_max_tokens ? "max_tokens" : "end_turn";
+  Reply reply = std::get<Reply>(asked);
+  // The same scripted agent turns as InvokeModel (mock/anthropic_script.h), in Converse's blocks.
+  const AnthropicAnswer answer =
+      scriptAnthropicAnswer(anthropicViewOfConverse(in), reply.text, reply.id);
+  const std::string_view stop_reason = answer.tool_use                            ? "tool_use"
+                                       : !answer.scripted && reply.hit_max_tokens ? "max_tokens"
+                                                                                  : "end_turn";
+  if (answer.scripted) reply.output_tokens = blockTokens(answer.blocks);
+  if (!answer.scripted && answer.blocks.size() > 1)
+    reply.output_tokens += blockTokens({answer.blocks[0]});
 
   Result r;
   r.headers.emplace_back("x-amzn-requestid", reply.id);
   if (!stream) {
     r.headers.emplace_back("content-type", "application/json");
+    json::array content;
+    for (const AnthropicBlock& b : answer.blocks) {
+      if (b.type == "thinking") {
+        content.push_back(json::object{
+            {"reasoningContent",
+             json::object{
+                 {"reasoningText", json::object{{"text", b.text}, {"signature", b.signature}}}}}});
+      } else if (b.type == "tool_use") {
+        content.push_back(json::object{
+            {"toolUse", json::object{{"toolUseId", b.id}, {"name", b.name}, {"input", b.input}}}});
+      } else {
+        content.push_back(json::object{{"text", b.text}});
+      }
+    }
     json::object o;
     o["output"] = json::object{
-        {"message", json::object{{"role", "assistant"},
-                                 {"content", json::array{json::object{{"text", reply.text}}}}}}};
+        {"message", json::object{{"role", "assistant"}, {"content", std::move(content)}}}};
     o["stopReason"] = stop_reason;
     o["usage"] = converseUsage(reply);
     o["metrics"] = json::object{{"latencyMs", 1}};
@@ -309,19 +381,37 @@ Result converse(const LlmEngine& engine, const std::string& model, const json::o
   }
   r.stream = true;
   r.headers.emplace_back("content-type", "application/vnd.amazon.eventstream");
-  auto frame = [](std::string_view type, const json::object& event) {
-    return aws::encodeEvent(type, json::serialize(event));
+  auto frame = [&r](std::string_view type, const json::object& event) {
+    r.frames.push_back(aws::encodeEvent(type, json::serialize(event)));
   };
-  r.frames.push_back(frame("messageStart", json::object{{"role", "assistant"}}));
-  for (const std::string& w : words(reply.text)) {
-    r.frames.push_back(
-        frame("contentBlockDelta",
-              json::object{{"contentBlockIndex", 0}, {"delta", json::object{{"text", w}}}}));
+  auto delta = [&](int index, json::object d) {
+    frame("contentBlockDelta", json::object{{"contentBlockIndex", index}, {"delta", std::move(d)}});
+  };
+  frame("messageStart", json::object{{"role", "assistant"}});
+  int index = 0;
+  for (const AnthropicBlock& b : answer.blocks) {
+    if (b.type == "thinking") {
+      delta(index, json::object{{"reasoningContent", json::object{{"text", b.text}}}});
+      delta(index, json::object{{"reasoningContent", json::object{{"signature", b.signature}}}});
+    } else if (b.type == "tool_use") {
+      // Bedrock opens only tool blocks with contentBlockStart; the input comes as JSON text.
+      frame("contentBlockStart",
+            json::object{{"contentBlockIndex", index},
+                         {"start", json::object{{"toolUse", json::object{{"toolUseId", b.id},
+                                                                         {"name", b.name}}}}}});
+      const std::string args = json::serialize(b.input);
+      const size_t half = args.size() / 2;
+      delta(index, json::object{{"toolUse", json::object{{"input", args.substr(0, half)}}}});
+      delta(index, json::object{{"toolUse", json::object{{"input", args.substr(half)}}}});
+    } else {
+      for (const std::string& w : words(b.text)) delta(index, json::object{{"text", w}});
+    }
+    frame("contentBlockStop", json::object{{"contentBlockIndex", index}});
+    ++index;
   }
-  r.frames.push_back(frame("contentBlockStop", json::object{{"contentBlockIndex", 0}}));
-  r.frames.push_back(frame("messageStop", json::object{{"stopReason", stop_reason}}));
-  r.frames.push_back(frame("metadata", json::object{{"usage", converseUsage(reply)},
-                                                    {"metrics", json::object{{"latencyMs", 1}}}}));
+  frame("messageStop", json::object{{"stopReason", stop_reason}});
+  frame("metadata",
+        json::object{{"usage", converseUsage(reply)}, {"metrics", json::object{{"latencyMs", 1}}}});
   return r;
 }
 

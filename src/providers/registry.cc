@@ -7,6 +7,7 @@
 #include "providers/openai_to_aws_bedrock.h"
 #include "providers/openai_to_openai.h"
 #include "providers/openai_to_openai_responses.h"
+#include "providers/responses_over_messages.h"
 #include "providers/translator.h"
 
 namespace tollgate::providers {
@@ -63,6 +64,15 @@ std::unique_ptr<Translator> openAIToAwsBedrock(ApiKind /*api*/,
   return std::make_unique<OpenAIToAwsBedrockTranslator>();
 }
 
+// Responses over an Anthropic-schema backend: the backend's own Messages translator, wrapped.
+std::unique_ptr<Translator> responsesOverMessages(ApiKind /*api*/,
+                                                  const config::AIServiceBackend& backend,
+                                                  std::string_view anthropic_beta) {
+  auto inner =
+      createTranslator(ApiKind::kAnthropicMessages, backend.schema, backend, anthropic_beta);
+  return inner ? makeResponsesOverMessages(std::move(inner), backend.schema) : nullptr;
+}
+
 // Every supported pair; a pair not listed is answered with a 501 naming both.
 constexpr Pair kPairs[] = {
     {ApiKind::kChatCompletions, Schema::kOpenAI, openAIToOpenAI},
@@ -76,6 +86,8 @@ constexpr Pair kPairs[] = {
     {ApiKind::kAnthropicCountTokens, Schema::kAnthropic, makeCountTokensPassThrough},
     {ApiKind::kAnthropicCountTokens, Schema::kAWSAnthropic, makeCountTokensOnBedrock},
     {ApiKind::kResponsesInputTokens, Schema::kOpenAI, makeCountTokensPassThrough},
+    {ApiKind::kResponses, Schema::kAWSAnthropic, responsesOverMessages},
+    {ApiKind::kResponses, Schema::kAnthropic, responsesOverMessages},
 };
 
 }  // namespace
