@@ -1,6 +1,7 @@
 // The explicit list of providers: one line per (client API, backend schema) pair supported.
 #include "providers/anthropic_to_anthropic.h"
 #include "providers/anthropic_to_aws_anthropic.h"
+#include "providers/messages_over_chat.h"
 #include "providers/openai_to_aws_anthropic.h"
 #include "providers/openai_to_aws_bedrock.h"
 #include "providers/openai_to_openai.h"
@@ -50,6 +51,18 @@ std::unique_ptr<Translator> openAIToAwsBedrock(ApiKind /*api*/,
   return std::make_unique<OpenAIToAwsBedrockTranslator>();
 }
 
+// Messages on a backend that takes chat completions: through its chat translator (the pivot), or,
+// for an OpenAI-schema server that serves /v1/messages itself (vLLM >= 0.10 with
+// tollgate.io/anthropic-messages-api: native), passed through as to Anthropic.
+std::unique_ptr<Translator> messagesOverChat(ApiKind /*api*/,
+                                             const config::AIServiceBackend& backend,
+                                             std::string_view anthropic_beta) {
+  if (backend.schema == Schema::kOpenAI && backend.serves_anthropic_messages)
+    return std::make_unique<AnthropicToAnthropicTranslator>();
+  auto chat = createTranslator(ApiKind::kChatCompletions, backend.schema, backend, anthropic_beta);
+  return chat ? makeMessagesOverChat(std::move(chat)) : nullptr;
+}
+
 // Every supported pair; a pair not listed is answered with a 501 naming both.
 constexpr Pair kPairs[] = {
     {ApiKind::kChatCompletions, Schema::kOpenAI, openAIToOpenAI},
@@ -59,6 +72,8 @@ constexpr Pair kPairs[] = {
     {ApiKind::kChatCompletions, Schema::kAWSAnthropic, openAIToAwsAnthropic},
     {ApiKind::kAnthropicMessages, Schema::kAnthropic, anthropicToAnthropic},
     {ApiKind::kChatCompletions, Schema::kAWSBedrock, openAIToAwsBedrock},
+    {ApiKind::kAnthropicMessages, Schema::kOpenAI, messagesOverChat},
+    {ApiKind::kAnthropicMessages, Schema::kAWSBedrock, messagesOverChat},
 };
 
 }  // namespace
