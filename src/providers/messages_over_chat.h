@@ -1,9 +1,8 @@
-// Anthropic Messages client → any backend reached through a chat completions translator (vLLM and
-// other OpenAI-compatible servers through the OpenAI pass-through, Bedrock Converse through the
-// chat→Converse translator): a pivot. The Messages body becomes a chat body
-// (formats/chat_request_from_anthropic.h), which the inner translator sends as it sends any chat
-// request; its chat answer (JSON, SSE, errors) becomes the Messages answer
-// (formats/anthropic_from_chat*.h). Usage is the inner translator's.
+// Anthropic Messages client → any backend reached through a chat completions translator (vLLM
+// and other OpenAI-compatible servers through the OpenAI pass-through, Bedrock Converse through
+// the chat→Converse translator), as a pivot (over_chat.h): the Messages body becomes a chat body
+// (formats/chat_request_from_anthropic.h), the chat answer a Messages answer
+// (formats/anthropic_from_chat*.h).
 #pragma once
 
 #include <memory>
