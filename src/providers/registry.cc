@@ -5,6 +5,7 @@
 #include "providers/openai_to_aws_anthropic.h"
 #include "providers/openai_to_aws_bedrock.h"
 #include "providers/openai_to_openai.h"
+#include "providers/responses_over_chat.h"
 #include "providers/translator.h"
 
 namespace tollgate::providers {
@@ -63,6 +64,17 @@ std::unique_ptr<Translator> messagesOverChat(ApiKind /*api*/,
   return chat ? makeMessagesOverChat(std::move(chat)) : nullptr;
 }
 
+// Responses on a backend that takes chat completions only: through its chat translator (the
+// pivot). An OpenAI-schema server with its own /v1/responses (the default annotation,
+// tollgate.io/responses-api: native) gets the pass-through instead, which is not this factory's.
+std::unique_ptr<Translator> responsesOverChat(ApiKind /*api*/,
+                                              const config::AIServiceBackend& backend,
+                                              std::string_view anthropic_beta) {
+  if (backend.schema == Schema::kOpenAI && backend.serves_responses) return nullptr;
+  auto chat = createTranslator(ApiKind::kChatCompletions, backend.schema, backend, anthropic_beta);
+  return chat ? makeResponsesOverChat(std::move(chat)) : nullptr;
+}
+
 // Every supported pair; a pair not listed is answered with a 501 naming both.
 constexpr Pair kPairs[] = {
     {ApiKind::kChatCompletions, Schema::kOpenAI, openAIToOpenAI},
@@ -74,6 +86,8 @@ constexpr Pair kPairs[] = {
     {ApiKind::kChatCompletions, Schema::kAWSBedrock, openAIToAwsBedrock},
     {ApiKind::kAnthropicMessages, Schema::kOpenAI, messagesOverChat},
     {ApiKind::kAnthropicMessages, Schema::kAWSBedrock, messagesOverChat},
+    {ApiKind::kResponses, Schema::kOpenAI, responsesOverChat},
+    {ApiKind::kResponses, Schema::kAWSBedrock, responsesOverChat},
 };
 
 }  // namespace

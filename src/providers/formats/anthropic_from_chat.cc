@@ -124,7 +124,7 @@ std::string_view chatErrorMessage(const json::value& v) {
   return stringOf(field(&v, "message"));  // vLLM's {"object":"error","message":...}
 }
 
-std::string anthropicErrorFromChat(std::string_view chat_body, int status) {
+std::string chatErrorText(std::string_view chat_body, int status) {
   boost::system::error_code ec;
   const json::value v = json::parse(chat_body, ec);
   std::string message = ec ? std::string() : std::string(chatErrorMessage(v));
@@ -134,8 +134,13 @@ std::string anthropicErrorFromChat(std::string_view chat_body, int status) {
     if (const std::string_view shown = trim(chat_body); !shown.empty())
       message += ": " + std::string(shown.substr(0, kQuoted));
   }
-  Error err = Error::upstream(ErrorCode::kUpstreamBadResponse, std::move(message), {}, false);
-  return api::renderAnthropicError(err, status);
+  return message;
+}
+
+std::string anthropicErrorFromChat(std::string_view chat_body, int status) {
+  return api::renderAnthropicError(
+      Error::upstream(ErrorCode::kUpstreamBadResponse, chatErrorText(chat_body, status), {}, false),
+      status);
 }
 
 }  // namespace tollgate::providers::formats

@@ -42,6 +42,9 @@ std::optional<std::string> anthropicMessageFromChat(std::string_view chat_body);
 // error is quoted as the message, cut to a readable length).
 std::string anthropicErrorFromChat(std::string_view chat_body, int status);
 
+// What a chat backend's error body says: its message, else the status and the body's start.
+std::string chatErrorText(std::string_view chat_body, int status);
+
 // The message of an OpenAI-shaped error object ({"error":{"message"}} or {"message"}), or empty.
 std::string_view chatErrorMessage(const boost::json::value& v);
 
