@@ -2,6 +2,7 @@
 #include "providers/anthropic_to_anthropic.h"
 #include "providers/anthropic_to_aws_anthropic.h"
 #include "providers/messages_over_chat.h"
+#include "providers/messages_tokenize.h"
 #include "providers/openai_to_aws_anthropic.h"
 #include "providers/openai_to_aws_bedrock.h"
 #include "providers/openai_to_openai.h"
@@ -75,6 +76,12 @@ std::unique_ptr<Translator> responsesOverChat(ApiKind /*api*/,
   return chat ? makeResponsesOverChat(std::move(chat)) : nullptr;
 }
 
+std::unique_ptr<Translator> messagesTokenize(ApiKind /*api*/,
+                                             const config::AIServiceBackend& /*backend*/,
+                                             std::string_view /*anthropic_beta*/) {
+  return makeMessagesTokenize();
+}
+
 // Every supported pair; a pair not listed is answered with a 501 naming both.
 constexpr Pair kPairs[] = {
     {ApiKind::kChatCompletions, Schema::kOpenAI, openAIToOpenAI},
@@ -87,6 +94,7 @@ constexpr Pair kPairs[] = {
     {ApiKind::kAnthropicMessages, Schema::kOpenAI, messagesOverChat},
     {ApiKind::kAnthropicMessages, Schema::kAWSBedrock, messagesOverChat},
     {ApiKind::kResponses, Schema::kOpenAI, responsesOverChat},
+    {ApiKind::kAnthropicCountTokens, Schema::kOpenAI, messagesTokenize},
     {ApiKind::kResponses, Schema::kAWSBedrock, responsesOverChat},
 };
 

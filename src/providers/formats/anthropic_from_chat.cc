@@ -121,7 +121,9 @@ std::string_view chatErrorMessage(const json::value& v) {
     if (e->is_string()) return e->get_string();
     return stringOf(field(e, "message"));
   }
-  return stringOf(field(&v, "message"));  // vLLM's {"object":"error","message":...}
+  if (const std::string_view m = stringOf(field(&v, "message")); !m.empty())
+    return m;                            // vLLM's {"object":"error","message":...}
+  return stringOf(field(&v, "detail"));  // FastAPI's own 404/405 ({"detail":"Not Found"})
 }
 
 std::string chatErrorText(std::string_view chat_body, int status) {

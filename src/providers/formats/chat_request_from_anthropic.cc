@@ -310,7 +310,10 @@ std::optional<Error> convertTools(const json::object& body, json::object& out) {
     json::object fn{{"name", name}};
     if (const json::value* d = member(*t, "description")) fn["description"] = *d;
     const json::value* schema = member(*t, "input_schema");
-    fn["parameters"] = schema != nullptr ? *schema : json::value(json::object{{"type", "object"}});
+    // Anthropic requires an object schema; anything else would make the backend refuse the tools.
+    fn["parameters"] = schema != nullptr && schema->is_object()
+                           ? *schema
+                           : json::value(json::object{{"type", "object"}});
     tools.push_back(json::object{{"type", "function"}, {"function", std::move(fn)}});
   }
   if (tools.empty()) return std::nullopt;  // the title request's `tools: []`
