@@ -1,0 +1,39 @@
+-- wrk script for bench/load/translate.sh: the same conversation (chat.lua's system message and
+-- ~880-byte user message, max_tokens 16) sent as a chat completion (passed through) or as an
+-- Anthropic Messages request (translated to chat completions and back), non-stream or streamed.
+--
+--   wrk ... -s bench/load/messages.lua URL -- chat|messages 0|1
+local sentence = "The gateway reads the model name from the body, picks a backend and relays the answer. "
+local prompt = string.rep(sentence, 10)
+
+function init(args)
+  local api, stream = args[1] or "messages", (args[2] or "0") == "1"
+  local s = stream and "true" or "false"
+  if api == "chat" then
+    wrk.path = "/v1/chat/completions"
+    wrk.body = '{"model":"Qwen/Qwen3-1.7B","max_tokens":16,"stream":' .. s ..
+               (stream and ',"stream_options":{"include_usage":true}' or '') ..
+               ',"messages":[{"role":"system","content":"You are a terse assistant."},' ..
+               '{"role":"user","content":"' .. prompt .. '"}]}'
+  else
+    wrk.path = "/v1/messages"
+    wrk.headers["anthropic-version"] = "2023-06-01"
+    wrk.body = '{"model":"Qwen/Qwen3-1.7B","max_tokens":16,"stream":' .. s ..
+               ',"system":"You are a terse assistant.",' ..
+               '"messages":[{"role":"user","content":"' .. prompt .. '"}]}'
+  end
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+end
+
+function done(summary, latency, requests)
+  local secs = summary.duration / 1e6
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT requests=%d duration_s=%.3f rps=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f " ..
+    "errors_connect=%d errors_read=%d errors_write=%d errors_status=%d errors_timeout=%d\n",
+    summary.requests, secs, summary.requests / secs,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(99) / 1000, latency.max / 1000,
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
