@@ -127,7 +127,8 @@ std::optional<std::string> responseFromChat(std::string_view chat_body,
     output.push_back(
         json::object{{"id", "msg_" + std::string(bare)},
                      {"type", "message"},
-                     {"status", "completed"},
+                     // A message cut by the token limit is itself incomplete.
+                     {"status", responseStatus(stringOf(field(choice, "finish_reason")))},
                      {"role", "assistant"},
                      {"content", json::array{json::object{{"type", "output_text"},
                                                           {"text", text},

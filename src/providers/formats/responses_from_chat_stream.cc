@@ -146,8 +146,8 @@ void ChatSseToResponsesSse::closeItem(std::string& out) {
             itemRef() + ",\"content_index\":0,\"text\":" + quoted(text_) + ",\"logprobs\":[]", out);
       event("response.content_part.done", itemRef() + ",\"content_index\":0,\"part\":" + part, out);
       item = "{\"id\":" + quoted(item_id_) +
-             ",\"type\":\"message\",\"status\":\"completed\",\"role\":\"assistant\",\"content\":[" +
-             part + "]}";
+             ",\"type\":\"message\",\"status\":" + quoted(responseStatus(finish_)) +
+             ",\"role\":\"assistant\",\"content\":[" + part + "]}";
       break;
     }
     case Item::kFunction:
