@@ -3,6 +3,9 @@
 -- Anthropic Messages request (translated to chat completions and back), non-stream or streamed.
 --
 --   wrk ... -s bench/load/messages.lua URL -- chat|messages 0|1
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+dofile(here .. "bedrock.lua")
+
 local sentence = "The gateway reads the model name from the body, picks a backend and relays the answer. "
 local prompt = string.rep(sentence, 10)
 
@@ -26,14 +29,4 @@ function init(args)
   wrk.headers["Content-Type"] = "application/json"
 end
 
-function done(summary, latency, requests)
-  local secs = summary.duration / 1e6
-  local e = summary.errors
-  io.write(string.format(
-    "RESULT requests=%d duration_s=%.3f rps=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f " ..
-    "errors_connect=%d errors_read=%d errors_write=%d errors_status=%d errors_timeout=%d\n",
-    summary.requests, secs, summary.requests / secs,
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000,
-    latency:percentile(99) / 1000, latency.max / 1000,
-    e.connect, e.read, e.write, e.status, e.timeout))
-end
+-- done(): bedrock.lua's RESULT line (its init is replaced by this file's, defined after it).

@@ -14,15 +14,12 @@ namespace {
 
 namespace json = boost::json;
 
-class MessagesPivot final : public ChatPivot {
+class MessagesPivot final : public StreamingPivot<formats::ChatSseToAnthropicSse> {
  public:
   Result<std::string> chatRequest(std::string_view client_body) override {
-    boost::system::error_code ec;
-    const json::value v = json::parse(client_body, ec);
-    if (ec || !v.is_object()) {
-      return Error::client(ErrorCode::kBadRequest, "request body must be a JSON object");
-    }
-    auto chat = formats::chatRequestFromAnthropic(v.get_object());
+    auto body = parseBodyObject(client_body);
+    if (!body) return body.error();
+    auto chat = formats::chatRequestFromAnthropic(body->get_object());
     if (!chat) return chat.error();
     return json::serialize(*chat);
   }
@@ -37,13 +34,6 @@ class MessagesPivot final : public ChatPivot {
         ErrorCode::kUpstreamBadResponse, "the backend's answer is not a chat completion",
         "2xx chat body without choices", false));
   }
-  void feed(std::string_view chat_sse, std::string& out) override { stream_.feed(chat_sse, out); }
-  void finish(std::string& out) override { stream_.finish(out); }
-  void fail(std::string_view message, std::string& out) override { stream_.fail(message, out); }
-  bool failed() const override { return stream_.failed(); }
-
- private:
-  formats::ChatSseToAnthropicSse stream_;
 };
 
 }  // namespace

@@ -3,6 +3,9 @@
 // registry exactly as the gateway creates the translator for an OpenAI-schema backend.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+
 #include "providers/golden_cases_test_util.h"
 #include "providers/translator.h"
 
@@ -39,19 +42,26 @@ TEST(MessagesOverChat, NativeAnnotationPassesMessagesThrough) {
   EXPECT_TRUE(up->body_unchanged);
 }
 
-TEST(MessagesOverChat, RegisteredOnBedrockOverTheConverseTranslator) {
+// Both pivots reach Bedrock Converse through the chat→Converse translator.
+TEST(MessagesOverChat, PivotsRegisteredOnBedrockOverTheConverseTranslator) {
   config::AIServiceBackend backend;
   backend.schema = config::Schema::kAWSBedrock;
-  auto t = createTranslator(api::ApiKind::kAnthropicMessages, backend.schema, backend);
-  ASSERT_NE(t, nullptr);
-  const std::string body =
-      R"({"model":"us.amazon.nova-lite-v1:0","max_tokens":5,"system":"Be brief.","messages":[{"role":"user","content":"hi"}],"stream":true})";
-  auto req = api::parseRequest(api::ApiKind::kAnthropicMessages, body);
-  ASSERT_TRUE(req.ok());
-  auto up = t->translateRequest(*req, body, "");
-  ASSERT_TRUE(up.ok()) << up.error().public_message;
-  EXPECT_EQ(up->path, "/model/us.amazon.nova-lite-v1%3A0/converse-stream");
-  EXPECT_NE(up->body.find(R"("system":[{"text":"Be brief."}])"), std::string::npos) << up->body;
+  const std::pair<api::ApiKind, std::string> cases[] = {
+      {api::ApiKind::kAnthropicMessages,
+       R"({"model":"us.amazon.nova-lite-v1:0","max_tokens":5,"system":"Be brief.","messages":[{"role":"user","content":"hi"}],"stream":true})"},
+      {api::ApiKind::kResponses,
+       R"({"model":"us.amazon.nova-lite-v1:0","instructions":"Be brief.","input":"hi","stream":true})"},
+  };
+  for (const auto& [kind, body] : cases) {
+    auto t = createTranslator(kind, backend.schema, backend);
+    ASSERT_NE(t, nullptr);
+    auto req = api::parseRequest(kind, body);
+    ASSERT_TRUE(req.ok());
+    auto up = t->translateRequest(*req, body, "");
+    ASSERT_TRUE(up.ok()) << up.error().public_message;
+    EXPECT_EQ(up->path, "/model/us.amazon.nova-lite-v1%3A0/converse-stream");
+    EXPECT_NE(up->body.find(R"("system":[{"text":"Be brief."}])"), std::string::npos) << up->body;
+  }
 }
 
 }  // namespace

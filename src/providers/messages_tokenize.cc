@@ -7,6 +7,7 @@
 #include "providers/formats/chat_request_from_anthropic.h"
 #include "providers/formats/json_fields.h"
 #include "providers/formats/usage.h"
+#include "providers/over_chat.h"
 
 namespace tollgate::providers {
 
@@ -18,12 +19,9 @@ class MessagesTokenize final : public Translator {
  public:
   Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
                                            const std::string& model_override) override {
-    boost::system::error_code ec;
-    const json::value v = json::parse(client_body, ec);
-    if (ec || !v.is_object()) {
-      return Error::client(ErrorCode::kBadRequest, "request body must be a JSON object");
-    }
-    auto chat = formats::chatRequestFromAnthropic(v.get_object());
+    auto v = parseBodyObject(client_body);
+    if (!v) return v.error();
+    auto chat = formats::chatRequestFromAnthropic(v->get_object());
     if (!chat) return chat.error();
     // /tokenize takes the chat request's prompt parts only; the generation parameters would
     // be refused or ignored.

@@ -1,5 +1,6 @@
 #include "providers/over_chat.h"
 
+#include <boost/json/parse.hpp>
 #include <utility>
 
 namespace tollgate::providers {
@@ -75,6 +76,15 @@ class OverChat final : public Translator {
 };
 
 }  // namespace
+
+Result<boost::json::value> parseBodyObject(std::string_view body) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(body, ec);
+  if (ec || !v.is_object()) {
+    return Error::client(ErrorCode::kBadRequest, "request body must be a JSON object");
+  }
+  return v;
+}
 
 std::unique_ptr<Translator> makeOverChat(std::unique_ptr<Translator> chat,
                                          std::unique_ptr<ChatPivot> pivot) {

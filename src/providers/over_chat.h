@@ -5,10 +5,12 @@
 // side is a ChatPivot; messages_over_chat.h and responses_over_chat.h make the two there are.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "providers/translator.h"
 
@@ -33,6 +35,25 @@ class ChatPivot {
   virtual void fail(std::string_view message, std::string& out) = 0;
   virtual bool failed() const = 0;
 };
+
+// A ChatPivot whose stream conversion is a `Stream` (feed, finish, fail, failed): the
+// forwarding every pivot shares.
+template <class Stream>
+class StreamingPivot : public ChatPivot {
+ public:
+  template <class... Args>
+  explicit StreamingPivot(Args&&... args) : stream_(std::forward<Args>(args)...) {}
+  void feed(std::string_view chat_sse, std::string& out) override { stream_.feed(chat_sse, out); }
+  void finish(std::string& out) override { stream_.finish(out); }
+  void fail(std::string_view message, std::string& out) override { stream_.fail(message, out); }
+  bool failed() const override { return stream_.failed(); }
+
+ private:
+  Stream stream_;
+};
+
+// The client's body as a JSON object, or the 400 every client API gives when it is not one.
+Result<boost::json::value> parseBodyObject(std::string_view body);
 
 // `chat`: the backend's translator for ApiKind::kChatCompletions.
 std::unique_ptr<Translator> makeOverChat(std::unique_ptr<Translator> chat,

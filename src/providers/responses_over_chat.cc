@@ -14,20 +14,25 @@ namespace {
 
 namespace json = boost::json;
 
-class ResponsesPivot final : public ChatPivot {
+// Base-from-member: the request's info exists before the stream conversion that reads it.
+struct ResponsesInfo {
+  formats::ResponsesRequestInfo info;  // filled by chatRequest
+};
+
+class ResponsesPivot final : private ResponsesInfo,
+                             public StreamingPivot<formats::ChatSseToResponsesSse> {
  public:
+  ResponsesPivot() : StreamingPivot(info) {}
+
   Result<std::string> chatRequest(std::string_view client_body) override {
-    boost::system::error_code ec;
-    const json::value v = json::parse(client_body, ec);
-    if (ec || !v.is_object()) {
-      return Error::client(ErrorCode::kBadRequest, "request body must be a JSON object");
-    }
-    auto chat = formats::chatRequestFromResponses(v.get_object(), info_);
+    auto body = parseBodyObject(client_body);
+    if (!body) return body.error();
+    auto chat = formats::chatRequestFromResponses(body->get_object(), info);
     if (!chat) return chat.error();
     return json::serialize(*chat);
   }
   std::optional<std::string> answerFromChat(std::string_view chat_body) override {
-    return formats::responseFromChat(chat_body, info_);
+    return formats::responseFromChat(chat_body, info);
   }
   std::string errorFromChat(std::string_view chat_body, int status) override {
     return formats::responsesErrorFromChat(chat_body, status);
@@ -37,14 +42,6 @@ class ResponsesPivot final : public ChatPivot {
                                                   "the backend's answer is not a chat completion",
                                                   "2xx chat body without choices", false));
   }
-  void feed(std::string_view chat_sse, std::string& out) override { stream_.feed(chat_sse, out); }
-  void finish(std::string& out) override { stream_.finish(out); }
-  void fail(std::string_view message, std::string& out) override { stream_.fail(message, out); }
-  bool failed() const override { return stream_.failed(); }
-
- private:
-  formats::ResponsesRequestInfo info_;            // filled by chatRequest
-  formats::ChatSseToResponsesSse stream_{info_};  // reads info_: declared after it
 };
 
 }  // namespace

@@ -21,20 +21,7 @@ TEST(ResponsesOverChat, GoldenCases) {
   EXPECT_GE(cases, 10);
 }
 
-TEST(ResponsesOverChat, RegisteredOnBedrockOverTheConverseTranslator) {
-  config::AIServiceBackend backend;
-  backend.schema = config::Schema::kAWSBedrock;
-  auto t = createTranslator(api::ApiKind::kResponses, backend.schema, backend);
-  ASSERT_NE(t, nullptr);
-  const std::string body =
-      R"({"model":"us.amazon.nova-lite-v1:0","instructions":"Be brief.","input":"hi","stream":true})";
-  auto req = api::parseRequest(api::ApiKind::kResponses, body);
-  ASSERT_TRUE(req.ok());
-  auto up = t->translateRequest(*req, body, "");
-  ASSERT_TRUE(up.ok()) << up.error().public_message;
-  EXPECT_EQ(up->path, "/model/us.amazon.nova-lite-v1%3A0/converse-stream");
-  EXPECT_NE(up->body.find(R"("system":[{"text":"Be brief."}])"), std::string::npos) << up->body;
-}
+// On Bedrock: messages_over_chat_test.cc tests both pivots.
 
 }  // namespace
 }  // namespace tollgate::providers

@@ -6,12 +6,10 @@
 // output must come back to the model, and the access log and metrics must count every request.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { generateText, jsonSchema, stepCountIs, streamText, tool } from 'ai';
+import { runCli } from '../lib/cli.mjs';
 import { SOURCE, awsEnv, bedrockYaml, request, startGateway, startMock, tempYaml, waitFor } from '../lib/harness.mjs';
 
 const CLAUDE = path.join(SOURCE, 'tests/node_modules/.bin/claude');
@@ -48,35 +46,20 @@ spec:
 const mock = await startMock(['--aws-credentials', `${KEY}:${SECRET}`]);
 const gw = await startGateway([config], { endpoints: { 'vllm-backend': mock.addr, 'bedrock-backend': mock.addr }, env: awsEnv(KEY, SECRET) });
 
-// Runs `claude -p` with a fresh HOME, bounded in time (the whole process group is killed).
+// Runs `claude -p` (tests/lib/cli.mjs: a fresh HOME, bounded in time).
 // CLAUDE_CODE_MAX_OUTPUT_TOKENS: for a model it does not know, Claude Code asks for 32000 output
 // tokens, which with its ~2.5k-token prompt overflows a 32k window (vLLM's and mock-llm's 400);
 // docs/api-anthropic-messages.md tells users to set it the same way.
-function claude(args, { timeoutMs = 120000 } = {}) {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-claude-'));
-  const proc = spawn(CLAUDE, args, {
-    cwd: home,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+async function claude(args) {
+  const { code, stdout, stderr } = await runCli(CLAUDE, args, {
     env: {
-      PATH: process.env.PATH, HOME: home, ANTHROPIC_BASE_URL: gw.url, ANTHROPIC_API_KEY: 'test-key',
-      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_TELEMETRY: '1', CLAUDE_CODE_MAX_OUTPUT_TOKENS: '4096',
+      ANTHROPIC_BASE_URL: gw.url, ANTHROPIC_API_KEY: 'test-key', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      DISABLE_TELEMETRY: '1', CLAUDE_CODE_MAX_OUTPUT_TOKENS: '4096',
     },
   });
-  let out = '';
-  let err = '';
-  proc.stdout.on('data', (d) => { out += d; });
-  proc.stderr.on('data', (d) => { err += d; });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { process.kill(-proc.pid, 'SIGKILL'); reject(new Error(`claude timed out\n${err}`)); }, timeoutMs);
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      fs.rmSync(home, { recursive: true, force: true });
-      let result;
-      try { result = JSON.parse(out); } catch { return reject(new Error(`claude exited ${code} without JSON:\n${out}\n${err}`)); }
-      resolve({ code, result, stderr: err });
-    });
-  });
+  let result;
+  try { result = JSON.parse(stdout); } catch { throw new Error(`claude exited ${code} without JSON:\n${stdout}\n${stderr}`); }
+  return { code, result };
 }
 
 // The access log lines of the Messages requests made since `before` lines.

@@ -5,10 +5,8 @@
 // the model; stateful requests get a 400 in OpenAI's shape.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { runCli } from '../lib/cli.mjs';
 import { SOURCE, awsEnv, bedrockYaml, request, sseData, startGateway, startMock, streamRequest, tempYaml, waitFor } from '../lib/harness.mjs';
 
 const CODEX = path.join(SOURCE, 'tests/node_modules/.bin/codex');
@@ -41,35 +39,23 @@ spec:
 const mock = await startMock(['--aws-credentials', `${KEY}:${SECRET}`]);
 const gw = await startGateway([config], { endpoints: { 'chat-only-backend': mock.addr, 'bedrock-backend': mock.addr }, env: awsEnv(KEY, SECRET) });
 
-// Runs `codex exec` with a fresh CODEX_HOME holding a custom provider for the gateway, bounded in
-// time (the process group is killed).
-function codex(prompt, { timeoutMs = 120000 } = {}) {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-codex-'));
-  fs.writeFileSync(path.join(home, 'config.toml'), `model = "${CODEX_MODEL}"
+// Runs `codex exec` (tests/lib/cli.mjs: a fresh HOME, bounded in time) with a custom provider
+// for the gateway in its CODEX_HOME/config.toml.
+async function codex(prompt) {
+  const { code, stdout, stderr } = await runCli(CODEX, ['exec', '--skip-git-repo-check', prompt], {
+    files: {
+      'config.toml': `model = "${CODEX_MODEL}"
 model_provider = "tollgate"
 [model_providers.tollgate]
 name = "tollgate"
 base_url = "${gw.url}/v1"
 env_key = "TOLLGATE_API_KEY"
 wire_api = "responses"
-`);
-  const proc = spawn(CODEX, ['exec', '--skip-git-repo-check', prompt], {
-    cwd: home,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH, HOME: home, CODEX_HOME: home, TOLLGATE_API_KEY: 'test-key' },
+`,
+    },
+    env: (home) => ({ CODEX_HOME: home, TOLLGATE_API_KEY: 'test-key' }),
   });
-  let out = '';
-  proc.stdout.on('data', (d) => { out += d; });
-  proc.stderr.on('data', (d) => { out += d; });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { process.kill(-proc.pid, 'SIGKILL'); reject(new Error(`codex timed out\n${out}`)); }, timeoutMs);
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      fs.rmSync(home, { recursive: true, force: true });
-      resolve({ code, out });
-    });
-  });
+  return { code, out: stdout + stderr };
 }
 
 test('codex exec shell round trip on a chat-only backend: the command runs, its output reaches the model', async () => {

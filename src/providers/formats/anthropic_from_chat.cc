@@ -4,6 +4,7 @@
 
 #include "api/errors.h"
 #include "common/strings.h"
+#include "providers/formats/chat_answer.h"
 #include "providers/formats/json_fields.h"
 #include "providers/formats/usage.h"
 
@@ -12,12 +13,6 @@ namespace tollgate::providers::formats {
 namespace json = boost::json;
 
 namespace {
-
-uint64_t count(const json::value* v) {
-  uint64_t n = 0;
-  readTokenCount(v, n);
-  return n;
-}
 
 // A tool call's arguments as the tool_use input object. Models do emit broken JSON now and then;
 // the client then gets the text under one key rather than an input silently emptied.
@@ -39,9 +34,8 @@ std::string_view anthropicStopReason(std::string_view finish_reason) {
 }
 
 std::string anthropicMessageId(std::string_view chat_id) {
-  if (chat_id.starts_with("chatcmpl-")) chat_id.remove_prefix(9);
-  if (chat_id.empty()) return "msg_" + randomHexId();
-  return "msg_" + std::string(chat_id);
+  const std::string_view suffix = chatIdSuffix(chat_id);
+  return "msg_" + (suffix.empty() ? randomHexId() : std::string(suffix));
 }
 
 void appendAnthropicUsage(std::string& out, uint64_t prompt_tokens, uint64_t cached_tokens,
@@ -67,9 +61,7 @@ std::optional<std::string> anthropicMessageFromChat(std::string_view chat_body) 
   const json::value* message = field(choice, "message");
 
   json::array content;
-  std::string_view reasoning = stringOf(field(message, "reasoning_content"));
-  if (reasoning.empty()) reasoning = stringOf(field(message, "reasoning"));
-  if (!reasoning.empty()) {
+  if (const std::string_view reasoning = reasoningOf(message); !reasoning.empty()) {
     content.push_back(json::object{
         {"type", "thinking"}, {"thinking", reasoning}, {"signature", kChatReasoningSignature}});
   }
@@ -108,35 +100,11 @@ std::optional<std::string> anthropicMessageFromChat(std::string_view chat_body) 
     out += "null";
   }
   out += ",\"usage\":";
-  const json::value* usage = field(&v, "usage");
-  appendAnthropicUsage(out, count(field(usage, "prompt_tokens")),
-                       count(field(field(usage, "prompt_tokens_details"), "cached_tokens")),
-                       count(field(usage, "completion_tokens")));
+  ChatUsage usage;
+  usage.read(field(&v, "usage"));
+  appendAnthropicUsage(out, usage.prompt, usage.cached, usage.completion);
   out += '}';
   return out;
-}
-
-std::string_view chatErrorMessage(const json::value& v) {
-  if (const json::value* e = field(&v, "error")) {
-    if (e->is_string()) return e->get_string();
-    return stringOf(field(e, "message"));
-  }
-  if (const std::string_view m = stringOf(field(&v, "message")); !m.empty())
-    return m;                            // vLLM's {"object":"error","message":...}
-  return stringOf(field(&v, "detail"));  // FastAPI's own 404/405 ({"detail":"Not Found"})
-}
-
-std::string chatErrorText(std::string_view chat_body, int status) {
-  boost::system::error_code ec;
-  const json::value v = json::parse(chat_body, ec);
-  std::string message = ec ? std::string() : std::string(chatErrorMessage(v));
-  if (message.empty()) {
-    constexpr size_t kQuoted = 512;
-    message = "the backend answered " + std::to_string(status);
-    if (const std::string_view shown = trim(chat_body); !shown.empty())
-      message += ": " + std::string(shown.substr(0, kQuoted));
-  }
-  return message;
 }
 
 std::string anthropicErrorFromChat(std::string_view chat_body, int status) {

@@ -42,11 +42,4 @@ std::optional<std::string> anthropicMessageFromChat(std::string_view chat_body);
 // error is quoted as the message, cut to a readable length).
 std::string anthropicErrorFromChat(std::string_view chat_body, int status);
 
-// What a chat backend's error body says: its message, else the status and the body's start.
-std::string chatErrorText(std::string_view chat_body, int status);
-
-// The message of an error body ({"error":{"message"}}, {"message"} or FastAPI's {"detail"}), or
-// empty.
-std::string_view chatErrorMessage(const boost::json::value& v);
-
 }  // namespace tollgate::providers::formats

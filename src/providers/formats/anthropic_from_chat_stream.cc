@@ -1,12 +1,11 @@
 #include "providers/formats/anthropic_from_chat_stream.h"
 
-#include <array>
 #include <boost/json.hpp>
 
 #include "common/strings.h"
 #include "providers/formats/anthropic_from_chat.h"
+#include "providers/formats/chat_answer.h"
 #include "providers/formats/json_fields.h"
-#include "providers/formats/usage.h"
 
 namespace tollgate::providers::formats {
 
@@ -26,30 +25,11 @@ void appendEvent(std::string& out, std::string_view name, std::string_view data)
 
 void ChatSseToAnthropicSse::feed(std::string_view chat_sse, std::string& out) {
   sse_.feed(chat_sse, [&](const api::SseEvent& ev) {
-    if (!ended_) onData(ev.data, out);
+    if (ended_) return;
+    readChatEvent(
+        ev.data, [&] { complete(out); }, [&](const json::value& chunk) { onChunk(chunk, out); },
+        [&](std::string_view why) { fail(why, out); });
   });
-}
-
-void ChatSseToAnthropicSse::onData(std::string_view data, std::string& out) {
-  if (data.empty()) return;
-  if (data == "[DONE]") {
-    complete(out);
-    return;
-  }
-  std::array<unsigned char, kParseBufferSize> buf;
-  json::monotonic_resource mr(buf.data(), buf.size());
-  const json::value v = parseObject(data, &mr);
-  if (!v.is_object()) {
-    fail("the backend sent a stream event that is not JSON", out);
-    return;
-  }
-  if (v.get_object().contains("error")) {
-    const std::string_view message = chatErrorMessage(v);
-    fail(message.empty() ? std::string_view("the backend reported an error mid-stream") : message,
-         out);
-    return;
-  }
-  onChunk(v, out);
 }
 
 void ChatSseToAnthropicSse::start(std::string_view id, std::string_view model, std::string& out) {
@@ -115,20 +95,14 @@ void ChatSseToAnthropicSse::closeBlock(std::string& out) {
 
 void ChatSseToAnthropicSse::onChunk(const json::value& root, std::string& out) {
   if (!started_) start(stringOf(field(&root, "id")), stringOf(field(&root, "model")), out);
-  if (const json::value* usage = field(&root, "usage"); usage != nullptr && usage->is_object()) {
-    readTokenCount(field(usage, "prompt_tokens"), prompt_tokens_);
-    readTokenCount(field(field(usage, "prompt_tokens_details"), "cached_tokens"), cached_tokens_);
-    readTokenCount(field(usage, "completion_tokens"), completion_tokens_);
-  }
+  usage_.read(field(&root, "usage"));
   const json::value* choices = field(&root, "choices");
   if (choices == nullptr || !choices->is_array() || choices->get_array().empty()) return;
   // Anthropic has one answer per message: choice 0 (a Messages client never asks for n > 1).
   const json::value* choice = &choices->get_array().front();
   const json::value* d = field(choice, "delta");
 
-  std::string_view reasoning = stringOf(field(d, "reasoning_content"));
-  if (reasoning.empty()) reasoning = stringOf(field(d, "reasoning"));
-  if (!reasoning.empty()) {
+  if (const std::string_view reasoning = reasoningOf(d); !reasoning.empty()) {
     if (block_ != Block::kThinking) openBlock(Block::kThinking, {}, {}, out);
     delta("thinking_delta", "thinking", reasoning, out);
   }
@@ -175,7 +149,7 @@ void ChatSseToAnthropicSse::complete(std::string& out) {
     appendJsonString(data, stop_sequence_);
   }
   data += "},\"usage\":";
-  appendAnthropicUsage(data, prompt_tokens_, cached_tokens_, completion_tokens_);
+  appendAnthropicUsage(data, usage_.prompt, usage_.cached, usage_.completion);
   data += '}';
   appendEvent(out, "message_delta", data);
   appendEvent(out, "message_stop", "{\"type\":\"message_stop\"}");

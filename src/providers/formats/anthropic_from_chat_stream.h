@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "api/sse.h"
+#include "providers/formats/chat_answer.h"
 
 namespace boost::json {
 class value;
@@ -35,7 +36,6 @@ class ChatSseToAnthropicSse {
  private:
   enum class Block { kNone, kText, kThinking, kToolUse };
 
-  void onData(std::string_view data, std::string& out);
   void onChunk(const boost::json::value& chunk, std::string& out);
   void start(std::string_view id, std::string_view model, std::string& out);
   void openBlock(Block kind, std::string_view tool_id, std::string_view tool_name,
@@ -53,9 +53,7 @@ class ChatSseToAnthropicSse {
   int64_t tool_index_ = -1;  // the chat tool_calls index of the open tool_use block
   std::string stop_reason_;
   std::string stop_sequence_;
-  uint64_t prompt_tokens_ = 0;
-  uint64_t cached_tokens_ = 0;
-  uint64_t completion_tokens_ = 0;
+  ChatUsage usage_;
 };
 
 }  // namespace tollgate::providers::formats

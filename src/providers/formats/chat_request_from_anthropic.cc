@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "providers/formats/json_fields.h"
+
 namespace tollgate::providers::formats {
 
 namespace json = boost::json;
@@ -15,16 +17,6 @@ namespace {
 // Anthropic's error bodies have no `param`: the message says where the fault is.
 Error badRequest(const std::string& where, std::string_view what) {
   return Error::client(ErrorCode::kBadRequest, where + ": " + std::string(what), where);
-}
-
-const json::value* member(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v == nullptr || v->is_null() ? nullptr : v;
-}
-
-std::string_view stringMember(const json::object& o, std::string_view key) {
-  const json::value* v = member(o, key);
-  return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
 }
 
 std::string at(const std::string& where, size_t i) { return where + "." + std::to_string(i); }
@@ -156,9 +148,7 @@ std::optional<Error> appendToolResult(const json::object& block, const std::stri
     }
   }
   // Chat has no error flag on tool messages: the model reads it in the text.
-  if (const json::value* e = member(block, "is_error");
-      e != nullptr && e->is_bool() && e->get_bool())
-    text.insert(0, "Error: ");
+  if (isTrue(block, "is_error")) text.insert(0, "Error: ");
   out.tool_messages.push_back(
       json::object{{"role", "tool"}, {"tool_call_id", id}, {"content", std::move(text)}});
   return std::nullopt;
@@ -302,9 +292,7 @@ std::optional<Error> convertTools(const json::object& body, json::object& out) {
     }
     // Claude Code's DeferredToolPlaceholder: a tool the model must never call, there only to keep
     // Anthropic's deferred loading on.
-    if (const json::value* d = member(*t, "defer_loading");
-        d != nullptr && d->is_bool() && d->get_bool())
-      continue;
+    if (isTrue(*t, "defer_loading")) continue;
     const std::string_view name = stringMember(*t, "name");
     if (name.empty()) return badRequest(where + ".name", "is required");
     json::object fn{{"name", name}};
@@ -334,9 +322,7 @@ std::optional<Error> convertTools(const json::object& body, json::object& out) {
     } else {
       return badRequest("tool_choice.type", "must be auto, any, tool or none");
     }
-    if (const json::value* p = member(c, "disable_parallel_tool_use");
-        p != nullptr && p->is_bool() && p->get_bool())
-      out["parallel_tool_calls"] = false;
+    if (isTrue(c, "disable_parallel_tool_use")) out["parallel_tool_calls"] = false;
   }
   return std::nullopt;
 }
@@ -405,8 +391,7 @@ Result<json::object> chatRequestFromAnthropic(const json::object& body) {
   if (const std::string_view effort = reasoningEffort(body); !effort.empty())
     out["reasoning_effort"] = effort;
   convertFormat(body, out);
-  if (const json::value* s = member(body, "stream");
-      s != nullptr && s->is_bool() && s->get_bool()) {
+  if (isTrue(body, "stream")) {
     out["stream"] = true;
     out["stream_options"] = json::object{{"include_usage", true}};
   }

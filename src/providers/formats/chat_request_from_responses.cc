@@ -4,6 +4,8 @@
 #include <optional>
 #include <utility>
 
+#include "providers/formats/json_fields.h"
+
 namespace tollgate::providers::formats {
 
 namespace json = boost::json;
@@ -12,16 +14,6 @@ namespace {
 
 Error badRequest(std::string message, std::string param) {
   return Error::client(ErrorCode::kBadRequest, std::move(message), std::move(param));
-}
-
-const json::value* member(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v == nullptr || v->is_null() ? nullptr : v;
-}
-
-std::string_view stringMember(const json::object& o, std::string_view key) {
-  const json::value* v = member(o, key);
-  return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
 }
 
 std::string at(const std::string& where, size_t i) { return where + "[" + std::to_string(i) + "]"; }
@@ -270,7 +262,7 @@ Result<json::object> chatRequestFromResponses(const json::object& body,
         "completions only: send the whole conversation in input (store:false)",
         "previous_response_id");
   }
-  if (const json::value* s = member(body, "store"); s != nullptr && s->is_bool() && s->get_bool()) {
+  if (isTrue(body, "store")) {
     return badRequest(
         "store:true needs a backend that stores responses; this one serves chat completions "
         "only: send store:false and the whole conversation in input",
@@ -297,8 +289,7 @@ Result<json::object> chatRequestFromResponses(const json::object& body,
   std::string_view user = stringMember(body, "safety_identifier");
   if (user.empty()) user = stringMember(body, "user");
   if (!user.empty()) out["user"] = user;
-  if (const json::value* s = member(body, "stream");
-      s != nullptr && s->is_bool() && s->get_bool()) {
+  if (isTrue(body, "stream")) {
     out["stream"] = true;
     out["stream_options"] = json::object{{"include_usage", true}};
   }

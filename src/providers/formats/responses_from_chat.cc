@@ -5,29 +5,21 @@
 
 #include "api/errors.h"
 #include "common/strings.h"
-#include "providers/formats/anthropic_from_chat.h"
+#include "providers/formats/chat_answer.h"
 #include "providers/formats/json_fields.h"
-#include "providers/formats/usage.h"
 
 namespace tollgate::providers::formats {
 
 namespace json = boost::json;
 
-namespace {
+namespace {}  // namespace
 
-uint64_t count(const json::value* v) {
-  uint64_t n = 0;
-  readTokenCount(v, n);
-  return n;
+std::string responseId(std::string_view chat_id) {
+  const std::string_view bare = chatIdSuffix(chat_id);
+  return "resp_" + (bare.empty() ? randomHexId() : std::string(bare));
 }
 
-std::string_view bareId(std::string_view chat_id) {
-  if (chat_id.starts_with("chatcmpl-")) chat_id.remove_prefix(9);
-  return chat_id;
-}
-
-// The freeform text of a custom tool's call: chat carried it as {"input": "..."}.
-std::string customInput(std::string_view arguments) {
+std::string customToolInput(std::string_view arguments) {
   boost::system::error_code ec;
   const json::value v = json::parse(arguments, ec);
   if (!ec) {
@@ -35,13 +27,6 @@ std::string customInput(std::string_view arguments) {
       return std::string(in->get_string());
   }
   return std::string(arguments);  // the model wrote the text bare: keep it as it is
-}
-
-}  // namespace
-
-std::string responseId(std::string_view chat_id) {
-  const std::string_view bare = bareId(chat_id);
-  return "resp_" + (bare.empty() ? randomHexId() : std::string(bare));
 }
 
 std::string responseObject(const ResponsesRequestInfo& info, std::string_view id, int64_t created,
@@ -114,9 +99,7 @@ std::optional<std::string> responseFromChat(std::string_view chat_body,
   const std::string_view bare = std::string_view(id).substr(5);
 
   json::array output;
-  std::string_view reasoning = stringOf(field(message, "reasoning_content"));
-  if (reasoning.empty()) reasoning = stringOf(field(message, "reasoning"));
-  if (!reasoning.empty()) {
+  if (const std::string_view reasoning = reasoningOf(message); !reasoning.empty()) {
     output.push_back(json::object{
         {"id", "rs_" + std::string(bare)},
         {"type", "reasoning"},
@@ -149,7 +132,7 @@ std::optional<std::string> responseFromChat(std::string_view chat_body,
                                       {"status", "completed"},
                                       {"call_id", stringOf(field(&call, "id"))},
                                       {"name", name},
-                                      {"input", customInput(arguments)}});
+                                      {"input", customToolInput(arguments)}});
       } else {
         output.push_back(json::object{{"id", "fc_" + item_id},
                                       {"type", "function_call"},
@@ -161,15 +144,11 @@ std::optional<std::string> responseFromChat(std::string_view chat_body,
     }
   }
   const std::string_view finish = stringOf(field(choice, "finish_reason"));
-  const json::value* usage = field(&v, "usage");
+  ChatUsage usage;
+  usage.read(field(&v, "usage"));
   const std::string usage_json =
-      usage == nullptr
-          ? std::string("null")
-          : responsesUsage(
-                count(field(usage, "prompt_tokens")),
-                count(field(field(usage, "prompt_tokens_details"), "cached_tokens")),
-                count(field(usage, "completion_tokens")),
-                count(field(field(usage, "completion_tokens_details"), "reasoning_tokens")));
+      usage.known ? responsesUsage(usage.prompt, usage.cached, usage.completion, usage.reasoning)
+                  : std::string("null");
   const json::value* created = field(&v, "created");
   return responseObject(
       info, id,

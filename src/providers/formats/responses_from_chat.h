@@ -38,6 +38,10 @@ std::string responseObject(const ResponsesRequestInfo& info, std::string_view id
 std::string responsesUsage(uint64_t prompt_tokens, uint64_t cached_tokens,
                            uint64_t completion_tokens, uint64_t reasoning_tokens);
 
+// The freeform text of a custom tool's call, which chat carried as {"input": "..."} (the
+// arguments as they are when the model wrote the text bare).
+std::string customToolInput(std::string_view arguments);
+
 // The status and the incomplete_details JSON for a chat finish_reason.
 std::string_view responseStatus(std::string_view finish_reason);
 std::string incompleteDetails(std::string_view finish_reason);

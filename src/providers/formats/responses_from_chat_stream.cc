@@ -1,14 +1,12 @@
 #include "providers/formats/responses_from_chat_stream.h"
 
-#include <array>
 #include <boost/json.hpp>
 #include <ctime>
 
 #include "common/strings.h"
-#include "providers/formats/anthropic_from_chat.h"
+#include "providers/formats/chat_answer.h"
 #include "providers/formats/json_fields.h"
 #include "providers/formats/responses_from_chat.h"
-#include "providers/formats/usage.h"
 
 namespace tollgate::providers::formats {
 
@@ -22,18 +20,14 @@ std::string quoted(std::string_view s) {
   return out;
 }
 
-std::string customInputOf(std::string_view arguments) {
-  boost::system::error_code ec;
-  const json::value v = json::parse(arguments, ec);
-  const json::value* in = ec ? nullptr : field(&v, "input");
-  return in != nullptr && in->is_string() ? std::string(in->get_string()) : std::string(arguments);
-}
-
 }  // namespace
 
 void ChatSseToResponsesSse::feed(std::string_view chat_sse, std::string& out) {
   sse_.feed(chat_sse, [&](const api::SseEvent& ev) {
-    if (!ended_) onData(ev.data, out);
+    if (ended_) return;
+    readChatEvent(
+        ev.data, [&] { complete(out); }, [&](const json::value& chunk) { onChunk(chunk, out); },
+        [&](std::string_view why) { fail(why, out); });
   });
 }
 
@@ -159,7 +153,7 @@ void ChatSseToResponsesSse::closeItem(std::string& out) {
           ",\"name\":" + quoted(name_) + ",\"arguments\":" + quoted(text_) + "}";
       break;
     case Item::kCustom: {
-      const std::string input = customInputOf(text_);
+      const std::string input = customToolInput(text_);
       event("response.custom_tool_call_input.delta", itemRef() + ",\"delta\":" + quoted(input),
             out);
       event("response.custom_tool_call_input.done", itemRef() + ",\"input\":" + quoted(input), out);
@@ -174,28 +168,6 @@ void ChatSseToResponsesSse::closeItem(std::string& out) {
   item_ = Item::kNone;
 }
 
-void ChatSseToResponsesSse::onData(std::string_view data, std::string& out) {
-  if (data.empty()) return;
-  if (data == "[DONE]") {
-    complete(out);
-    return;
-  }
-  std::array<unsigned char, kParseBufferSize> buf;
-  json::monotonic_resource mr(buf.data(), buf.size());
-  const json::value v = parseObject(data, &mr);
-  if (!v.is_object()) {
-    fail("the backend sent a stream event that is not JSON", out);
-    return;
-  }
-  if (v.get_object().contains("error")) {
-    const std::string_view message = chatErrorMessage(v);
-    fail(message.empty() ? std::string_view("the backend reported an error mid-stream") : message,
-         out);
-    return;
-  }
-  onChunk(v, out);
-}
-
 void ChatSseToResponsesSse::onChunk(const json::value& root, std::string& out) {
   if (!started_) {
     const json::value* created = field(&root, "created");
@@ -203,22 +175,13 @@ void ChatSseToResponsesSse::onChunk(const json::value& root, std::string& out) {
           created != nullptr && created->is_int64() ? created->get_int64() : std::time(nullptr),
           out);
   }
-  if (const json::value* usage = field(&root, "usage"); usage != nullptr && usage->is_object()) {
-    usage_known_ = true;
-    readTokenCount(field(usage, "prompt_tokens"), prompt_tokens_);
-    readTokenCount(field(field(usage, "prompt_tokens_details"), "cached_tokens"), cached_tokens_);
-    readTokenCount(field(usage, "completion_tokens"), completion_tokens_);
-    readTokenCount(field(field(usage, "completion_tokens_details"), "reasoning_tokens"),
-                   reasoning_tokens_);
-  }
+  usage_.read(field(&root, "usage"));
   const json::value* choices = field(&root, "choices");
   if (choices == nullptr || !choices->is_array() || choices->get_array().empty()) return;
   const json::value* choice = &choices->get_array().front();
   const json::value* d = field(choice, "delta");
 
-  std::string_view reasoning = stringOf(field(d, "reasoning_content"));
-  if (reasoning.empty()) reasoning = stringOf(field(d, "reasoning"));
-  if (!reasoning.empty()) {
+  if (const std::string_view reasoning = reasoningOf(d); !reasoning.empty()) {
     if (item_ != Item::kReasoning) openItem(Item::kReasoning, {}, {}, out);
     text_ += reasoning;
     event("response.reasoning_text.delta",
@@ -258,8 +221,8 @@ void ChatSseToResponsesSse::complete(std::string& out) {
   if (ended_) return;
   if (!started_) start({}, {}, std::time(nullptr), out);
   closeItem(out);
-  const std::string usage = usage_known_ ? responsesUsage(prompt_tokens_, cached_tokens_,
-                                                          completion_tokens_, reasoning_tokens_)
+  const std::string usage = usage_.known ? responsesUsage(usage_.prompt, usage_.cached,
+                                                          usage_.completion, usage_.reasoning)
                                          : std::string("null");
   const std::string_view status = responseStatus(finish_);
   event(status == "completed" ? "response.completed" : "response.incomplete",

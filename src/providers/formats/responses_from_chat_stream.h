@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "api/sse.h"
+#include "providers/formats/chat_answer.h"
 #include "providers/formats/chat_request_from_responses.h"
 
 namespace boost::json {
@@ -38,7 +39,6 @@ class ChatSseToResponsesSse {
  private:
   enum class Item { kNone, kReasoning, kMessage, kFunction, kCustom };
 
-  void onData(std::string_view data, std::string& out);
   void onChunk(const boost::json::value& chunk, std::string& out);
   void start(std::string_view chat_id, std::string_view model, int64_t created, std::string& out);
   void event(std::string_view type, std::string body, std::string& out);
@@ -66,8 +66,7 @@ class ChatSseToResponsesSse {
   int64_t tool_index_ = -1;
   std::vector<std::string> done_items_;  // the JSON of every finished item, in order
   std::string finish_;
-  uint64_t prompt_tokens_ = 0, cached_tokens_ = 0, completion_tokens_ = 0, reasoning_tokens_ = 0;
-  bool usage_known_ = false;
+  ChatUsage usage_;
 };
 
 }  // namespace tollgate::providers::formats
