@@ -37,26 +37,7 @@ command -v wrk >/dev/null || die "wrk not found"
 "$TG" mock-llm --listen 127.0.0.1:0 >"$TMP/mock.out" 2>"$TMP/mock.err" &
 PIDS+=($!)
 MOCK=$(wait_for_line "$TMP/mock.err" 'listen=[0-9.:]+' "$!" mock | cut -d= -f2)
-cat >"$TMP/tollgate.yaml" <<YAML
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: bench-backend }
-spec: { endpoints: [{ fqdn: { hostname: bench.local, port: 8000 } }] }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: bench }
-spec: { schema: { name: OpenAI }, backendRef: { name: bench-backend, kind: Backend, group: gateway.envoyproxy.io } }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIGatewayRoute
-metadata: { name: bench }
-spec:
-  rules:
-  - matches: [{ headers: [{ type: Exact, name: x-ai-eg-model, value: Qwen/Qwen3-1.7B }] }]
-    backendRefs: [{ name: bench }]
-YAML
-"$TG" run -c "$TMP/tollgate.yaml" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --access-log off \
+"$TG" run -c "$HERE/translate.yaml" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --access-log off \
   --threads "$TOLLGATE_THREADS" --backend-endpoint "bench-backend=$MOCK" >"$TMP/gw.out" 2>"$TMP/gw.err" &
 PIDS+=($!)
 GW=$(wait_for_line "$TMP/gw.err" 'listen=[0-9.:]+' "$!" tollgate | cut -d= -f2)

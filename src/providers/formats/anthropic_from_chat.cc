@@ -53,11 +53,8 @@ void appendAnthropicUsage(std::string& out, uint64_t prompt_tokens, uint64_t cac
 std::optional<std::string> anthropicMessageFromChat(std::string_view chat_body) {
   boost::system::error_code ec;
   const json::value v = json::parse(chat_body, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  const json::value* choices = field(&v, "choices");
-  if (choices == nullptr || !choices->is_array()) return std::nullopt;
-  const json::value* choice =
-      choices->get_array().empty() ? nullptr : &choices->get_array().front();
+  const json::value* choice = nullptr;
+  if (ec || !firstChoice(v, choice)) return std::nullopt;
   const json::value* message = field(choice, "message");
 
   json::array content;

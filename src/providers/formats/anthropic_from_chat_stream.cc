@@ -96,10 +96,9 @@ void ChatSseToAnthropicSse::closeBlock(std::string& out) {
 void ChatSseToAnthropicSse::onChunk(const json::value& root, std::string& out) {
   if (!started_) start(stringOf(field(&root, "id")), stringOf(field(&root, "model")), out);
   usage_.read(field(&root, "usage"));
-  const json::value* choices = field(&root, "choices");
-  if (choices == nullptr || !choices->is_array() || choices->get_array().empty()) return;
+  const json::value* choice = nullptr;
+  if (!firstChoice(root, choice) || choice == nullptr) return;
   // Anthropic has one answer per message: choice 0 (a Messages client never asks for n > 1).
-  const json::value* choice = &choices->get_array().front();
   const json::value* d = field(choice, "delta");
 
   if (const std::string_view reasoning = reasoningOf(d); !reasoning.empty()) {

@@ -14,6 +14,13 @@ std::string_view chatIdSuffix(std::string_view chat_id) {
   return chat_id;
 }
 
+bool firstChoice(const json::value& root, const json::value*& choice) {
+  const json::value* choices = field(&root, "choices");
+  if (choices == nullptr || !choices->is_array()) return false;
+  choice = choices->get_array().empty() ? nullptr : &choices->get_array().front();
+  return true;
+}
+
 std::string_view reasoningOf(const json::value* message) {
   const std::string_view r = stringOf(field(message, "reasoning_content"));
   return r.empty() ? stringOf(field(message, "reasoning")) : r;

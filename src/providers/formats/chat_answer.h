@@ -17,6 +17,10 @@ namespace tollgate::providers::formats {
 // The chat id without its "chatcmpl-" prefix (vLLM's and OpenAI's), for the ids made from it.
 std::string_view chatIdSuffix(std::string_view chat_id);
 
+// The first choice of a chat.completion (or chunk) `root`, nullptr when `choices` is empty. False
+// when `root` is no object with a `choices` array: not a chat answer at all.
+bool firstChoice(const boost::json::value& root, const boost::json::value*& choice);
+
 // A message's or delta's reasoning text: vLLM's reasoning parsers put it in reasoning_content,
 // newer servers in reasoning.
 std::string_view reasoningOf(const boost::json::value* message);

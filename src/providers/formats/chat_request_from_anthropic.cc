@@ -154,6 +154,19 @@ std::optional<Error> appendToolResult(const json::object& block, const std::stri
   return std::nullopt;
 }
 
+// Calls f(block, type, where) for each content block, stopping at the first error; a block that
+// is not an object is one.
+template <class F>
+std::optional<Error> forEachBlock(const json::array& blocks, const std::string& where, F&& f) {
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const std::string block_where = at(where, i);
+    const json::object* b = blocks[i].if_object();
+    if (b == nullptr) return badRequest(block_where, "content blocks must be objects");
+    if (auto e = f(*b, stringMember(*b, "type"), block_where)) return e;
+  }
+  return std::nullopt;
+}
+
 std::optional<Error> convertUser(const json::value& content, const std::string& where,
                                  const std::set<std::string, std::less<>>& tool_use_ids,
                                  json::array& messages) {
@@ -163,29 +176,27 @@ std::optional<Error> convertUser(const json::value& content, const std::string& 
   }
   if (!content.is_array()) return badRequest(where, "must be a string or an array of blocks");
   UserParts out;
-  const json::array& blocks = content.get_array();
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    const std::string block_where = at(where, i);
-    const json::object* b = blocks[i].if_object();
-    if (b == nullptr) return badRequest(block_where, "content blocks must be objects");
-    const std::string_view type = stringMember(*b, "type");
-    if (type == "text") {
-      out.parts.push_back(json::object{{"type", "text"}, {"text", stringMember(*b, "text")}});
-    } else if (type == "image") {
-      auto part = imagePart(*b, block_where);
-      if (!part) return part.error();
-      out.parts.push_back(std::move(*part));
-    } else if (type == "document") {
-      if (auto e = appendDocument(*b, block_where, out.parts)) return e;
-    } else if (type == "tool_result") {
-      if (auto e = appendToolResult(*b, block_where, tool_use_ids, out)) return e;
-    } else if (type == "thinking" || type == "redacted_thinking") {
-      continue;
-    } else {
-      return badRequest(
-          block_where, "block type '" + std::string(type) + "' is not supported in a user message");
-    }
-  }
+  auto err = forEachBlock(
+      content.get_array(), where,
+      [&](const json::object& b, std::string_view type,
+          const std::string& block_where) -> std::optional<Error> {
+        if (type == "text") {
+          out.parts.push_back(json::object{{"type", "text"}, {"text", stringMember(b, "text")}});
+        } else if (type == "image") {
+          auto part = imagePart(b, block_where);
+          if (!part) return part.error();
+          out.parts.push_back(std::move(*part));
+        } else if (type == "document") {
+          return appendDocument(b, block_where, out.parts);
+        } else if (type == "tool_result") {
+          return appendToolResult(b, block_where, tool_use_ids, out);
+        } else if (type != "thinking" && type != "redacted_thinking") {
+          return badRequest(block_where, "block type '" + std::string(type) +
+                                             "' is not supported in a user message");
+        }
+        return std::nullopt;
+      });
+  if (err) return err;
   for (json::value& m : out.tool_messages) messages.push_back(std::move(m));
   if (!out.parts.empty())
     messages.push_back(json::object{{"role", "user"}, {"content", std::move(out.parts)}});
@@ -202,36 +213,36 @@ std::optional<Error> convertAssistant(const json::value& content, const std::str
   if (!content.is_array()) return badRequest(where, "must be a string or an array of blocks");
   std::string text;
   json::array tool_calls;
-  const json::array& blocks = content.get_array();
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    const std::string block_where = at(where, i);
-    const json::object* b = blocks[i].if_object();
-    if (b == nullptr) return badRequest(block_where, "content blocks must be objects");
-    const std::string_view type = stringMember(*b, "type");
-    if (type == "text") {
-      // Joined without a separator, as a streamed answer's text blocks read.
-      text += stringMember(*b, "text");
-    } else if (type == "tool_use") {
-      const std::string_view id = stringMember(*b, "id");
-      const std::string_view name = stringMember(*b, "name");
-      const json::value* input = member(*b, "input");
-      if (id.empty() || name.empty())
-        return badRequest(block_where, "a tool_use needs id and name");
-      tool_use_ids.emplace(id);
-      tool_calls.push_back(json::object{
-          {"id", id},
-          {"type", "function"},
-          {"function", json::object{{"name", name},
-                                    {"arguments", input == nullptr ? std::string("{}")
-                                                                   : json::serialize(*input)}}}});
-    } else if (type == "thinking" || type == "redacted_thinking") {
-      // Their signatures were made by the gateway, not by this backend: nothing to replay.
-      continue;
-    } else {
-      return badRequest(block_where, "block type '" + std::string(type) +
-                                         "' is not supported in an assistant message");
-    }
-  }
+  auto err = forEachBlock(
+      content.get_array(), where,
+      [&](const json::object& b, std::string_view type,
+          const std::string& block_where) -> std::optional<Error> {
+        if (type == "text") {
+          // Joined without a separator, as a streamed answer's text blocks read.
+          text += stringMember(b, "text");
+        } else if (type == "tool_use") {
+          const std::string_view id = stringMember(b, "id");
+          const std::string_view name = stringMember(b, "name");
+          const json::value* input = member(b, "input");
+          if (id.empty() || name.empty())
+            return badRequest(block_where, "a tool_use needs id and name");
+          tool_use_ids.emplace(id);
+          tool_calls.push_back(json::object{
+              {"id", id},
+              {"type", "function"},
+              {"function",
+               json::object{{"name", name},
+                            {"arguments",
+                             input == nullptr ? std::string("{}") : json::serialize(*input)}}}});
+        } else if (type != "thinking" && type != "redacted_thinking") {
+          // Thinking blocks are skipped: their signatures were made by the gateway, not by this
+          // backend, so there is nothing to replay.
+          return badRequest(block_where, "block type '" + std::string(type) +
+                                             "' is not supported in an assistant message");
+        }
+        return std::nullopt;
+      });
+  if (err) return err;
   json::object msg{{"role", "assistant"}};
   if (tool_calls.empty()) {
     msg["content"] = std::move(text);

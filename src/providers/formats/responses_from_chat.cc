@@ -89,11 +89,8 @@ std::optional<std::string> responseFromChat(std::string_view chat_body,
                                             const ResponsesRequestInfo& info) {
   boost::system::error_code ec;
   const json::value v = json::parse(chat_body, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  const json::value* choices = field(&v, "choices");
-  if (choices == nullptr || !choices->is_array()) return std::nullopt;
-  const json::value* choice =
-      choices->get_array().empty() ? nullptr : &choices->get_array().front();
+  const json::value* choice = nullptr;
+  if (ec || !firstChoice(v, choice)) return std::nullopt;
   const json::value* message = field(choice, "message");
   const std::string id = responseId(stringOf(field(&v, "id")));
   const std::string_view bare = std::string_view(id).substr(5);

@@ -176,9 +176,8 @@ void ChatSseToResponsesSse::onChunk(const json::value& root, std::string& out) {
           out);
   }
   usage_.read(field(&root, "usage"));
-  const json::value* choices = field(&root, "choices");
-  if (choices == nullptr || !choices->is_array() || choices->get_array().empty()) return;
-  const json::value* choice = &choices->get_array().front();
+  const json::value* choice = nullptr;
+  if (!firstChoice(root, choice) || choice == nullptr) return;
   const json::value* d = field(choice, "delta");
 
   if (const std::string_view reasoning = reasoningOf(d); !reasoning.empty()) {
