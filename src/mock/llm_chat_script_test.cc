@@ -144,7 +144,7 @@ TEST(ChatScriptTest, ToolCallsAndToolResults) {
 
 TEST(ChatScriptTest, WithoutMarkerOrToolsTheAnswerIsGenerated) {
   LlmEngine engine({});
-  for (std::string body :
+  for (const std::string& body :
        {std::string(R"({"model":"m","messages":[{"role":"user","content":"run echo"}],"tools":[)") +
             kBash + "]}",
         std::string(R"({"model":"m","messages":[{"role":"user","content":"TOOLTEST"}]})")}) {

@@ -245,9 +245,9 @@ std::optional<Error> convertAssistant(const json::value& content, const std::str
   if (err) return err;
   json::object msg{{"role", "assistant"}};
   if (tool_calls.empty()) {
-    msg["content"] = std::move(text);
+    msg["content"] = text;
   } else {
-    msg["content"] = text.empty() ? json::value(nullptr) : json::value(std::move(text));
+    msg["content"] = text.empty() ? json::value(nullptr) : json::value(text);
     msg["tool_calls"] = std::move(tool_calls);
   }
   messages.push_back(std::move(msg));

@@ -64,7 +64,7 @@ Result<json::value> convertContent(const json::value& content, const std::string
                         at(where, i) + ".type");
     }
   }
-  if (only_text) return json::value(std::move(text));
+  if (only_text) return json::value(text);
   return json::value(std::move(parts));
 }
 

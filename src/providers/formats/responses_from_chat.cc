@@ -158,8 +158,7 @@ std::string responsesErrorFromChat(std::string_view chat_body, int status) {
   // An OpenAI error body (OpenAI's, or one a translator made) is already the Responses shape.
   boost::system::error_code ec;
   const json::value v = json::parse(chat_body, ec);
-  if (!ec && stringOf(field(field(&v, "error"), "message")).size() > 0)
-    return std::string(chat_body);
+  if (!ec && !stringOf(field(field(&v, "error"), "message")).empty()) return std::string(chat_body);
   return api::renderOpenAIError(
       Error::upstream(ErrorCode::kUpstreamBadResponse, chatErrorText(chat_body, status), {}, false),
       status);

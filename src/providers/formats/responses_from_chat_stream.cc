@@ -31,7 +31,7 @@ void ChatSseToResponsesSse::feed(std::string_view chat_sse, std::string& out) {
   });
 }
 
-void ChatSseToResponsesSse::event(std::string_view type, std::string body, std::string& out) {
+void ChatSseToResponsesSse::event(std::string_view type, std::string_view body, std::string& out) {
   out += "event: ";
   out += type;
   out += "\ndata: {\"type\":";

@@ -41,7 +41,7 @@ class ChatSseToResponsesSse {
 
   void onChunk(const boost::json::value& chunk, std::string& out);
   void start(std::string_view chat_id, std::string_view model, int64_t created, std::string& out);
-  void event(std::string_view type, std::string body, std::string& out);
+  void event(std::string_view type, std::string_view body, std::string& out);
   void openItem(Item kind, std::string_view call_id, std::string_view name, std::string& out);
   void closeItem(std::string& out);
   std::string itemRef() const;  // "item_id":...,"output_index":N
