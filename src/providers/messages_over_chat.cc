@@ -17,7 +17,8 @@ namespace json = boost::json;
 class MessagesPivot final : public StreamingPivot<formats::ChatSseToAnthropicSse> {
  public:
   Result<std::string> chatRequest(std::string_view client_body) override {
-    auto body = parseBodyObject(client_body);
+    json::monotonic_resource mr;
+    auto body = parseBodyObject(client_body, &mr);
     if (!body) return body.error();
     auto chat = formats::chatRequestFromAnthropic(body->get_object());
     if (!chat) return chat.error();

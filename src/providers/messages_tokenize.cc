@@ -19,7 +19,8 @@ class MessagesTokenize final : public Translator {
  public:
   Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
                                            const std::string& model_override) override {
-    auto v = parseBodyObject(client_body);
+    json::monotonic_resource mr;
+    auto v = parseBodyObject(client_body, &mr);
     if (!v) return v.error();
     auto chat = formats::chatRequestFromAnthropic(v->get_object());
     if (!chat) return chat.error();

@@ -77,9 +77,9 @@ class OverChat final : public Translator {
 
 }  // namespace
 
-Result<boost::json::value> parseBodyObject(std::string_view body) {
+Result<boost::json::value> parseBodyObject(std::string_view body, boost::json::storage_ptr sp) {
   boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(body, ec);
+  boost::json::value v = boost::json::parse(body, ec, std::move(sp));
   if (ec || !v.is_object()) {
     return Error::client(ErrorCode::kBadRequest, "request body must be a JSON object");
   }

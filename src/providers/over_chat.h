@@ -5,6 +5,7 @@
 // side is a ChatPivot; messages_over_chat.h and responses_over_chat.h make the two there are.
 #pragma once
 
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 #include <memory>
 #include <optional>
@@ -52,8 +53,10 @@ class StreamingPivot : public ChatPivot {
   Stream stream_;
 };
 
-// The client's body as a JSON object, or the 400 every client API gives when it is not one.
-Result<boost::json::value> parseBodyObject(std::string_view body);
+// The client's body as a JSON object, or the 400 every client API gives when it is not one. The
+// converters only read it and copy what they keep: a monotonic `sp` makes its many small
+// allocations and its destruction nearly free.
+Result<boost::json::value> parseBodyObject(std::string_view body, boost::json::storage_ptr sp = {});
 
 // `chat`: the backend's translator for ApiKind::kChatCompletions.
 std::unique_ptr<Translator> makeOverChat(std::unique_ptr<Translator> chat,

@@ -25,7 +25,8 @@ class ResponsesPivot final : private ResponsesInfo,
   ResponsesPivot() : StreamingPivot(info) {}
 
   Result<std::string> chatRequest(std::string_view client_body) override {
-    auto body = parseBodyObject(client_body);
+    json::monotonic_resource mr;
+    auto body = parseBodyObject(client_body, &mr);
     if (!body) return body.error();
     auto chat = formats::chatRequestFromResponses(body->get_object(), info);
     if (!chat) return chat.error();
