@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/base64.h"
+#include "mock/llm_chat_script.h"
 #include "mock/llm_response.h"
 #include "mock/llm_text.h"
 
@@ -154,7 +155,9 @@ EngineResult chatCompletions(const Context& ctx, const json::object& req) {
   });
 
   const std::vector<Reply> replies = generateChoices(seed, p);
-  if (p.stream) return chatStream(model, p, prompt_tokens, replies);
+  // Tool calls, tool result echoes and reasoning are scripted for single answers only.
+  const ChatScript script = p.n == 1 ? scriptChat(req, *messages, seed) : ChatScript();
+  if (p.stream) return chatStream(model, p, prompt_tokens, replies, script);
 
   json::monotonic_resource mr;
   json::object root(&mr);
@@ -168,21 +171,39 @@ EngineResult chatCompletions(const Context& ctx, const json::object& req) {
     choice["index"] = j;
     json::object& message = choice["message"].emplace_object();
     message["role"] = "assistant";
-    message["content"] = replyText(replies[j]);
+    if (script.toolCall()) {
+      message["content"] = nullptr;
+    } else {
+      message["content"] = script.text ? *script.text : replyText(replies[j]);
+    }
     message["refusal"] = nullptr;
     message["annotations"] = nullptr;
     message["audio"] = nullptr;
     message["function_call"] = nullptr;
-    message["tool_calls"].emplace_array();
-    message["reasoning_content"] = nullptr;
+    json::array& calls = message["tool_calls"].emplace_array();
+    if (script.toolCall()) {
+      calls.push_back(json::object{
+          {"id", script.tool_call_id},
+          {"type", "function"},
+          {"function",
+           json::object{{"name", script.tool_name}, {"arguments", script.tool_arguments}}}});
+    }
+    if (script.reasoning.empty()) {
+      message["reasoning_content"] = nullptr;
+    } else {
+      message["reasoning_content"] = script.reasoning;
+    }
     choice["logprobs"] = nullptr;
-    choice["finish_reason"] = replies[j].finishReason();
+    choice["finish_reason"] = script.toolCall() ? "tool_calls"
+                              : script.text     ? "stop"
+                                                : replies[j].finishReason();
     choice["stop_reason"] = nullptr;
     if (p.return_token_ids) choice["token_ids"] = generatedTokenIds(replies[j]);
   }
   root["service_tier"] = nullptr;
   root["system_fingerprint"] = nullptr;
-  putUsage(root["usage"].emplace_object(), prompt_tokens, completionTokens(replies));
+  putUsage(root["usage"].emplace_object(), prompt_tokens,
+           p.n == 1 ? script.completionTokens(replies[0]) : completionTokens(replies));
   root["prompt_logprobs"] = nullptr;
   if (p.return_token_ids) {
     json::array& ids = root["prompt_token_ids"].emplace_array();

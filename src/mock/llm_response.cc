@@ -113,8 +113,61 @@ json::array generatedTokenIds(const Reply& reply) {
   return ids;
 }
 
+namespace {
+
+// Choice 0's scripted deltas (replies.size() == 1): reasoning word by word, then the tool call
+// (name first, the arguments in two pieces, as servers split them) or the text.
+EngineResult scriptedChatStream(StreamWriter& w, const Reply& reply, const ChatScript& script) {
+  uint64_t produced = 0;
+  std::string choice;
+  auto delta = [&](std::string_view fields, uint64_t tokens) {
+    produced += tokens;
+    choice = "{\"index\":0,\"delta\":{";
+    choice += fields;
+    choice += "},\"logprobs\":null,\"finish_reason\":null}";
+    w.chunk(choice, produced);
+  };
+  bool first = true;
+  forEachToken(script.reasoning, [&](std::string_view word) {
+    delta("\"reasoning_content\":" + quoted(first ? std::string(word) : " " + std::string(word)),
+          1);
+    first = false;
+  });
+  std::string_view finish = reply.finishReason();
+  if (script.toolCall()) {
+    finish = "tool_calls";
+    delta("\"tool_calls\":[{\"index\":0,\"id\":" + quoted(script.tool_call_id) +
+              ",\"type\":\"function\",\"function\":{\"name\":" + quoted(script.tool_name) +
+              ",\"arguments\":\"\"}}]",
+          0);
+    const std::string_view args = script.tool_arguments;
+    const size_t half = args.size() / 2;
+    for (std::string_view piece : {args.substr(0, half), args.substr(half)}) {
+      delta("\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":" + quoted(piece) + "}}]",
+            countTokens(piece));
+    }
+    produced = script.completionTokens(reply);  // a token split in two halves counts once
+  } else if (script.text) {
+    finish = "stop";
+    delta("\"content\":" + quoted(*script.text), countTokens(*script.text));
+  } else {
+    for (uint32_t s = 0; s < reply.count; ++s) {
+      std::string word = s > 0 ? " " : "";
+      word += reply.word(s);
+      delta("\"content\":" + quoted(word), 1);
+    }
+  }
+  choice = "{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"";
+  choice += finish;
+  choice += "\",\"stop_reason\":null}";
+  w.chunk(choice, produced);
+  return w.finish(produced);
+}
+
+}  // namespace
+
 EngineResult chatStream(std::string_view model, const GenParams& p, uint64_t prompt_tokens,
-                        const std::vector<Reply>& replies) {
+                        const std::vector<Reply>& replies, const ChatScript& script) {
   StreamWriter w("chat.completion.chunk", model, p, prompt_tokens);
   w.reserve(completionTokens(replies) + 2 * replies.size() + 2);
   std::string choice;
@@ -126,6 +179,8 @@ EngineResult chatStream(std::string_view model, const GenParams& p, uint64_t pro
         "\"finish_reason\":null}";
     w.chunk(choice, 0);
   }
+  if (replies.size() == 1 && (script.toolCall() || script.text || !script.reasoning.empty()))
+    return scriptedChatStream(w, replies[0], script);
   uint64_t produced = 0;
   const uint32_t rounds = longest(replies);
   for (uint32_t s = 0; s < rounds; ++s) {

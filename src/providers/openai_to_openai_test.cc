@@ -187,8 +187,15 @@ TEST(ResponsesPassThrough, RegistryFollowsTheAnnotation) {
   EXPECT_NE(createTranslator(api::ApiKind::kResponses, config::Schema::kOpenAI, native), nullptr);
   config::AIServiceBackend chat_only = native;
   chat_only.serves_responses = false;
-  EXPECT_EQ(createTranslator(api::ApiKind::kResponses, config::Schema::kOpenAI, chat_only),
-            nullptr);
+  // A chat-only server gets the chat pivot: a translator, and one that rewrites the body.
+  auto pivot = createTranslator(api::ApiKind::kResponses, config::Schema::kOpenAI, chat_only);
+  ASSERT_NE(pivot, nullptr);
+  auto req = api::parseRequest(api::ApiKind::kResponses, R"({"model":"m","input":"hi"})");
+  ASSERT_TRUE(req);
+  auto up = pivot->translateRequest(*req, R"({"model":"m","input":"hi"})", "");
+  ASSERT_TRUE(up);
+  EXPECT_FALSE(up->body_unchanged);
+  EXPECT_NE(up->path.find("chat/completions"), std::string::npos) << up->path;
 }
 
 }  // namespace

@@ -3,10 +3,13 @@
 #include "providers/anthropic_to_aws_anthropic.h"
 #include "providers/count_tokens_aws_anthropic.h"
 #include "providers/count_tokens_passthrough.h"
+#include "providers/messages_over_chat.h"
+#include "providers/messages_tokenize.h"
 #include "providers/openai_to_aws_anthropic.h"
 #include "providers/openai_to_aws_bedrock.h"
 #include "providers/openai_to_openai.h"
 #include "providers/openai_to_openai_responses.h"
+#include "providers/responses_over_chat.h"
 #include "providers/responses_over_messages.h"
 #include "providers/translator.h"
 
@@ -32,13 +35,6 @@ std::unique_ptr<Translator> openAIToOpenAI(ApiKind api, const config::AIServiceB
 // Responses on an OpenAI-schema backend: passed through when the backend serves /v1/responses
 // itself (tollgate.io/responses-api: native, the default); a chat-only backend
 // (tollgate.io/responses-api: translate) needs the Responses-over-chat translator.
-std::unique_ptr<Translator> responsesToOpenAI(ApiKind /*api*/,
-                                              const config::AIServiceBackend& backend,
-                                              std::string_view /*anthropic_beta*/) {
-  if (backend.serves_responses) return makeOpenAIResponsesPassThrough(backend.schema_version);
-  return nullptr;
-}
-
 std::unique_ptr<Translator> anthropicToAwsAnthropic(ApiKind /*api*/,
                                                     const config::AIServiceBackend& backend,
                                                     std::string_view anthropic_beta) {
@@ -73,6 +69,43 @@ std::unique_ptr<Translator> responsesOverMessages(ApiKind /*api*/,
   return inner ? makeResponsesOverMessages(std::move(inner), backend.schema) : nullptr;
 }
 
+// Messages on a backend that takes chat completions: through its chat translator (the pivot), or,
+// for an OpenAI-schema server that serves /v1/messages itself (vLLM >= 0.10 with
+// tollgate.io/anthropic-messages-api: native), passed through as to Anthropic.
+std::unique_ptr<Translator> messagesOverChat(ApiKind /*api*/,
+                                             const config::AIServiceBackend& backend,
+                                             std::string_view anthropic_beta) {
+  if (backend.schema == Schema::kOpenAI && backend.serves_anthropic_messages)
+    return std::make_unique<AnthropicToAnthropicTranslator>();
+  auto chat = createTranslator(ApiKind::kChatCompletions, backend.schema, backend, anthropic_beta);
+  return chat ? makeMessagesOverChat(std::move(chat)) : nullptr;
+}
+
+// Responses on a backend that takes chat completions only: through its chat translator (the
+// pivot). An OpenAI-schema server with its own /v1/responses (the default annotation,
+// tollgate.io/responses-api: native) gets the pass-through instead, which is not this factory's.
+std::unique_ptr<Translator> responsesOverChat(ApiKind /*api*/,
+                                              const config::AIServiceBackend& backend,
+                                              std::string_view anthropic_beta) {
+  if (backend.schema == Schema::kOpenAI && backend.serves_responses) return nullptr;
+  auto chat = createTranslator(ApiKind::kChatCompletions, backend.schema, backend, anthropic_beta);
+  return chat ? makeResponsesOverChat(std::move(chat)) : nullptr;
+}
+
+// Responses on an OpenAI-schema server: passed through when it serves /v1/responses itself (the
+// default), else through its chat completions (tollgate.io/responses-api: translate).
+std::unique_ptr<Translator> responsesToOpenAI(ApiKind api, const config::AIServiceBackend& backend,
+                                              std::string_view anthropic_beta) {
+  if (backend.serves_responses) return makeOpenAIResponsesPassThrough(backend.schema_version);
+  return responsesOverChat(api, backend, anthropic_beta);
+}
+
+std::unique_ptr<Translator> messagesTokenize(ApiKind /*api*/,
+                                             const config::AIServiceBackend& /*backend*/,
+                                             std::string_view /*anthropic_beta*/) {
+  return makeMessagesTokenize();
+}
+
 // Every supported pair; a pair not listed is answered with a 501 naming both.
 constexpr Pair kPairs[] = {
     {ApiKind::kChatCompletions, Schema::kOpenAI, openAIToOpenAI},
@@ -88,6 +121,10 @@ constexpr Pair kPairs[] = {
     {ApiKind::kResponsesInputTokens, Schema::kOpenAI, makeCountTokensPassThrough},
     {ApiKind::kResponses, Schema::kAWSAnthropic, responsesOverMessages},
     {ApiKind::kResponses, Schema::kAnthropic, responsesOverMessages},
+    {ApiKind::kAnthropicMessages, Schema::kOpenAI, messagesOverChat},
+    {ApiKind::kAnthropicMessages, Schema::kAWSBedrock, messagesOverChat},
+    {ApiKind::kAnthropicCountTokens, Schema::kOpenAI, messagesTokenize},
+    {ApiKind::kResponses, Schema::kAWSBedrock, responsesOverChat},
 };
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <optional>
 #include <utility>
 
+#include "providers/formats/json_fields.h"
+
 namespace tollgate::providers::formats {
 
 namespace json = boost::json;
@@ -12,16 +14,6 @@ namespace {
 
 Error badRequest(std::string message, std::string param) {
   return Error::client(ErrorCode::kBadRequest, std::move(message), std::move(param));
-}
-
-const json::value* member(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v == nullptr || v->is_null() ? nullptr : v;
-}
-
-std::string_view stringMember(const json::object& o, std::string_view key) {
-  const json::value* v = member(o, key);
-  return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
 }
 
 // Anthropic has prompt caching and OpenAI does not; clients that know they talk to Claude (LiteLLM

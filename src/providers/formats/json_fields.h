@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/json/monotonic_resource.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <cstddef>
@@ -22,6 +23,24 @@ inline const boost::json::value* field(const boost::json::value* v, std::string_
 inline std::string_view stringOf(const boost::json::value* v) {
   const boost::json::string* s = v == nullptr ? nullptr : v->if_string();
   return s == nullptr ? std::string_view() : std::string_view(*s);
+}
+
+// The member `key` of a request object, nullptr when absent or null (clients send null for
+// "not set").
+inline const boost::json::value* member(const boost::json::object& o, std::string_view key) {
+  const boost::json::value* v = o.if_contains(key);
+  return v == nullptr || v->is_null() ? nullptr : v;
+}
+
+// The string member `key` of `o`, empty when absent or not a string.
+inline std::string_view stringMember(const boost::json::object& o, std::string_view key) {
+  return stringOf(member(o, key));
+}
+
+// Whether member `key` of `o` is the boolean true.
+inline bool isTrue(const boost::json::object& o, std::string_view key) {
+  const boost::json::value* v = member(o, key);
+  return v != nullptr && v->is_bool() && v->get_bool();
 }
 
 // The parsed object, or null when `text` is not a JSON object. Callers pass a monotonic
