@@ -267,7 +267,8 @@ test('out of file descriptors: accept backs off instead of spinning, and recover
   const failures = lines.filter((l) => /accept failed/.test(l)).length;
   const recoveries = lines.filter((l) => /accept works again/.test(l)).length;
   assert.ok(failures >= 1 && failures <= 3, `${failures} "accept failed" lines for 200 connections`);
-  assert.equal(failures, recoveries + 1, 'one log line per burst, not one per failed accept');
+  assert.equal(failures, recoveries + 1,
+    `one log line per burst, not one per failed accept:\n${lines.filter((l) => /accept/.test(l)).join('\n')}`);
   for (const s of sockets) s.destroy();
   const r = await waitFor(async () => {
     const res = await request(`${url}/v1/chat/completions`, { body: chat, timeoutMs: 3000 }).catch(() => null);
