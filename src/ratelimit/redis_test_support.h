@@ -1,0 +1,349 @@
+// Test support for the Redis tests (not a test itself): redis-server child processes on free
+// loopback ports, a plain synchronous hiredis connection to look behind the store's back, a
+// test CA made with the openssl tool, and bounded ways to drive an io_context. Every wait is
+// bounded.
+#pragma once
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/error.h"
+#include "ratelimit/redis_store.h"
+
+namespace tollgate::ratelimit::testing {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// ---- a redis-server child process ----
+
+inline uint16_t freePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (fd >= 0) ::close(fd);
+    return 0;
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+using ReplyPtr = std::unique_ptr<redisReply, void (*)(void*)>;
+
+// A plain blocking connection for the test's own look behind the store.
+class SyncConn {
+ public:
+  SyncConn(uint16_t port, const std::string& password = {}, int db = 0) {
+    c_ = redisConnectWithTimeout("127.0.0.1", port, timeval{1, 0});
+    if (c_ == nullptr || c_->err != 0) return;
+    redisSetTimeout(c_, timeval{3, 0});
+    if (!password.empty()) cmd({"AUTH", password});
+    if (db != 0) cmd({"SELECT", std::to_string(db)});
+  }
+  ~SyncConn() {
+    if (c_ != nullptr) redisFree(c_);
+  }
+  SyncConn(const SyncConn&) = delete;
+  SyncConn& operator=(const SyncConn&) = delete;
+
+  bool ok() const { return c_ != nullptr && c_->err == 0; }
+  redisContext* raw() { return c_; }
+
+  ReplyPtr cmd(const std::vector<std::string>& args) {
+    if (!ok()) return ReplyPtr(nullptr, freeReplyObject);
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    void* r = redisCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), lens.data());
+    return ReplyPtr(static_cast<redisReply*>(r), freeReplyObject);
+  }
+  long long integer(const std::vector<std::string>& args) {
+    auto r = cmd(args);
+    if (!r || r->type != REDIS_REPLY_INTEGER) {
+      ADD_FAILURE() << "no integer reply to " << args[0];
+      return -999999;
+    }
+    return r->integer;
+  }
+  std::string string(const std::vector<std::string>& args) {
+    auto r = cmd(args);
+    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS)) return "<none>";
+    return std::string(r->str, r->len);
+  }
+
+ private:
+  redisContext* c_ = nullptr;
+};
+
+class RedisServer {
+ public:
+  explicit RedisServer(std::vector<std::string> extra = {}) : extra_(std::move(extra)) {
+    port_ = freePort();
+    start();
+  }
+  ~RedisServer() { stop(); }
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+
+  uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+
+  // Starts (again) on the same port and waits until it answers, at most 5 s.
+  void start() {
+    ASSERT_NE(port_, 0);
+    std::vector<std::string> args = {
+        "redis-server", "--port", std::to_string(port_),    "--bind", "127.0.0.1",   "--save", "",
+        "--appendonly", "no",     "--enable-debug-command", "local",  "--daemonize", "no"};
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = ::fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed test
+      int devnull = ::open("/dev/null", O_RDWR);
+      ::dup2(devnull, 1);
+      ::dup2(devnull, 2);
+      ::execv("/usr/bin/redis-server", argv.data());
+      ::_exit(127);
+    }
+    auto deadline = Clock::now() + 5s;
+    while (Clock::now() < deadline) {
+      SyncConn c(port_);
+      if (c.ok()) {
+        auto r = c.cmd({"PING"});  // NOAUTH is an answer too
+        if (r) return;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    FAIL() << "redis-server did not accept connections on port " << port_ << " within 5 s";
+  }
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  void pause() { ::kill(pid_, SIGSTOP); }
+  void resume() { ::kill(pid_, SIGCONT); }
+
+ private:
+  uint16_t port_ = 0;
+  pid_t pid_ = -1;
+  std::vector<std::string> extra_;
+};
+
+// ---- a throwaway CA, made at run time (no key is ever committed) ----
+
+// A CA, a server certificate for localhost and 127.0.0.1, and a client certificate, made with
+// the openssl tool in a fresh temporary directory (removed with the object).
+class TestCa {
+ public:
+  TestCa() {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tollgate-redis-ca-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
+    std::filesystem::create_directories(dir_);
+    const std::string d = dir_.string();
+    const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    ok_ = run("openssl req -x509" + ec + " -keyout " + d + "/ca.key -out " + d +
+              "/ca.crt -days 2 -subj /CN=tollgate-test-ca") &&
+          leaf("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1") &&
+          leaf("client", "tollgate-client", "extendedKeyUsage=clientAuth");
+  }
+  ~TestCa() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  TestCa(const TestCa&) = delete;
+  TestCa& operator=(const TestCa&) = delete;
+
+  bool ok() const { return ok_; }
+  std::string file(const std::string& name) const { return (dir_ / name).string(); }
+
+  // redis-server arguments for a TLS port beside the plain one (which the test's own look
+  // behind the store keeps using).
+  std::vector<std::string> serverArgs(uint16_t tls_port, bool client_certs) const {
+    return {
+        "--tls-port",         std::to_string(tls_port),   "--tls-cert-file",    file("server.crt"),
+        "--tls-key-file",     file("server.key"),         "--tls-ca-cert-file", file("ca.crt"),
+        "--tls-auth-clients", client_certs ? "yes" : "no"};
+  }
+
+ private:
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+  static bool run(const std::string& cmd) {
+    return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0;
+  }
+  bool leaf(const std::string& name, const std::string& cn, const std::string& ext) {
+    const std::string d = dir_.string();
+    {
+      std::FILE* f = std::fopen((d + "/" + name + ".ext").c_str(), "w");
+      if (f == nullptr) return false;
+      std::fputs((ext + "\n").c_str(), f);
+      std::fclose(f);
+    }
+    return run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + d +
+               "/" + name + ".key -out " + d + "/" + name + ".csr -subj /CN=" + cn) &&
+           run("openssl x509 -req -in " + d + "/" + name + ".csr -CA " + d + "/ca.crt -CAkey " + d +
+               "/ca.key -CAcreateserial -days 2 -out " + d + "/" + name + ".crt -extfile " + d +
+               "/" + name + ".ext");
+  }
+
+  std::filesystem::path dir_;
+  bool ok_ = false;
+};
+
+// ---- driving the store's event loop from the test ----
+
+template <typename Pred>
+inline bool pumpUntil(asio::io_context& io, Pred done, std::chrono::milliseconds limit) {
+  auto deadline = Clock::now() + limit;
+  while (!done()) {
+    if (Clock::now() >= deadline) return false;
+    if (io.stopped()) io.restart();
+    if (io.run_one_for(5ms) == 0) std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+inline void pumpFor(asio::io_context& io, std::chrono::milliseconds d) {
+  auto until = Clock::now() + d;
+  pumpUntil(
+      io, [&] { return Clock::now() >= until; }, d + 1s);
+}
+
+// Runs f() (returning an awaitable<Result<T>>) on io; bounded. The coroutine keeps its own state,
+// so one that is abandoned after the bound cannot write into this frame later.
+template <typename T, typename F>
+Result<T> runCall(asio::io_context& io, F f, std::chrono::milliseconds limit) {
+  auto out = std::make_shared<std::optional<Result<T>>>();
+  asio::co_spawn(
+      io,
+      [f = std::move(f), out]() -> asio::awaitable<void> {
+        Result<T> r = co_await f();
+        out->emplace(std::move(r));
+      },
+      asio::detached);
+  if (!pumpUntil(
+          io, [&] { return out->has_value(); }, limit)) {
+    return Error::internal("the call did not complete within the test's bound");
+  }
+  return std::move(**out);
+}
+
+inline BucketOp bucket(std::string key, uint64_t limit, int64_t amount, bool reserve = false,
+                       uint32_t ttl = 60) {
+  BucketOp b;
+  b.key = std::move(key);
+  b.limit = limit;
+  b.amount = amount;
+  b.reserve = reserve;
+  b.ttl_seconds = ttl;
+  return b;
+}
+
+inline std::string describe(const Error& e) { return std::string(e.name()) + ": " + e.detail; }
+
+// The store tests' fixture: their io_context and bounded calls on a store.
+class RedisTest : public ::testing::Test {
+ protected:
+  RedisOptions optionsFor(const RedisServer& s, std::chrono::milliseconds timeout = 1000ms) {
+    RedisOptions o;
+    o.host = "127.0.0.1";
+    o.port = s.port();
+    o.timeout = timeout;
+    return o;
+  }
+  Result<CheckOutcome> check(RedisStore& store, std::vector<BucketOp> ops,
+                             std::chrono::milliseconds limit = 5s) {
+    return runCall<CheckOutcome>(
+        io_, [&store, ops = std::move(ops)] { return store.checkAndAdd(ops); }, limit);
+  }
+  Result<std::vector<int64_t>> add(RedisStore& store, std::vector<BucketOp> ops) {
+    return runCall<std::vector<int64_t>>(
+        io_, [&store, ops = std::move(ops)] { return store.add(ops); }, 5s);
+  }
+  Result<std::vector<int64_t>> get(RedisStore& store, std::vector<std::string> keys) {
+    return runCall<std::vector<int64_t>>(
+        io_, [&store, keys = std::move(keys)] { return store.get(keys); }, 5s);
+  }
+  bool waitConnected(RedisStore& store, std::chrono::milliseconds limit = 3s) {
+    return pumpUntil(
+        io_, [&] { return store.connected(); }, limit);
+  }
+
+  // `calls` checks at once, each adding 1 to `key` (and 0 to a second key of the same user):
+  // each call must see its own increment (atomic, none lost) and the total must be exact.
+  void expectConcurrentChecksExact(RedisStore& store, const std::string& key, int calls) {
+    std::vector<uint64_t> seen;
+    int failed = 0;
+    int finished = 0;
+    const std::string cold = key + ":cold";
+    for (int i = 0; i < calls; ++i) {
+      asio::co_spawn(
+          io_,
+          [&]() -> asio::awaitable<void> {
+            std::vector<BucketOp> ops = {bucket(key, 1000000, 1), bucket(cold, 1000000, 0)};
+            Result<CheckOutcome> r = co_await store.checkAndAdd(ops);
+            if (r.ok() && r->allowed) {
+              seen.push_back(r->spent[0]);
+            } else {
+              ++failed;
+            }
+            ++finished;
+          },
+          asio::detached);
+    }
+    ASSERT_TRUE(pumpUntil(
+        io_, [&] { return finished == calls; }, 20s))
+        << finished << " finished";
+    EXPECT_EQ(failed, 0);
+    std::sort(seen.begin(), seen.end());
+    std::vector<uint64_t> want(static_cast<size_t>(calls));
+    for (int i = 0; i < calls; ++i) want[static_cast<size_t>(i)] = static_cast<uint64_t>(i) + 1;
+    EXPECT_EQ(seen, want);
+    auto g = get(store, {key, cold});
+    ASSERT_TRUE(g.ok()) << describe(g.error());
+    EXPECT_EQ(*g, (std::vector<int64_t>{calls, 0}));
+  }
+
+  asio::io_context io_;
+};
+
+}  // namespace tollgate::ratelimit::testing
