@@ -196,9 +196,9 @@ void RedisClient::Impl::onCallReply(const std::shared_ptr<Call>& call, const red
       stats.errors.fetch_add(1, std::memory_order_relaxed);
       finish(*call, unavailable("the node became a replica: " + std::string(msg)));
       popDone();
-      asio::post(io_, [s = shared_from_this(), c = conn_] {
-        if (c == s->conn_ && s->state_ == State::kReady) s->lose("the node became a replica");
-      });
+      // At once, so no call goes out on it meanwhile (the read loop stops: the reply in hand is
+      // its own copy).
+      if (state_ == State::kReady) lose("the node became a replica");
       return;
     }
     if (!call->raw_errors) {

@@ -108,8 +108,8 @@ class SyncConn {
 
 class RedisServer {
  public:
-  explicit RedisServer(std::vector<std::string> extra = {}) : extra_(std::move(extra)) {
-    port_ = freePort();
+  explicit RedisServer(std::vector<std::string> extra = {}, uint16_t port = 0)
+      : port_(port != 0 ? port : freePort()), extra_(std::move(extra)) {
     start();
   }
   ~RedisServer() { stop(); }
@@ -164,6 +164,81 @@ class RedisServer {
   uint16_t port_ = 0;
   pid_t pid_ = -1;
   std::vector<std::string> extra_;
+};
+
+// Three masters, no replicas, made into a cluster by `redis-cli --cluster create` (which
+// spreads the 16384 slots evenly). Their nodes.conf files live in a temporary directory.
+class RedisClusterNodes {
+ public:
+  RedisClusterNodes() {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tollgate-redis-cluster-" + std::to_string(::getpid()) + "-" +
+            std::to_string(reinterpret_cast<uintptr_t>(this)));
+    std::filesystem::create_directories(dir_);
+    std::string create = "timeout 30 redis-cli --cluster create";
+    for (int i = 0; i < 3; ++i) {
+      uint16_t port = freePort();
+      servers_.push_back(std::make_unique<RedisServer>(
+          std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
+                                   "nodes-" + std::to_string(port) + ".conf", "--dir",
+                                   dir_.string(), "--cluster-node-timeout", "2000",
+                                   // The default bus port (port + 10000) may be past 65535.
+                                   "--cluster-port", std::to_string(freePort())},
+          port));
+      create += " 127.0.0.1:" + std::to_string(port);
+    }
+    ok_ = std::system((create + " --cluster-yes >/dev/null 2>&1").c_str()) == 0;
+    // Every node must agree the cluster is up (slots assigned, gossip settled): at most 10 s.
+    auto deadline = Clock::now() + 10s;
+    while (ok_ && !allOk()) {
+      if (Clock::now() >= deadline) ok_ = false;
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  ~RedisClusterNodes() {
+    servers_.clear();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  RedisClusterNodes(const RedisClusterNodes&) = delete;
+  RedisClusterNodes& operator=(const RedisClusterNodes&) = delete;
+
+  bool ok() const { return ok_; }
+  size_t size() const { return servers_.size(); }
+  uint16_t port(size_t i) const { return servers_[i]->port(); }
+  std::string id(size_t i) const { return SyncConn(port(i)).string({"CLUSTER", "MYID"}); }
+  // The node that owns the slot, as the cluster itself says (CLUSTER SLOTS on node 0).
+  size_t ownerOf(uint16_t slot) const {
+    SyncConn c(port(0));
+    auto r = c.cmd({"CLUSTER", "SLOTS"});
+    for (size_t i = 0; r && i < r->elements; ++i) {
+      const redisReply* range = r->element[i];
+      if (slot < range->element[0]->integer || slot > range->element[1]->integer) continue;
+      auto p = static_cast<uint16_t>(range->element[2]->element[1]->integer);
+      for (size_t n = 0; n < size(); ++n) {
+        if (port(n) == p) return n;
+      }
+    }
+    ADD_FAILURE() << "no owner for slot " << slot;
+    return 0;
+  }
+
+ private:
+  bool allOk() const {
+    for (size_t i = 0; i < size(); ++i) {
+      SyncConn c(port(i));
+      auto r = c.cmd({"CLUSTER", "INFO"});
+      if (!r || r->type != REDIS_REPLY_STRING ||
+          std::string(r->str, r->len).find("cluster_state:ok") == std::string::npos) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  std::filesystem::path dir_;
+  std::vector<std::unique_ptr<RedisServer>> servers_;
+  bool ok_ = false;
 };
 
 // ---- a throwaway CA, made at run time (no key is ever committed) ----
