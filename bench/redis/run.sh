@@ -44,14 +44,8 @@ fi
 TMP=$(mktemp -d /tmp/tollgate-bench-redis.XXXXXX)
 PIDS=()
 cleanup() {
-  local pid
   trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_pids "${PIDS[@]}"
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -64,56 +58,7 @@ MOCK_PID=$!; PIDS+=("$MOCK_PID")
 MOCK_ADDR=$(wait_for_line "$TMP/mock.err" 'mock-llm ready listen=[^ ]+' "$MOCK_PID" mock-llm)
 MOCK_ADDR=${MOCK_ADDR#*listen=}
 
-YAML="$TMP/gateway.yaml"
-cat >"$YAML" <<'EOF'
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: bench-gateway, namespace: default }
-spec:
-  gatewayClassName: tollgate
-  listeners: [{ name: http, port: 1975, protocol: HTTP }]
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: bench-backend, namespace: default }
-spec: { endpoints: [{ ip: { address: 127.0.0.1, port: 8000 } }] }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIServiceBackend
-metadata: { name: bench, namespace: default }
-spec:
-  schema: { name: OpenAI }
-  backendRef: { name: bench-backend, kind: Backend, group: gateway.envoyproxy.io }
----
-apiVersion: aigateway.envoyproxy.io/v1alpha1
-kind: AIGatewayRoute
-metadata: { name: bench-route, namespace: default }
-spec:
-  parentRefs: [{ name: bench-gateway, kind: Gateway, group: gateway.networking.k8s.io }]
-  rules: [{ backendRefs: [{ name: bench }] }]
-  llmRequestCosts: [{ metadataKey: total, type: TotalToken }]
----
-# bench/load/run.sh's rate-limit policy: tokens per user per hour (checked before, charged after)
-# and requests per user per minute; budgets that never run out, so every request is checked and
-# charged (two store round trips per request), none refused.
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: BackendTrafficPolicy
-metadata: { name: bench-rate-limit, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: bench-gateway }]
-  rateLimit:
-    type: Global
-    global:
-      rules:
-      - clientSelectors: [{ headers: [{ name: x-user-id, type: Distinct }] }]
-        limit: { requests: 1000000000000, unit: Hour }
-        cost:
-          request: { from: Number, number: 0 }
-          response: { from: Metadata, metadata: { namespace: io.envoy.ai_gateway, key: total } }
-      - clientSelectors: [{ headers: [{ name: x-user-id, type: Distinct }] }]
-        limit: { requests: 1000000000000, unit: Minute }
-        cost: { request: { from: Number, number: 1 } }
-EOF
+YAML="$HERE/gateway.yaml"
 "$TG" validate -c "$YAML" >"$TMP/validate.out" 2>&1 || { cat "$TMP/validate.out" >&2; die "the YAML does not validate"; }
 
 # ---- the three Redis setups ------------------------------------------------------------------------
@@ -185,13 +130,6 @@ start_gateway() {
   fi
 }
 
-stop_pid() {
-  kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-
 # One request must be a 200 with an answer before any number counts.
 smoke() {
   local code
@@ -218,7 +156,7 @@ for name in "${TARGETS[@]}"; do
   rs=$(awk '$1=="tollgate_redis_round_trip_seconds_total"{print $2}' <<<"$m")
   RES[$name,rtt]=$(python3 -c "import sys; n=float(sys.argv[1] or 0); print('%.0f' % (float(sys.argv[2] or 0)/n*1e6) if n else '')" "${rt:-0}" "${rs:-0}")
   RES[$name,errors]=$(awk '$1=="tollgate_ratelimit_store_errors_total"{print $2}' <<<"$m")
-  stop_pid "$GW_PID"
+  stop_pids "$GW_PID"
 done
 
 # ---- callgrind: instructions per request, one event loop ------------------------------------------
@@ -249,12 +187,11 @@ EOF
     ir=$(cat "$TMP"/cg-"$name".* 2>/dev/null | awk '/^(summary|totals):/ {s += $2} END {print s + 0}')
     IR[$name]=$(( ir / CALLGRIND_REQUESTS ))
     log "$name: ${IR[$name]} instructions per request under callgrind ($(( ($(date +%s%N) - start_ns) / 1000000 )) ms)"
-    stop_pid "$GW_PID"
+    stop_pids "$GW_PID"
   done
 fi
 
 # ---- report -----------------------------------------------------------------------------------------
-field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 echo "# Redis rate-limit store: plain, TLS and cluster ($(date -u +%Y-%m-%dT%H:%MZ))"
 echo
 echo "- $(redis-server --version | cut -d' ' -f1-3), $(nproc) cores, tollgate --threads $TOLLGATE_THREADS, wrk -t$WRK_THREADS, $DURATION per row, $USERS users (x-user-id), 2 rules per user"
@@ -265,8 +202,8 @@ echo "|---|---|---|---|---|---|---|---|"
 for name in "${TARGETS[@]}"; do
   for c in $CONNS; do
     r=${RES[$name,$c]}
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$c" "$(field "$r" rps)" \
-      "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" "$(field "$r" errors_status)" \
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$c" "$(field rps "$r")" \
+      "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors_status "$r")" \
       "${RES[$name,rtt]:-}" "${RES[$name,errors]:-0}"
   done
 done

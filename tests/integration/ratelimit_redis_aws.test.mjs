@@ -16,21 +16,14 @@ ${backendYaml('mock')}---
 apiVersion: aigateway.envoyproxy.io/v1alpha1
 kind: AIGatewayRoute
 metadata: { name: r }
-spec:
-  rules:
-  - backendRefs: [{ name: mock }]
+spec: { rules: [{ backendRefs: [{ name: mock }] }] }
 ---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: BackendTrafficPolicy
 metadata: { name: calls, annotations: { tollgate.io/rate-limit-mode: reserve } }
 spec:
   targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }]
-  rateLimit:
-    type: Global
-    global:
-      rules:
-      - clientSelectors: [{ headers: [{ name: x-user-id, type: Distinct }] }]
-        limit: { requests: ${LIMIT}, unit: Hour }
+  rateLimit: { type: Global, global: { rules: [{ clientSelectors: [{ headers: [{ name: x-user-id, type: Distinct }] }], limit: { requests: ${LIMIT}, unit: Hour } }] } }
 `);
 const body = { model: 'm', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] };
 const call = (g, user) => request(`${g.url}/v1/chat/completions`, { body, headers: { 'x-user-id': user } });
