@@ -171,6 +171,7 @@ struct RedisRouter::State : std::enable_shared_from_this<State> {
       for (int64_t s = from; s <= to; ++s) map[static_cast<size_t>(s)] = client;
     }
     slots = std::move(map);
+    seed_serves = std::find(slots.begin(), slots.end(), seed) != slots.end();
     // Nodes that serve no slot any more (failed over, removed) are let go; a call still on one
     // keeps its own reference.
     for (auto it = nodes.begin(); it != nodes.end();) {
@@ -252,6 +253,7 @@ struct RedisRouter::State : std::enable_shared_from_this<State> {
   };
   std::map<RedisNode, std::shared_ptr<RedisClient>, NodeLess> nodes;  // the other primaries
   std::vector<std::shared_ptr<RedisClient>> slots;                    // owner per slot
+  bool seed_serves = false;  // the seed owns slots in the current map
   bool refreshing = false;
   asio::steady_timer refreshed;  // cancelled when a refresh ends: the waiters' signal
   Clock::time_point last_refresh;
@@ -292,8 +294,11 @@ asio::awaitable<Result<bool>> RedisRouter::ensureMode() {
 }
 
 bool RedisRouter::connected() const {
-  if (state_->mode == State::Mode::kUnknown || !state_->seed->connected()) return false;
-  for (auto& [n, c] : state_->nodes) {
+  const State& s = *state_;
+  if (s.mode == State::Mode::kUnknown) return false;
+  // In a cluster the seed matters only while it serves slots (a dead seed is not one).
+  if ((s.mode == State::Mode::kSingle || s.seed_serves) && !s.seed->connected()) return false;
+  for (const auto& [n, c] : s.nodes) {
     if (!c->connected()) return false;
   }
   return true;

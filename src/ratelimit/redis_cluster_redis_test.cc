@@ -11,6 +11,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::bucket;
+using testing::Clock;
 using testing::describe;
 using testing::pumpUntil;
 using testing::RedisClusterNodes;
@@ -138,6 +139,48 @@ TEST_F(RedisClusterTest, FollowsMovedAndAskWhileSlotsMove) {
   ASSERT_TRUE(g.ok()) << describe(g.error());
   EXPECT_EQ(*g, std::vector<int64_t>{2});  // read from where it went, behind ASKING too
   EXPECT_EQ(redisStats().asked.load(), asked + 2);
+}
+
+// A master dies; the cluster promotes its replica (cluster-node-timeout 2 s). The store was
+// seeded at that very master: it must find the new owner through the other nodes.
+class RedisClusterFailoverTest : public testing::RedisTest {
+ protected:
+  RedisClusterNodes nodes_{1};
+};
+
+TEST_F(RedisClusterFailoverTest, APromotedReplicaTakesTheDeadMastersSlots) {
+  ASSERT_TRUE(nodes_.ok()) << "the test cluster did not come up";
+  const uint16_t slot = redisKeySlot("{victim}");
+  const size_t victim = nodes_.ownerOf(slot);
+  RedisOptions o;
+  o.host = "127.0.0.1";
+  o.port = nodes_.port(victim);
+  o.timeout = 1000ms;
+  o.connect_timeout = 300ms;
+  RedisStore store(io_, o);
+  ASSERT_TRUE(waitConnected(store));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(check(store, {bucket("{victim}:k", 100, 1)}).ok());
+  EXPECT_EQ(SyncConn(nodes_.port(victim)).integer({"WAIT", "1", "2000"}), 1);
+  uint64_t refreshes = redisStats().slot_map_refreshes.load();
+
+  nodes_.stop(victim);
+  // Calls fail (open or closed is the limiter's choice) until the cluster has promoted the
+  // replica and the store has read the new map: at most 30 s.
+  Result<CheckOutcome> r = Error::internal("not tried");
+  auto deadline = Clock::now() + 30s;
+  while (Clock::now() < deadline) {
+    r = check(store, {bucket("{victim}:k", 100, 1)});
+    if (r.ok()) break;
+    testing::pumpFor(io_, 100ms);
+  }
+  ASSERT_TRUE(r.ok()) << "no new owner within 30 s: " << describe(r.error());
+  EXPECT_EQ(r->spent, std::vector<uint64_t>{4});  // the replica had the three
+  auto now_owner = nodes_.owner(slot);
+  ASSERT_TRUE(now_owner.has_value());
+  EXPECT_NE(*now_owner, victim);
+  EXPECT_GT(redisStats().slot_map_refreshes.load(), refreshes);
+  // The dead seed serves no slot: the store counts as connected again.
+  EXPECT_TRUE(waitConnected(store, 3s));
 }
 
 using RedisSingleNodeTest = testing::RedisTest;

@@ -56,6 +56,29 @@ inline uint16_t freePort() {
   return ntohs(addr.sin_port);
 }
 
+// n distinct free loopback ports: all bound at once, then released (one freePort() after
+// another may hand out the same port twice).
+inline std::vector<uint16_t> freePorts(size_t n) {
+  std::vector<int> fds;
+  std::vector<uint16_t> ports;
+  for (size_t i = 0; i < n; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (fd < 0) break;
+    fds.push_back(fd);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      break;
+    }
+    ports.push_back(ntohs(addr.sin_port));
+  }
+  for (int fd : fds) ::close(fd);
+  return ports;
+}
+
 using ReplyPtr = std::unique_ptr<redisReply, void (*)(void*)>;
 
 // A plain blocking connection for the test's own look behind the store.
@@ -166,27 +189,33 @@ class RedisServer {
   std::vector<std::string> extra_;
 };
 
-// Three masters, no replicas, made into a cluster by `redis-cli --cluster create` (which
-// spreads the 16384 slots evenly). Their nodes.conf files live in a temporary directory.
+// Three masters (and `replicas` replicas of each), made into a cluster by `redis-cli --cluster
+// create` (which spreads the 16384 slots evenly). Their nodes.conf files live in a temporary
+// directory.
 class RedisClusterNodes {
  public:
-  RedisClusterNodes() {
+  explicit RedisClusterNodes(int replicas = 0) {
     dir_ = std::filesystem::temp_directory_path() /
            ("tollgate-redis-cluster-" + std::to_string(::getpid()) + "-" +
             std::to_string(reinterpret_cast<uintptr_t>(this)));
     std::filesystem::create_directories(dir_);
     std::string create = "timeout 30 redis-cli --cluster create";
-    for (int i = 0; i < 3; ++i) {
-      uint16_t port = freePort();
+    const size_t count = 3 * (1 + static_cast<size_t>(replicas));
+    const std::vector<uint16_t> ports = freePorts(2 * count);  // client and bus port each
+    if (ports.size() != 2 * count) return;
+    for (size_t i = 0; i < count; ++i) {
+      uint16_t port = ports[2 * i];
       servers_.push_back(std::make_unique<RedisServer>(
           std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
                                    "nodes-" + std::to_string(port) + ".conf", "--dir",
                                    dir_.string(), "--cluster-node-timeout", "2000",
+                                   "--repl-diskless-sync-delay", "0",
                                    // The default bus port (port + 10000) may be past 65535.
-                                   "--cluster-port", std::to_string(freePort())},
+                                   "--cluster-port", std::to_string(ports[2 * i + 1])},
           port));
       create += " 127.0.0.1:" + std::to_string(port);
     }
+    create += " --cluster-replicas " + std::to_string(replicas);
     ok_ = std::system((create + " --cluster-yes >/dev/null 2>&1").c_str()) == 0;
     // Every node must agree the cluster is up (slots assigned, gossip settled): at most 10 s.
     auto deadline = Clock::now() + 10s;
@@ -207,20 +236,30 @@ class RedisClusterNodes {
   size_t size() const { return servers_.size(); }
   uint16_t port(size_t i) const { return servers_[i]->port(); }
   std::string id(size_t i) const { return SyncConn(port(i)).string({"CLUSTER", "MYID"}); }
-  // The node that owns the slot, as the cluster itself says (CLUSTER SLOTS on node 0).
-  size_t ownerOf(uint16_t slot) const {
-    SyncConn c(port(0));
-    auto r = c.cmd({"CLUSTER", "SLOTS"});
-    for (size_t i = 0; r && i < r->elements; ++i) {
-      const redisReply* range = r->element[i];
-      if (slot < range->element[0]->integer || slot > range->element[1]->integer) continue;
-      auto p = static_cast<uint16_t>(range->element[2]->element[1]->integer);
-      for (size_t n = 0; n < size(); ++n) {
-        if (port(n) == p) return n;
+  void stop(size_t i) { servers_[i]->stop(); }
+  // The node that owns the slot, as the cluster itself says (CLUSTER SLOTS on the first node
+  // still running), or nullopt.
+  std::optional<size_t> owner(uint16_t slot) const {
+    for (size_t ask = 0; ask < size(); ++ask) {
+      if (servers_[ask]->pid() <= 0) continue;
+      SyncConn c(port(ask));
+      auto r = c.cmd({"CLUSTER", "SLOTS"});
+      for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
+        const redisReply* range = r->element[i];
+        if (slot < range->element[0]->integer || slot > range->element[1]->integer) continue;
+        auto p = static_cast<uint16_t>(range->element[2]->element[1]->integer);
+        for (size_t n = 0; n < size(); ++n) {
+          if (port(n) == p) return n;
+        }
       }
+      return std::nullopt;
     }
-    ADD_FAILURE() << "no owner for slot " << slot;
-    return 0;
+    return std::nullopt;
+  }
+  size_t ownerOf(uint16_t slot) const {
+    auto n = owner(slot);
+    if (!n) ADD_FAILURE() << "no owner for slot " << slot;
+    return n.value_or(0);
   }
 
  private:

@@ -11,14 +11,16 @@ namespace {
 using namespace std::chrono_literals;
 using testing::bucket;
 using testing::describe;
-using testing::freePort;
 using testing::RedisServer;
 using testing::SyncConn;
 using testing::TestCa;
 
 class RedisTlsTest : public testing::RedisTest {
  protected:
-  void SetUp() override { ASSERT_TRUE(ca_.ok()) << "the openssl tool could not make a test CA"; }
+  void SetUp() override {
+    ASSERT_TRUE(ca_.ok()) << "the openssl tool could not make a test CA";
+    ASSERT_EQ(ports_.size(), 2u);
+  }
 
   RedisOptions tlsOptions(uint16_t tls_port, const std::string& host = "127.0.0.1") {
     RedisOptions o;
@@ -36,11 +38,12 @@ class RedisTlsTest : public testing::RedisTest {
   }
 
   TestCa ca_;
+  const std::vector<uint16_t> ports_ = testing::freePorts(2);  // the server's plain and TLS ports
 };
 
 TEST_F(RedisTlsTest, VerifiesTheServerByIpAndByName) {
-  uint16_t tls_port = freePort();
-  RedisServer server(ca_.serverArgs(tls_port, false));
+  const uint16_t tls_port = ports_[1];
+  RedisServer server(ca_.serverArgs(tls_port, false), ports_[0]);
   for (const std::string host : {"127.0.0.1", "localhost"}) {
     RedisStore store(io_, tlsOptions(tls_port, host));
     ASSERT_TRUE(waitConnected(store)) << host;
@@ -53,8 +56,8 @@ TEST_F(RedisTlsTest, VerifiesTheServerByIpAndByName) {
 }
 
 TEST_F(RedisTlsTest, RefusesAServerItCannotVerify) {
-  uint16_t tls_port = freePort();
-  RedisServer server(ca_.serverArgs(tls_port, false));
+  const uint16_t tls_port = ports_[1];
+  RedisServer server(ca_.serverArgs(tls_port, false), ports_[0]);
   RedisOptions system_cas = tlsOptions(tls_port);
   system_cas.tls.ca_file.clear();  // the test CA is not among the system's
   RedisOptions other_name = tlsOptions(tls_port);
@@ -74,10 +77,10 @@ TEST_F(RedisTlsTest, RefusesAServerItCannotVerify) {
 }
 
 TEST_F(RedisTlsTest, ClientCertificateAndAclUser) {
-  uint16_t tls_port = freePort();
+  const uint16_t tls_port = ports_[1];
   std::vector<std::string> args = ca_.serverArgs(tls_port, true);
   args.insert(args.end(), {"--user", "limiter", "on", ">s3cr@t", "~tg:*", "+@all"});
-  RedisServer server(args);
+  RedisServer server(args, ports_[0]);
   RedisOptions o = tlsOptions(tls_port);
   o.username = "limiter";
   o.password = "s3cr@t";
@@ -98,8 +101,8 @@ TEST_F(RedisTlsTest, ClientCertificateAndAclUser) {
 }
 
 TEST_F(RedisTlsTest, ManyConcurrentCallsStayExact) {
-  uint16_t tls_port = freePort();
-  RedisServer server(ca_.serverArgs(tls_port, false));
+  const uint16_t tls_port = ports_[1];
+  RedisServer server(ca_.serverArgs(tls_port, false), ports_[0]);
   RedisStore store(io_, tlsOptions(tls_port));
   ASSERT_TRUE(waitConnected(store));
   expectConcurrentChecksExact(store, "tls-hot", 2000);
