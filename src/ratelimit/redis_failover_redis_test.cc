@@ -18,7 +18,10 @@ using testing::SyncConn;
 
 class RedisFailoverTest : public testing::RedisTest {
  protected:
-  RedisFailoverTest() : replica_({"--replicaof", "127.0.0.1", std::to_string(primary_.port())}) {}
+  // Without the delay a replica's first sync waits 5 s for more replicas to come.
+  RedisFailoverTest()
+      : primary_({"--repl-diskless-sync-delay", "0"}),
+        replica_({"--replicaof", "127.0.0.1", std::to_string(primary_.port())}) {}
 
   void SetUp() override {
     auto deadline = Clock::now() + 5s;

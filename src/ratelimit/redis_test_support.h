@@ -133,9 +133,18 @@ class RedisServer {
  public:
   explicit RedisServer(std::vector<std::string> extra = {}, uint16_t port = 0)
       : port_(port != 0 ? port : freePort()), extra_(std::move(extra)) {
+    // Its own working directory: a replica writes the primary's snapshot there (dump.rdb),
+    // which must not land in the directory the tests run from.
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tollgate-redis-" + std::to_string(::getpid()) + "-" + std::to_string(port_));
+    std::filesystem::create_directories(dir_);
     start();
   }
-  ~RedisServer() { stop(); }
+  ~RedisServer() {
+    stop();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
 
@@ -147,7 +156,8 @@ class RedisServer {
     ASSERT_NE(port_, 0);
     std::vector<std::string> args = {
         "redis-server", "--port", std::to_string(port_),    "--bind", "127.0.0.1",   "--save", "",
-        "--appendonly", "no",     "--enable-debug-command", "local",  "--daemonize", "no"};
+        "--appendonly", "no",     "--enable-debug-command", "local",  "--daemonize", "no",
+        "--dir",        dir_.string()};
     args.insert(args.end(), extra_.begin(), extra_.end());
     std::vector<char*> argv;
     argv.reserve(args.size() + 1);
@@ -187,6 +197,7 @@ class RedisServer {
   uint16_t port_ = 0;
   pid_t pid_ = -1;
   std::vector<std::string> extra_;
+  std::filesystem::path dir_;
 };
 
 // Three masters (and `replicas` replicas of each), made into a cluster by `redis-cli --cluster

@@ -222,7 +222,10 @@ export async function startRedis(port, { extra = [], tls = null, attempt = 0 } =
   const listen = tls
     ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no']
     : ['--port', String(port)];
-  const proc = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own working directory: a replica writes the primary's snapshot there (dump.rdb).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-redis-'));
+  const proc = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   children.add(proc);
   keepLogs(proc, 'redis');
   let out = '';
