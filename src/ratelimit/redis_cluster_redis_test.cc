@@ -183,6 +183,37 @@ TEST_F(RedisClusterFailoverTest, APromotedReplicaTakesTheDeadMastersSlots) {
   EXPECT_TRUE(waitConnected(store, 3s));
 }
 
+// MemoryDB's shape: a cluster that speaks TLS only to clients. The store is given one node's TLS
+// port; the slot map (asked over TLS) names the others' TLS ports, each verified in turn.
+class RedisTlsClusterTest : public testing::RedisTest {
+ protected:
+  testing::TestCa ca_;
+  RedisClusterNodes nodes_{0, &ca_};
+};
+
+TEST_F(RedisTlsClusterTest, EveryNodeIsReachedOverTls) {
+  ASSERT_TRUE(ca_.ok() && nodes_.ok()) << "the TLS test cluster did not come up";
+  RedisOptions o;
+  o.host = "127.0.0.1";
+  o.port = nodes_.tlsPort(0);
+  o.timeout = 2000ms;
+  o.tls.enabled = true;
+  o.tls.ca_file = ca_.file("ca.crt");
+  RedisStore store(io_, o);
+  ASSERT_TRUE(waitConnected(store));
+  EXPECT_TRUE(store.clustered());
+  std::vector<int> per_node(nodes_.size(), 0);
+  for (int u = 0; u < 12; ++u) {
+    const std::string key = "{tls-user-" + std::to_string(u) + "}:k";
+    auto r = check(store, {bucket(key, 10, 2)});
+    ASSERT_TRUE(r.ok()) << describe(r.error());
+    const size_t owner = nodes_.ownerOf(redisKeySlot(key));
+    ++per_node[owner];
+    EXPECT_EQ(SyncConn(nodes_.port(owner)).string({"GET", key}), "2") << key;
+  }
+  for (size_t n = 0; n < nodes_.size(); ++n) EXPECT_GT(per_node[n], 0) << "node " << n;
+}
+
 using RedisSingleNodeTest = testing::RedisTest;
 
 TEST_F(RedisSingleNodeTest, IsNotACluster) {

@@ -154,10 +154,21 @@ class RedisServer {
   // Starts (again) on the same port and waits until it answers, at most 5 s.
   void start() {
     ASSERT_NE(port_, 0);
-    std::vector<std::string> args = {
-        "redis-server", "--port", std::to_string(port_),    "--bind", "127.0.0.1",   "--save", "",
-        "--appendonly", "no",     "--enable-debug-command", "local",  "--daemonize", "no",
-        "--dir",        dir_.string()};
+    std::vector<std::string> args = {"redis-server",
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     "no",
+                                     "--enable-debug-command",
+                                     "local",
+                                     "--daemonize",
+                                     "no",
+                                     "--dir",
+                                     dir_.string()};
     args.insert(args.end(), extra_.begin(), extra_.end());
     std::vector<char*> argv;
     argv.reserve(args.size() + 1);
@@ -198,97 +209,6 @@ class RedisServer {
   pid_t pid_ = -1;
   std::vector<std::string> extra_;
   std::filesystem::path dir_;
-};
-
-// Three masters (and `replicas` replicas of each), made into a cluster by `redis-cli --cluster
-// create` (which spreads the 16384 slots evenly). Their nodes.conf files live in a temporary
-// directory.
-class RedisClusterNodes {
- public:
-  explicit RedisClusterNodes(int replicas = 0) {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("tollgate-redis-cluster-" + std::to_string(::getpid()) + "-" +
-            std::to_string(reinterpret_cast<uintptr_t>(this)));
-    std::filesystem::create_directories(dir_);
-    std::string create = "timeout 30 redis-cli --cluster create";
-    const size_t count = 3 * (1 + static_cast<size_t>(replicas));
-    const std::vector<uint16_t> ports = freePorts(2 * count);  // client and bus port each
-    if (ports.size() != 2 * count) return;
-    for (size_t i = 0; i < count; ++i) {
-      uint16_t port = ports[2 * i];
-      servers_.push_back(std::make_unique<RedisServer>(
-          std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
-                                   "nodes-" + std::to_string(port) + ".conf", "--dir",
-                                   dir_.string(), "--cluster-node-timeout", "2000",
-                                   "--repl-diskless-sync-delay", "0",
-                                   // The default bus port (port + 10000) may be past 65535.
-                                   "--cluster-port", std::to_string(ports[2 * i + 1])},
-          port));
-      create += " 127.0.0.1:" + std::to_string(port);
-    }
-    create += " --cluster-replicas " + std::to_string(replicas);
-    ok_ = std::system((create + " --cluster-yes >/dev/null 2>&1").c_str()) == 0;
-    // Every node must agree the cluster is up (slots assigned, gossip settled): at most 10 s.
-    auto deadline = Clock::now() + 10s;
-    while (ok_ && !allOk()) {
-      if (Clock::now() >= deadline) ok_ = false;
-      std::this_thread::sleep_for(50ms);
-    }
-  }
-  ~RedisClusterNodes() {
-    servers_.clear();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  RedisClusterNodes(const RedisClusterNodes&) = delete;
-  RedisClusterNodes& operator=(const RedisClusterNodes&) = delete;
-
-  bool ok() const { return ok_; }
-  size_t size() const { return servers_.size(); }
-  uint16_t port(size_t i) const { return servers_[i]->port(); }
-  std::string id(size_t i) const { return SyncConn(port(i)).string({"CLUSTER", "MYID"}); }
-  void stop(size_t i) { servers_[i]->stop(); }
-  // The node that owns the slot, as the cluster itself says (CLUSTER SLOTS on the first node
-  // still running), or nullopt.
-  std::optional<size_t> owner(uint16_t slot) const {
-    for (size_t ask = 0; ask < size(); ++ask) {
-      if (servers_[ask]->pid() <= 0) continue;
-      SyncConn c(port(ask));
-      auto r = c.cmd({"CLUSTER", "SLOTS"});
-      for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
-        const redisReply* range = r->element[i];
-        if (slot < range->element[0]->integer || slot > range->element[1]->integer) continue;
-        auto p = static_cast<uint16_t>(range->element[2]->element[1]->integer);
-        for (size_t n = 0; n < size(); ++n) {
-          if (port(n) == p) return n;
-        }
-      }
-      return std::nullopt;
-    }
-    return std::nullopt;
-  }
-  size_t ownerOf(uint16_t slot) const {
-    auto n = owner(slot);
-    if (!n) ADD_FAILURE() << "no owner for slot " << slot;
-    return n.value_or(0);
-  }
-
- private:
-  bool allOk() const {
-    for (size_t i = 0; i < size(); ++i) {
-      SyncConn c(port(i));
-      auto r = c.cmd({"CLUSTER", "INFO"});
-      if (!r || r->type != REDIS_REPLY_STRING ||
-          std::string(r->str, r->len).find("cluster_state:ok") == std::string::npos) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  std::filesystem::path dir_;
-  std::vector<std::unique_ptr<RedisServer>> servers_;
-  bool ok_ = false;
 };
 
 // ---- a throwaway CA, made at run time (no key is ever committed) ----
@@ -351,6 +271,106 @@ class TestCa {
   }
 
   std::filesystem::path dir_;
+  bool ok_ = false;
+};
+
+// Three masters (and `replicas` replicas of each), made into a cluster by `redis-cli --cluster
+// create` (which spreads the 16384 slots evenly). Their nodes.conf files live in a temporary
+// directory. With a CA, every node also serves TLS (its bus and replication too): a client on
+// the TLS port is told the nodes' TLS ports, one on the plain port their plain ports.
+class RedisClusterNodes {
+ public:
+  explicit RedisClusterNodes(int replicas = 0, const TestCa* tls = nullptr) {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tollgate-redis-cluster-" + std::to_string(::getpid()) + "-" +
+            std::to_string(reinterpret_cast<uintptr_t>(this)));
+    std::filesystem::create_directories(dir_);
+    std::string create = "timeout 30 redis-cli --cluster create";
+    const size_t count = 3 * (1 + static_cast<size_t>(replicas));
+    // Client, bus and TLS port each.
+    const std::vector<uint16_t> ports = freePorts(3 * count);
+    if (ports.size() != 3 * count) return;
+    for (size_t i = 0; i < count; ++i) {
+      uint16_t port = ports[3 * i];
+      std::vector<std::string> args{"--cluster-enabled", "yes", "--cluster-config-file",
+                                    "nodes-" + std::to_string(port) + ".conf", "--dir",
+                                    dir_.string(), "--cluster-node-timeout", "2000",
+                                    "--repl-diskless-sync-delay", "0",
+                                    // The default bus port (port + 10000) may be past 65535.
+                                    "--cluster-port", std::to_string(ports[3 * i + 1])};
+      if (tls != nullptr) {
+        auto t = tls->serverArgs(ports[3 * i + 2], false);
+        args.insert(args.end(), t.begin(), t.end());
+        args.insert(args.end(), {"--tls-cluster", "yes", "--tls-replication", "yes"});
+        tls_ports_.push_back(ports[3 * i + 2]);
+      }
+      servers_.push_back(std::make_unique<RedisServer>(std::move(args), port));
+      create += " 127.0.0.1:" + std::to_string(port);
+    }
+    create += " --cluster-replicas " + std::to_string(replicas);
+    ok_ = std::system((create + " --cluster-yes >/dev/null 2>&1").c_str()) == 0;
+    // Every node must agree the cluster is up (slots assigned, gossip settled): at most 10 s.
+    auto deadline = Clock::now() + 10s;
+    while (ok_ && !allOk()) {
+      if (Clock::now() >= deadline) ok_ = false;
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  ~RedisClusterNodes() {
+    servers_.clear();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  RedisClusterNodes(const RedisClusterNodes&) = delete;
+  RedisClusterNodes& operator=(const RedisClusterNodes&) = delete;
+
+  bool ok() const { return ok_; }
+  size_t size() const { return servers_.size(); }
+  uint16_t port(size_t i) const { return servers_[i]->port(); }
+  uint16_t tlsPort(size_t i) const { return tls_ports_.at(i); }
+  std::string id(size_t i) const { return SyncConn(port(i)).string({"CLUSTER", "MYID"}); }
+  void stop(size_t i) { servers_[i]->stop(); }
+  // The node that owns the slot, as the cluster itself says (CLUSTER SLOTS on the first node
+  // still running), or nullopt.
+  std::optional<size_t> owner(uint16_t slot) const {
+    for (size_t ask = 0; ask < size(); ++ask) {
+      if (servers_[ask]->pid() <= 0) continue;
+      SyncConn c(port(ask));
+      auto r = c.cmd({"CLUSTER", "SLOTS"});
+      for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
+        const redisReply* range = r->element[i];
+        if (slot < range->element[0]->integer || slot > range->element[1]->integer) continue;
+        auto p = static_cast<uint16_t>(range->element[2]->element[1]->integer);
+        for (size_t n = 0; n < size(); ++n) {
+          if (port(n) == p) return n;
+        }
+      }
+      return std::nullopt;
+    }
+    return std::nullopt;
+  }
+  size_t ownerOf(uint16_t slot) const {
+    auto n = owner(slot);
+    if (!n) ADD_FAILURE() << "no owner for slot " << slot;
+    return n.value_or(0);
+  }
+
+ private:
+  bool allOk() const {
+    for (size_t i = 0; i < size(); ++i) {
+      SyncConn c(port(i));
+      auto r = c.cmd({"CLUSTER", "INFO"});
+      if (!r || r->type != REDIS_REPLY_STRING ||
+          std::string(r->str, r->len).find("cluster_state:ok") == std::string::npos) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  std::filesystem::path dir_;
+  std::vector<std::unique_ptr<RedisServer>> servers_;
+  std::vector<uint16_t> tls_ports_;
   bool ok_ = false;
 };
 
