@@ -70,12 +70,15 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
     tcp::endpoint endpoint;
     std::string host;  // as the options name it: the TLS verification name and SNI
   };
-  // One connection: a socket, under TLS for rediss://. Handlers hold it, so a connection that
-  // was dropped stays valid until its last operation completes (with operation_aborted).
+  // One connection: a socket, under TLS for rediss://, and the buffers its reads and writes
+  // use. Handlers hold it, so a connection that was dropped stays valid, buffers included, until
+  // its last operation completes (with operation_aborted), whatever the next connection does.
   struct Conn {
     explicit Conn(boost::asio::io_context& io) : sock(io) {}
     tcp::socket sock;
     std::optional<boost::asio::ssl::stream<tcp::socket&>> tls;
+    std::array<char, 16384> read_buf{};
+    std::string writing;  // RESP the socket is writing now
   };
 
   static constexpr std::chrono::milliseconds kBackoffMin{100};
@@ -135,9 +138,7 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
   uint64_t attempt_ = 0;     // the current connection attempt, for timers and posted work
   std::shared_ptr<Conn> conn_;
   redisReader* reader_ = nullptr;
-  std::array<char, 16384> read_buf_{};
-  std::string out_;      // RESP not yet handed to the socket
-  std::string writing_;  // RESP the socket is writing now
+  std::string out_;  // RESP not yet handed to the socket
   bool write_busy_ = false;
   std::deque<Pending> pending_;   // sent (or in out_), reply not yet read, in order
   size_t calls_in_pipeline_ = 0;  // kStepCall entries of pending_

@@ -319,7 +319,6 @@ void RedisClient::Impl::closeConn(const std::string& why) {
     conn_.reset();
   }
   out_.clear();
-  writing_.clear();
   write_busy_ = false;
   auto pending = std::move(pending_);
   pending_.clear();
@@ -395,15 +394,15 @@ void RedisClient::Impl::startRead() {
     self->onRead(n);
   };
   if (conn_->tls) {
-    conn_->tls->async_read_some(asio::buffer(read_buf_), std::move(handler));
+    conn_->tls->async_read_some(asio::buffer(conn_->read_buf), std::move(handler));
   } else {
-    conn_->sock.async_read_some(asio::buffer(read_buf_), std::move(handler));
+    conn_->sock.async_read_some(asio::buffer(conn_->read_buf), std::move(handler));
   }
 }
 
 void RedisClient::Impl::onRead(size_t n) {
   const std::shared_ptr<Conn> c = conn_;
-  redisReaderFeed(reader_, read_buf_.data(), n);
+  redisReaderFeed(reader_, c->read_buf.data(), n);
   while (c == conn_) {
     void* r = nullptr;
     if (redisReaderGetReply(reader_, &r) != REDIS_OK) {
@@ -448,13 +447,13 @@ void RedisClient::Impl::appendCommand(const std::vector<std::string_view>& argv)
 void RedisClient::Impl::flushWrites() {
   if (write_busy_ || out_.empty() || !conn_) return;
   write_busy_ = true;
-  writing_.swap(out_);
+  conn_->writing.swap(out_);
   out_.clear();
   auto handler = [self = shared_from_this(), c = conn_](const boost::system::error_code& ec,
                                                         size_t) {
     if (c != self->conn_) return;
     self->write_busy_ = false;
-    self->writing_.clear();
+    c->writing.clear();
     if (ec) {
       self->onDown("connection lost: " + ec.message());
       return;
@@ -462,9 +461,9 @@ void RedisClient::Impl::flushWrites() {
     self->flushWrites();
   };
   if (conn_->tls) {
-    asio::async_write(*conn_->tls, asio::buffer(writing_), std::move(handler));
+    asio::async_write(*conn_->tls, asio::buffer(conn_->writing), std::move(handler));
   } else {
-    asio::async_write(conn_->sock, asio::buffer(writing_), std::move(handler));
+    asio::async_write(conn_->sock, asio::buffer(conn_->writing), std::move(handler));
   }
 }
 
