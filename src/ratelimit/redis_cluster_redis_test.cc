@@ -6,16 +6,11 @@
 #include "ratelimit/redis_store.h"
 #include "ratelimit/redis_test_support.h"
 
-namespace tollgate::ratelimit {
+// In the support header's namespace: its helpers need no using-declarations.
+namespace tollgate::ratelimit::testing {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::bucket;
-using testing::Clock;
-using testing::describe;
-using testing::pumpUntil;
-using testing::RedisClusterNodes;
-using testing::SyncConn;
 
 class RedisClusterTest : public testing::RedisTest {
  protected:
@@ -214,7 +209,7 @@ TEST_F(RedisTlsClusterTest, EveryNodeIsReachedOverTls) {
   for (size_t n = 0; n < nodes_.size(); ++n) EXPECT_GT(per_node[n], 0) << "node " << n;
 }
 
-using RedisSingleNodeTest = testing::RedisTest;
+using RedisSingleNodeTest = RedisTest;
 
 TEST_F(RedisSingleNodeTest, IsNotACluster) {
   testing::RedisServer plain;
@@ -226,4 +221,4 @@ TEST_F(RedisSingleNodeTest, IsNotACluster) {
 }
 
 }  // namespace
-}  // namespace tollgate::ratelimit
+}  // namespace tollgate::ratelimit::testing

@@ -5,16 +5,11 @@
 #include "ratelimit/redis_store.h"
 #include "ratelimit/redis_test_support.h"
 
-namespace tollgate::ratelimit {
+// In the support header's namespace: its helpers need no using-declarations.
+namespace tollgate::ratelimit::testing {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::bucket;
-using testing::Clock;
-using testing::describe;
-using testing::pumpUntil;
-using testing::RedisServer;
-using testing::SyncConn;
 
 class RedisFailoverTest : public testing::RedisTest {
  protected:
@@ -24,11 +19,11 @@ class RedisFailoverTest : public testing::RedisTest {
         replica_({"--replicaof", "127.0.0.1", std::to_string(primary_.port())}) {}
 
   void SetUp() override {
-    auto deadline = Clock::now() + 5s;
+    auto deadline = testing::Clock::now() + 5s;
     while (
         SyncConn(replica_.port()).string({"INFO", "replication"}).find("master_link_status:up") ==
         std::string::npos) {
-      ASSERT_LT(Clock::now(), deadline) << "the replica never synced";
+      ASSERT_LT(testing::Clock::now(), deadline) << "the replica never synced";
       std::this_thread::sleep_for(20ms);
     }
   }
@@ -60,7 +55,7 @@ TEST_F(RedisFailoverTest, ReplicaIsPassedOverUntilPromoted) {
   EXPECT_EQ(r.error().code, ErrorCode::kUpstreamConnect) << describe(r.error());
   // Reconnecting finds only the replica, which ROLE rules out: still down.
   uint64_t reconnects = redisStats().reconnects.load();
-  ASSERT_TRUE(pumpUntil(
+  ASSERT_TRUE(testing::pumpUntil(
       io_, [&] { return redisStats().reconnects.load() >= reconnects + 2; }, 5s));
   EXPECT_FALSE(store.connected());
 
@@ -93,4 +88,4 @@ TEST_F(RedisFailoverTest, DemotedPrimaryIsLeftForTheNewOne) {
 }
 
 }  // namespace
-}  // namespace tollgate::ratelimit
+}  // namespace tollgate::ratelimit::testing

@@ -7,22 +7,14 @@
 #include "ratelimit/redis_store.h"
 #include "ratelimit/redis_test_support.h"
 
-namespace tollgate::ratelimit {
+// In the support header's namespace: its helpers need no using-declarations.
+namespace tollgate::ratelimit::testing {
 namespace {
 
-namespace asio = boost::asio;
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
 using Values = std::vector<int64_t>;
 
-using RedisStoreTest = testing::RedisTest;
-using testing::bucket;
-using testing::describe;
-using testing::freePort;
-using testing::pumpFor;
-using testing::pumpUntil;
-using testing::RedisServer;
-using testing::SyncConn;
+using RedisStoreTest = RedisTest;
 
 TEST_F(RedisStoreTest, EnvoyModeLetsTheCrossingRequestPass) {
   RedisServer server;
@@ -489,4 +481,4 @@ TEST_F(RedisStoreTest, DestroyedBeforeTheLoopRuns) {
 }
 
 }  // namespace
-}  // namespace tollgate::ratelimit
+}  // namespace tollgate::ratelimit::testing

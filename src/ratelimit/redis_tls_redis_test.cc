@@ -5,15 +5,11 @@
 #include "ratelimit/redis_store.h"
 #include "ratelimit/redis_test_support.h"
 
-namespace tollgate::ratelimit {
+// In the support header's namespace: its helpers need no using-declarations.
+namespace tollgate::ratelimit::testing {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::bucket;
-using testing::describe;
-using testing::RedisServer;
-using testing::SyncConn;
-using testing::TestCa;
 
 class RedisTlsTest : public testing::RedisTest {
  protected:
@@ -127,4 +123,4 @@ TEST_F(RedisTlsTest, OptionsFromTheUrlAndFlags) {
 }
 
 }  // namespace
-}  // namespace tollgate::ratelimit
+}  // namespace tollgate::ratelimit::testing
