@@ -62,23 +62,14 @@ BENCH_TAG=bench
 # shellcheck source=bench/lib.sh
 source "$HERE/../lib.sh"
 
-# key=value field from a RESULT/STREAM line.
-field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<" $2"; }
-
 PIDS=()      # long-lived servers: mock, nginx, tollgate
 CHILD=""     # the measurement running now (wrk or node), if any
 TMP=""
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  local pid
   [[ -n "$CHILD" ]] && { kill -TERM "$CHILD" 2>/dev/null || true; wait "$CHILD" 2>/dev/null || true; }
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_pids "${PIDS[@]}"
   [[ -n "$TMP" && -d "$TMP" ]] && rm -rf "$TMP"
   exit "$rc"
 }

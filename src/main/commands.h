@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kube/objects.h"
+#include "ratelimit/redis_options.h"
 
 namespace tollgate::cli {
 
@@ -16,7 +17,8 @@ struct RunOptions {
   std::vector<std::string> backend_endpoints;  // BACKEND=HOST:PORT
   unsigned threads = 0;                        // 0 = one per core
   std::string access_log = "-";
-  std::string redis_url;  // empty: in-process limits
+  std::string redis_url;          // empty: in-process limits
+  ratelimit::RedisTls redis_tls;  // the files for rediss:// (--redis-ca-file ...)
   uint32_t redis_timeout_ms = 50;
   std::string rate_limit_mode = "envoy";    // envoy | reserve
   std::string rate_limit_failure = "open";  // open | closed
@@ -46,8 +48,8 @@ struct RunOptions {
 };
 
 int runGateway(const RunOptions& opts);
-int validateConfig(const std::vector<std::string>& paths,
-                   const std::vector<std::string>& overrides, const std::string& log_level);
+int validateConfig(const std::vector<std::string>& paths, const std::vector<std::string>& overrides,
+                   const std::string& log_level);
 
 struct DemoOptions {
   std::string listen = "127.0.0.1:1975";
@@ -85,6 +87,7 @@ int runClient(const ClientOptions& opts);
 struct LimitsOptions {
   std::vector<std::string> config_paths;
   std::string redis_url;
+  ratelimit::RedisTls redis_tls;
   std::string user;
   std::string model;
 };

@@ -17,9 +17,10 @@ namespace tollgate::cli {
 
 int showLimits(const LimitsOptions& o) {
   namespace asio = boost::asio;
-  auto redis = ratelimit::parseRedisUrl(o.redis_url);
+  std::string error;
+  auto redis = ratelimit::redisOptionsFrom(o.redis_url, o.redis_tls, &error);
   if (!redis) {
-    std::cerr << "tollgate: error: --redis expects redis://[[user]:password@]HOST:PORT[/db]\n";
+    std::cerr << "tollgate: error: " << error << "\n";
     return 2;
   }
   auto lr = config::loadFiles(o.config_paths);

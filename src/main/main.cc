@@ -8,6 +8,23 @@
 namespace {
 // spdlog reads an unknown level name as "off": a typo would silence the log without a word.
 const CLI::IsMember kLogLevels({"trace", "debug", "info", "warn", "error", "critical", "off"});
+
+// The TLS files of rediss://, for `run` and `limits` alike (docs/redis.md).
+void addRedisTlsOptions(CLI::App* cmd, tollgate::ratelimit::RedisTls& tls) {
+  cmd->add_option("--redis-ca-file", tls.ca_file,
+                  "rediss://: PEM CA bundle the Redis server is verified against (default: the "
+                  "system CAs)")
+      ->envname("TOLLGATE_REDIS_CA_FILE");
+  cmd->add_option("--redis-cert-file", tls.cert_file,
+                  "rediss://: client certificate chain (PEM) for servers that ask for one")
+      ->envname("TOLLGATE_REDIS_CERT_FILE");
+  cmd->add_option("--redis-key-file", tls.key_file, "rediss://: the client certificate's key")
+      ->envname("TOLLGATE_REDIS_KEY_FILE");
+  cmd->add_option("--redis-tls-server-name", tls.server_name,
+                  "rediss://: name to verify in the server certificate and send as SNI "
+                  "(default: the host of the URL)")
+      ->envname("TOLLGATE_REDIS_TLS_SERVER_NAME");
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -71,9 +88,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run_cmd
       ->add_option("--redis", run.redis_url,
-                   "redis://[[user]:password@]HOST:PORT[/db]: share rate-limit budgets across "
-                   "replicas (default: in-process)")
+                   "redis[s]://[[user]:password@]HOST:PORT[,HOST:PORT...][/db]: share rate-limit "
+                   "budgets across replicas (default: in-process); a Redis Cluster is detected")
       ->envname("TOLLGATE_REDIS_URL");
+  addRedisTlsOptions(run_cmd, run.redis_tls);
   run_cmd->add_option("--redis-timeout-ms", run.redis_timeout_ms, "Redis round-trip timeout")
       ->capture_default_str();
   run_cmd
@@ -179,9 +197,10 @@ int main(int argc, char** argv) {
       "limits", "Show one user's rate-limit buckets (spent, limit, reset) from Redis");
   limits_cmd->add_option("-c,--config", limits.config_paths, "YAML file or directory; repeatable")
       ->required();
-  limits_cmd->add_option("--redis", limits.redis_url, "redis://HOST:PORT[/db]")
+  limits_cmd->add_option("--redis", limits.redis_url, "redis[s]://HOST:PORT[/db]")
       ->required()
       ->envname("TOLLGATE_REDIS_URL");
+  addRedisTlsOptions(limits_cmd, limits.redis_tls);
   limits_cmd->add_option("--user", limits.user, "the x-user-id value")->required();
   limits_cmd->add_option("--model", limits.model, "also match model-specific rules for MODEL");
 

@@ -109,9 +109,10 @@ int runGateway(const RunOptions& opts) {
   }
   std::optional<ratelimit::RedisOptions> redis;
   if (!opts.redis_url.empty()) {
-    redis = ratelimit::parseRedisUrl(opts.redis_url);
+    std::string error;
+    redis = ratelimit::redisOptionsFrom(opts.redis_url, opts.redis_tls, &error);
     if (!redis) {
-      std::cerr << "tollgate: error: --redis expects redis://[[user]:password@]HOST:PORT[/db]\n";
+      std::cerr << "tollgate: error: " << error << "\n";
       return 2;
     }
     redis->timeout = std::chrono::milliseconds(opts.redis_timeout_ms);

@@ -108,11 +108,40 @@ void registerRunMetrics(metrics::Registry& registry, const RunMetricSources& sou
                        "Sum of Redis round-trip times (divide by round trips for the mean)",
                        {},
                        [rs, one] { return one(double(rs->rtt_micros_total.load()) / 1e6); }});
+    // Plain counters of the Redis clients, one metric each.
+    struct Plain {
+      const char* name;
+      const char* help;
+      const std::atomic<uint64_t> ratelimit::RedisStats::*field;
+    };
+    static constexpr Plain kPlain[] = {
+        {"tollgate_redis_timeouts_total", "Redis commands that timed out",
+         &ratelimit::RedisStats::timeouts},
+        {"tollgate_redis_late_replies_total",
+         "Redis replies that arrived after their command had timed out (the work was done; "
+         "not errors)",
+         &ratelimit::RedisStats::late_replies},
+        {"tollgate_redis_errors_total",
+         "Redis error replies, connections lost under a command, unexpected replies",
+         &ratelimit::RedisStats::errors},
+        {"tollgate_redis_reconnects_total", "Redis connection attempts after a failure",
+         &ratelimit::RedisStats::reconnects},
+        {"tollgate_redis_slot_map_refreshes_total", "Redis Cluster slot maps read",
+         &ratelimit::RedisStats::slot_map_refreshes},
+    };
+    for (const Plain& p : kPlain) {
+      registry.callback({Type::kCounter, p.name, p.help, {}, [rs, one, field = p.field] {
+                           return one(double((rs->*field).load()));
+                         }});
+    }
     registry.callback({Type::kCounter,
-                       "tollgate_redis_timeouts_total",
-                       "Redis commands that timed out",
-                       {},
-                       [rs, one] { return one(double(rs->timeouts.load())); }});
+                       "tollgate_redis_redirects_total",
+                       "Redis Cluster redirects followed, by kind",
+                       {"kind"},
+                       [rs] {
+                         return Samples{{{"moved"}, double(rs->moved.load())},
+                                        {{"ask"}, double(rs->asked.load())}};
+                       }});
     registry.callback(
         {Type::kGauge, "tollgate_redis_connected", "Redis connections up", {}, [rs, one] {
            return one(double(rs->connected.load()));

@@ -207,6 +207,7 @@ std::vector<Bucket> Limiter::matchBuckets(const Policies& policies,
       continue;
     }
     std::string distinct;
+    std::string_view tag;  // the first Distinct value: the key's cluster hash tag
     bool applies = true;
     for (const auto& h : rule.headers) {
       auto v = facts.headers ? facts.headers->get(h.name()) : std::nullopt;
@@ -215,6 +216,7 @@ std::vector<Bucket> Limiter::matchBuckets(const Policies& policies,
         break;
       }
       if (h.kind() == HeaderMatchKind::kDistinct) {
+        if (distinct.empty()) tag = *v;
         // Length-prefixed, so values with separators can never collide.
         distinct += std::to_string(v->size());
         distinct += ':';
@@ -226,8 +228,17 @@ std::vector<Bucket> Limiter::matchBuckets(const Policies& policies,
     Window w = windowFor(rule.unit, now);
     Bucket b;
     b.rule = &rule;
-    b.key.reserve(48 + rule.policy.size() + distinct.size());
+    b.key.reserve(52 + rule.policy.size() + distinct.size() + tag.size());
     b.key += "tg:rl:";
+    // A Redis Cluster hashes only what is inside the first {...}: every bucket of one user (the
+    // first Distinct header, x-user-id in the usual rules) lands in one slot, so one script call
+    // checks them all atomically. Buckets without a Distinct header hash on their whole key.
+    // docs/redis.md has the key format.
+    if (!distinct.empty()) {
+      b.key += '{';
+      b.key += tag;
+      b.key += "}:";
+    }
     b.key += rule.policy;
     b.key += ':';
     b.key += std::to_string(rule.index);

@@ -15,8 +15,8 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Commands hiredis may hold at once (timed-out ones included): beyond this Redis is not keeping
-// up, and queueing more would only grow memory and every later call's latency.
+// Commands the pipeline may hold at once (timed-out ones included): beyond this Redis is not
+// keeping up, and queueing more would only grow memory and every later call's latency.
 constexpr size_t kMaxOutstanding = 65536;
 
 static_assert(static_cast<int>(RedisReply::Type::kString) == REDIS_REPLY_STRING &&
@@ -75,15 +75,25 @@ Error RedisClient::unexpectedReply(const std::string& what) const {
                          "redis " + impl_->where_ + ": unexpected reply: " + what, false);
 }
 
-asio::awaitable<Result<RedisReply>> RedisClient::command(std::vector<std::string> args) {
+Error RedisClient::errorReply(const std::string& message) const {
+  redisStats().errors.fetch_add(1, std::memory_order_relaxed);
+  return Error::upstream(ErrorCode::kUpstreamBadResponse, impl_->role_ + " error",
+                         "redis " + impl_->where_ + ": " + message, false);
+}
+
+asio::awaitable<Result<RedisReply>> RedisClient::command(std::vector<std::string> args,
+                                                         RedisCallFlags flags) {
   std::shared_ptr<Impl> impl = impl_;  // the client may be destroyed while this call waits
   auto call = std::make_shared<Call>();
   call->args = std::move(args);
+  call->asking = flags.asking;
+  call->raw_errors = flags.error_replies;
   co_return co_await impl->execute(call);
 }
 
 asio::awaitable<Result<RedisReply>> RedisClient::evalScript(size_t script,
-                                                            std::vector<std::string> args) {
+                                                            std::vector<std::string> args,
+                                                            RedisCallFlags flags) {
   std::shared_ptr<Impl> impl = impl_;
   if (script >= impl->scripts_.size()) {
     co_return Error::internal("redis: no script " + std::to_string(script));
@@ -91,6 +101,8 @@ asio::awaitable<Result<RedisReply>> RedisClient::evalScript(size_t script,
   auto call = std::make_shared<Call>();
   call->script = static_cast<int>(script);
   call->args = std::move(args);
+  call->asking = flags.asking;
+  call->raw_errors = flags.error_replies;
   co_return co_await impl->execute(call);
 }
 
@@ -120,99 +132,88 @@ void RedisClient::Impl::submit(const std::shared_ptr<Call>& call) {
     finish(*call, unavailable(last_failure_.empty() ? "not connected" : last_failure_));
     return;
   }
-  if (in_redis_ + unsent_.size() >= kMaxOutstanding) {
+  if (calls_in_pipeline_ + unsent_.size() >= kMaxOutstanding) {
     finish(*call, unavailable("too many commands outstanding"));
     return;
   }
   call->deadline = Clock::now() + opts_.timeout;
   inflight_.push_back(call);
   armTimeout();
-  if (ac_ != nullptr && tcp_up_) {
+  if (state_ == State::kReady) {
     send(call);
+    flushWrites();
   } else {
-    unsent_.push_back(call);  // held until the TCP connection is up (another address may win)
+    unsent_.push_back(call);  // held until the connection is ready (another address may win)
   }
 }
 
+// Appends the call to the pipeline; the caller flushes.
 void RedisClient::Impl::send(const std::shared_ptr<Call>& call) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
+  if (call->asking) {
+    appendCommand({"ASKING"});
+    pending_.push_back({kStepAsking, nullptr});
+  }
+  std::vector<std::string_view> argv;
   argv.reserve(call->args.size() + 2);
-  lens.reserve(call->args.size() + 2);
-  auto push = [&](std::string_view s) {
-    argv.push_back(s.data());
-    lens.push_back(s.size());
-  };
   if (call->script >= 0) {
     const auto i = static_cast<size_t>(call->script);
     if (shas_[i].empty()) call->as_eval = true;
-    if (call->as_eval) {
-      push("EVAL");
-      push(scripts_[i]);
-    } else {
-      push("EVALSHA");
-      push(shas_[i]);
-    }
+    argv.emplace_back(call->as_eval ? "EVAL" : "EVALSHA");
+    argv.emplace_back(call->as_eval ? scripts_[i] : shas_[i]);
   }
-  for (const auto& a : call->args) push(a);
-  call->hiredis_ref = call;
+  for (const auto& a : call->args) argv.emplace_back(a);
+  appendCommand(argv);
+  pending_.push_back({kStepCall, call});
   call->sent_at = Clock::now();
-  if (redisAsyncCommandArgv(ac_, &Impl::onReply, call.get(), static_cast<int>(argv.size()),
-                            argv.data(), lens.data()) != REDIS_OK) {
-    call->hiredis_ref.reset();
-    redisStats().errors.fetch_add(1, std::memory_order_relaxed);
-    finish(*call, unavailable("connection is closing"));
-    popDone();
-    return;
-  }
-  if (in_redis_++ == 0) progress_at_ = call->sent_at;
+  if (calls_in_pipeline_++ == 0) progress_at_ = call->sent_at;
 }
 
-void RedisClient::Impl::onReply(redisAsyncContext* ac, void* r, void* privdata) {
-  auto* self = static_cast<Impl*>(ac->data);
-  std::shared_ptr<Call> call = std::move(static_cast<Call*>(privdata)->hiredis_ref);
-  --self->in_redis_;
-  auto* reply = static_cast<redisReply*>(r);
+void RedisClient::Impl::onCallReply(const std::shared_ptr<Call>& call, const redisReply& reply) {
   auto now = Clock::now();
-  if (reply != nullptr) {
-    self->progress_at_ = now;
-    auto& stats = redisStats();
-    stats.round_trips.fetch_add(1, std::memory_order_relaxed);
-    stats.rtt_micros_total.fetch_add(
-        std::chrono::duration_cast<std::chrono::microseconds>(now - call->sent_at).count(),
-        std::memory_order_relaxed);
-  }
-  if (call->done) return;  // timed out earlier: whatever came back is dropped
-  if (reply == nullptr) {
-    redisStats().errors.fetch_add(1, std::memory_order_relaxed);
-    std::string why = ac->errstr != nullptr && ac->errstr[0] != '\0'
-                          ? std::string("connection lost: ") + ac->errstr
-                          : std::string("connection closed");
-    self->finish(*call, self->unavailable(why));
-    self->popDone();
+  auto& stats = redisStats();
+  stats.round_trips.fetch_add(1, std::memory_order_relaxed);
+  stats.rtt_micros_total.fetch_add(
+      std::chrono::duration_cast<std::chrono::microseconds>(now - call->sent_at).count(),
+      std::memory_order_relaxed);
+  if (call->done) {
+    // Timed out earlier: Redis did the work all the same. Counted apart, not as an error.
+    stats.late_replies.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (reply->type == REDIS_REPLY_ERROR) {
-    std::string_view msg(reply->str, reply->len);
+  if (reply.type == REDIS_REPLY_ERROR) {
+    std::string_view msg(reply.str, reply.len);
     // The server lost the script (SCRIPT FLUSH, restart, failover): send the text once; EVAL
     // also caches it again for the EVALSHAs that follow.
-    if (call->script >= 0 && !call->as_eval && msg.starts_with("NOSCRIPT") && self->ac_ == ac) {
+    if (call->script >= 0 && !call->as_eval && msg.starts_with("NOSCRIPT")) {
       call->as_eval = true;
-      self->send(call);
+      send(call);
+      flushWrites();
       return;
     }
-    redisStats().errors.fetch_add(1, std::memory_order_relaxed);
-    Error e = Error::upstream(ErrorCode::kUpstreamBadResponse, self->role_ + " error",
-                              "redis " + self->where_ + ": " + std::string(msg), false);
-    self->finish(*call, std::move(e));
-    self->popDone();
-    return;
+    // The node was demoted (a failover promoted another): this connection is of no use for
+    // writes any more. A new one finds the primary.
+    if (msg.starts_with("READONLY")) {
+      stats.errors.fetch_add(1, std::memory_order_relaxed);
+      finish(*call, unavailable("the node became a replica: " + std::string(msg)));
+      popDone();
+      // At once, so no call goes out on it meanwhile (the read loop stops: the reply in hand is
+      // its own copy).
+      if (state_ == State::kReady) lose("the node became a replica");
+      return;
+    }
+    if (!call->raw_errors) {
+      stats.errors.fetch_add(1, std::memory_order_relaxed);
+      finish(*call, Error::upstream(ErrorCode::kUpstreamBadResponse, role_ + " error",
+                                    "redis " + where_ + ": " + std::string(msg), false));
+      popDone();
+      return;
+    }
   }
-  self->finish(*call, copyReply(*reply));
-  self->popDone();
+  finish(*call, copyReply(reply));
+  popDone();
 }
 
-// Completes a call exactly once. The handler runs later from the loop, never inside hiredis or
+// Completes a call exactly once. The handler runs later from the loop, never inside the reader or
 // inside the caller's stack: resuming a coroutine there could re-enter or destroy the client.
 void RedisClient::Impl::finish(Call& call, Result<RedisReply> result) {
   if (call.done) return;
@@ -276,7 +277,7 @@ void RedisClient::Impl::onTimeouts() {
   }
   // Calls time out one by one while a peer that vanished without a FIN or RST keeps the
   // connection "up" for many minutes: no reply at all for stall_limit_ means it is gone.
-  if (ac_ != nullptr && state_ == State::kReady && in_redis_ > 0 &&
+  if (conn_ && state_ == State::kReady && calls_in_pipeline_ > 0 &&
       now - progress_at_ >= stall_limit_) {
     lose("no reply for " +
          std::to_string(

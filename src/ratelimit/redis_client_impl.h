@@ -1,13 +1,19 @@
 // Internal to the Redis client (redis_client.cc: calls, replies, timeouts; redis_connection.cc:
-// connect, handshake, reconnect, the hiredis event adapter). Include it from nowhere else.
+// resolve, connect, TLS, handshake, reconnect, the socket's reads and writes). Include it from
+// nowhere else.
+//
+// The transport is Asio's (a TCP socket, under an ssl::stream for rediss://) and replies are
+// parsed by hiredis' reader (hiredis/read.h): Debian's hiredis 0.14 has no TLS, and its reader
+// is the part worth keeping. Commands are written in RESP by the client itself.
 #pragma once
 
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include <array>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -21,9 +27,8 @@
 
 namespace tollgate::ratelimit {
 
-// One client call. hiredis' privdata points at it; `hiredis_ref` keeps it alive for as long as
-// hiredis holds that pointer (hiredis runs every callback exactly once, with NULL when the
-// context is freed), so a reply that arrives after the call timed out finds valid memory.
+// One client call. It stays referenced by the pipeline (Impl::pending_) until its reply comes,
+// so a reply that arrives after the call timed out is matched to it (and counted as late).
 struct RedisClient::Call {
   using Clock = std::chrono::steady_clock;
   using Completion = void(Result<RedisReply>);
@@ -35,64 +40,85 @@ struct RedisClient::Call {
   std::optional<boost::asio::any_completion_handler<Completion>> handler;
   Clock::time_point deadline;
   Clock::time_point sent_at;
-  bool done = false;     // completed (reply, error or timeout): later events are ignored
-  bool as_eval = false;  // sent with the script text (not loaded yet, or NOSCRIPT)
-  std::shared_ptr<Call> hiredis_ref;
+  bool done = false;        // completed (reply, error or timeout): later events are ignored
+  bool as_eval = false;     // sent with the script text (not loaded yet, or NOSCRIPT)
+  bool asking = false;      // preceded by ASKING (a cluster ASK redirect)
+  bool raw_errors = false;  // an error reply comes back as a kError reply, not an Error
 };
 
-// Lives in a shared_ptr: every Asio handler holds a reference, and hiredis' context (whose data
-// pointers are raw Impl*) is always freed by Impl before it goes away, so no callback can reach
-// freed memory. Runs on one thread: no locks.
+// Lives in a shared_ptr: every Asio handler holds a reference. Runs on one thread: no locks.
 struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
   using Clock = std::chrono::steady_clock;
+  using tcp = boost::asio::ip::tcp;
   enum class State { kResolving, kConnecting, kReady, kDown, kStopped };
-  // Handshake commands carry their step as hiredis privdata: AUTH, SELECT, then one SCRIPT LOAD
-  // per script (kStepScript + index), or a PING when there is no script to load.
-  enum HandshakeStep : intptr_t { kStepAuth = 1, kStepSelect = 2, kStepPing = 3, kStepScript = 4 };
+  // What a reply in the pipeline answers, in send order: a call (kStepCall), a handshake command
+  // (AUTH, SELECT, ROLE, then one SCRIPT LOAD per script: kStepScript + index), or the ASKING
+  // sent before an ASK-redirected call.
+  enum Step : int {
+    kStepCall = 0,
+    kStepAuth = 1,
+    kStepSelect = 2,
+    kStepRole = 3,
+    kStepAsking = 4,
+    kStepScript = 5
+  };
+  struct Pending {
+    int step = kStepCall;
+    std::shared_ptr<Call> call;  // kStepCall only
+  };
+  struct Address {
+    tcp::endpoint endpoint;
+    std::string host;  // as the options name it: the TLS verification name and SNI
+  };
+  // One connection: a socket, under TLS for rediss://, and the buffers its reads and writes
+  // use. Handlers hold it, so a connection that was dropped stays valid, buffers included, until
+  // its last operation completes (with operation_aborted), whatever the next connection does.
+  struct Conn {
+    explicit Conn(boost::asio::io_context& io) : sock(io) {}
+    tcp::socket sock;
+    std::optional<boost::asio::ssl::stream<tcp::socket&>> tls;
+    std::array<char, 16384> read_buf{};
+    std::string writing;  // RESP the socket is writing now
+  };
 
   static constexpr std::chrono::milliseconds kBackoffMin{100};
   static constexpr std::chrono::milliseconds kBackoffMax{5000};
 
   Impl(boost::asio::io_context& io, RedisOptions o, std::string role,
        std::vector<std::string> scripts);
-  ~Impl() { shutdown("the client was destroyed"); }
+  ~Impl();
 
   // ---- connection life cycle (redis_connection.cc) ----
   void startAttempt();
+  // Resolves the options' nodes one after the other (Asio's resolver thread, never a blocking
+  // getaddrinfo on the loop), then connects.
+  void resolveNode(size_t i);
   // Tries the attempt's addresses in turn ("localhost" may give ::1 first while Redis listens on
-  // 127.0.0.1 only); the attempt fails when none accepts.
+  // 127.0.0.1 only; a replica is passed over); the attempt fails when none will do.
   void connectNext();
-  // Starts a non-blocking connect; returns why it failed at once, or "".
-  std::string connectTo(const std::string& ip);
+  void onTcpConnected(const std::shared_ptr<Conn>& c);
+  void onTransportUp();
   void sendHandshake();
-  void handshakeCommand(intptr_t step, const std::vector<const char*>& argv,
-                        const std::vector<size_t>& lens);
-  static void onHandshakeReply(redisAsyncContext* ac, void* r, void* privdata);
+  void onHandshakeReply(int step, const redisReply& reply);
   void becomeReady();
   void armConnectTimer();
-  static void onConnectCb(const redisAsyncContext* ac, int status);
-  void flushUnsent();
-  static void onDisconnectCb(const redisAsyncContext* ac, int status);
-  // Drops the current context on our own initiative (never from inside a hiredis callback).
-  void lose(const std::string& why);
-  void freeContext();
+  // Drops the connection and what is in its pipeline (calls fail with `why`).
+  void closeConn(const std::string& why);
   void onDown(const std::string& why);
+  void lose(const std::string& why) { onDown(why); }
   void shutdown(const std::string& why);
-  // hiredis event hooks: the Asio adapter.
-  static void evAddRead(void* p);
-  static void evDelRead(void* p);
-  static void evAddWrite(void* p);
-  static void evDelWrite(void* p);
-  static void evCleanup(void* p);
-  void armRead();
-  void armWrite();
+  void startRead();
+  void onRead(size_t n);
+  // Writes RESP for argv into the output buffer.
+  void appendCommand(const std::vector<std::string_view>& argv);
+  void flushWrites();
 
   // ---- calls (redis_client.cc) ----
   Error unavailable(const std::string& detail) const;
   boost::asio::awaitable<Result<RedisReply>> execute(const std::shared_ptr<Call>& call);
   void submit(const std::shared_ptr<Call>& call);
   void send(const std::shared_ptr<Call>& call);
-  static void onReply(redisAsyncContext* ac, void* r, void* privdata);
+  void onCallReply(const std::shared_ptr<Call>& call, const redisReply& reply);
   void finish(Call& call, Result<RedisReply> result);
   void popDone();
   void failUnsent(const std::string& why);
@@ -105,18 +131,18 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
   const std::vector<std::string> scripts_;  // Lua texts, loaded on every connection
   const std::string where_;                 // host:port/db for logs and errors; never the password
   const std::chrono::milliseconds stall_limit_;
+  std::shared_ptr<boost::asio::ssl::context> tls_context_;  // rediss:// only
   State state_ = State::kConnecting;
   bool down_ = false;        // a failure happened since the connection was last ready
   std::string stopped_why_;  // the detail of calls made after shutdown
-  redisAsyncContext* ac_ = nullptr;
-  uint64_t attempt_ = 0;  // the current connection attempt, for timers and posted work
-  uint64_t fd_gen_ = 0;   // bumped whenever the descriptor changes: stale waits ignore themselves
-  boost::asio::posix::stream_descriptor sd_;
-  bool want_read_ = false;
-  bool want_write_ = false;
-  bool read_armed_ = false;
-  bool write_armed_ = false;
-  boost::asio::ip::tcp::resolver resolver_;
+  uint64_t attempt_ = 0;     // the current connection attempt, for timers and posted work
+  std::shared_ptr<Conn> conn_;
+  redisReader* reader_ = nullptr;
+  std::string out_;  // RESP not yet handed to the socket
+  bool write_busy_ = false;
+  std::deque<Pending> pending_;   // sent (or in out_), reply not yet read, in order
+  size_t calls_in_pipeline_ = 0;  // kStepCall entries of pending_
+  tcp::resolver resolver_;
   boost::asio::steady_timer reconnect_timer_;
   boost::asio::steady_timer connect_timer_;
   boost::asio::steady_timer timeout_timer_;
@@ -125,13 +151,12 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
   // The scripts' digests on this connection; each empty until its SCRIPT LOAD answers.
   std::vector<std::string> shas_;
   bool handshake_failed_ = false;
-  bool tcp_up_ = false;                 // the current context's TCP connection is established
-  std::vector<std::string> addresses_;  // of the current attempt, in resolver order
+  int last_handshake_step_ = kStepRole;
+  std::vector<Address> addresses_;  // of the current attempt, in resolver order
   size_t next_address_ = 0;
-  bool closing_ = false;                        // inside our own redisAsyncFree
+  std::string attempt_failure_;                 // why the last address of the attempt failed
   std::deque<std::shared_ptr<Call>> inflight_;  // submitted and not yet timed out, in order
-  std::vector<std::shared_ptr<Call>> unsent_;   // submitted before the TCP connection was up
-  size_t in_redis_ = 0;                         // commands hiredis holds a callback for
+  std::vector<std::shared_ptr<Call>> unsent_;   // submitted before the connection was ready
   Clock::time_point progress_at_;               // last reply, or the send that ended an idle period
   std::string last_failure_;
 };

@@ -1,10 +1,15 @@
-// The Redis client's connection life cycle: resolve, connect (one address after another),
-// handshake, readiness, loss and reconnect with backoff, and the hiredis event adapter.
+// The Redis client's connection life cycle: resolve, connect (one address after another), TLS,
+// handshake, readiness, loss and reconnect with backoff, and the socket's reads and writes.
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/write.hpp>
 #include <utility>
 
 #include "ratelimit/redis_client_impl.h"
@@ -12,6 +17,72 @@
 namespace tollgate::ratelimit {
 
 namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+
+namespace {
+
+bool isIpLiteral(const std::string& host) {
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+}  // namespace
+
+std::shared_ptr<ssl::context> makeRedisTlsContext(const RedisTls& tls, std::string* error) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  boost::system::error_code ec;
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
+                   ec);
+  ctx->set_verify_mode(ssl::verify_peer, ec);
+  auto fail = [&](const std::string& what) {
+    if (error != nullptr) *error = what + ": " + ec.message();
+    return nullptr;
+  };
+  // A CA file replaces the system CAs rather than adding to them: a private CA for Redis should
+  // not make every public certificate acceptable for it too.
+  if (tls.ca_file.empty()) {
+    ctx->set_default_verify_paths(ec);
+    if (ec) return fail("cannot load the system CA certificates");
+  } else {
+    ctx->load_verify_file(tls.ca_file, ec);
+    if (ec) return fail("cannot load the Redis CA file " + tls.ca_file);
+  }
+  if (!tls.cert_file.empty()) {
+    ctx->use_certificate_chain_file(tls.cert_file, ec);
+    if (ec) return fail("cannot load the Redis client certificate " + tls.cert_file);
+    ctx->use_private_key_file(tls.key_file.empty() ? tls.cert_file : tls.key_file,
+                              ssl::context::pem, ec);
+    if (ec) return fail("cannot load the Redis client key");
+  }
+  return ctx;
+}
+
+std::optional<RedisOptions> redisOptionsFrom(std::string_view url, const RedisTls& files,
+                                             std::string* error) {
+  auto o = parseRedisUrl(url);
+  if (!o) {
+    *error = "--redis expects " + std::string(kRedisUrlUsage);
+    return std::nullopt;
+  }
+  bool any_file = !files.ca_file.empty() || !files.cert_file.empty() || !files.key_file.empty() ||
+                  !files.server_name.empty();
+  if (!o->tls.enabled) {
+    if (any_file) *error = "the Redis TLS options need a rediss:// URL";
+    if (any_file) return std::nullopt;
+    return o;
+  }
+  if (!files.key_file.empty() && files.cert_file.empty()) {
+    *error = "--redis-key-file needs --redis-cert-file";
+    return std::nullopt;
+  }
+  o->tls = files;
+  o->tls.enabled = true;
+  o->tls.context = makeRedisTlsContext(o->tls, error);
+  if (!o->tls.context) return std::nullopt;
+  return o;
+}
 
 RedisClient::Impl::Impl(asio::io_context& io, RedisOptions o, std::string role,
                         std::vector<std::string> scripts)
@@ -21,166 +92,188 @@ RedisClient::Impl::Impl(asio::io_context& io, RedisOptions o, std::string role,
       scripts_(std::move(scripts)),
       where_(formatEndpoint(opts_)),
       stall_limit_(std::max(opts_.connect_timeout, opts_.timeout)),
-      sd_(io),
+      tls_context_(opts_.tls.context),
       resolver_(io),
       reconnect_timer_(io),
       connect_timer_(io),
-      timeout_timer_(io) {}
+      timeout_timer_(io) {
+  if (opts_.tls.enabled && !tls_context_) {
+    std::string error;
+    tls_context_ = makeRedisTlsContext(opts_.tls, &error);
+    if (!tls_context_) {
+      state_ = State::kStopped;
+      stopped_why_ = error;
+    }
+  }
+}
+
+RedisClient::Impl::~Impl() {
+  shutdown("the client was destroyed");
+  if (reader_ != nullptr) redisReaderFree(reader_);
+}
 
 void RedisClient::Impl::startAttempt() {
+  if (state_ == State::kStopped) return;
   ++attempt_;
   shas_.assign(scripts_.size(), std::string());
   handshake_failed_ = false;
-  tcp_up_ = false;
   addresses_.clear();
   next_address_ = 0;
+  attempt_failure_ = "no address";
   armConnectTimer();
-  boost::system::error_code ec;
-  auto addr = asio::ip::make_address(opts_.host, ec);
-  if (!ec) {
+  state_ = State::kResolving;
+  resolveNode(0);
+}
+
+void RedisClient::Impl::resolveNode(size_t i) {
+  const std::vector<RedisNode> nodes = opts_.nodes();
+  for (; i < nodes.size(); ++i) {
+    const RedisNode& n = nodes[i];
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(n.host, ec);
+    if (ec) break;
+    addresses_.push_back({tcp::endpoint(addr, n.port), n.host});
+  }
+  if (i == nodes.size()) {
     state_ = State::kConnecting;
-    addresses_.push_back(addr.to_string());
     connectNext();
     return;
   }
-  // hiredis would resolve a name with a blocking getaddrinfo on the loop; Asio resolves it on
-  // its own internal resolver thread instead, and hiredis only ever sees addresses.
-  state_ = State::kResolving;
   resolver_.async_resolve(
-      opts_.host, std::to_string(opts_.port),
-      [self = shared_from_this(), attempt = attempt_](
-          const boost::system::error_code& rec,
-          const asio::ip::tcp::resolver::results_type& results) {
+      nodes[i].host, std::to_string(nodes[i].port),
+      [self = shared_from_this(), attempt = attempt_, i, host = nodes[i].host](
+          const boost::system::error_code& rec, const tcp::resolver::results_type& results) {
         if (attempt != self->attempt_ || self->state_ != State::kResolving) return;
+        if (rec) self->attempt_failure_ = "cannot resolve " + host + ": " + rec.message();
         for (const auto& entry : results) {
-          std::string a = entry.endpoint().address().to_string();
           auto& list = self->addresses_;
-          if (std::find(list.begin(), list.end(), a) == list.end()) list.push_back(a);
+          auto same = [&](const Address& a) { return a.endpoint == entry.endpoint(); };
+          if (std::none_of(list.begin(), list.end(), same))
+            list.push_back({entry.endpoint(), host});
         }
-        if (rec || self->addresses_.empty()) {
-          self->onDown("cannot resolve host: " + (rec ? rec.message() : "no address"));
-          return;
-        }
-        self->state_ = State::kConnecting;
-        self->connectNext();
+        self->resolveNode(i + 1);
       });
 }
 
-// Tries the attempt's addresses in turn ("localhost" may give ::1 first while Redis listens on
-// 127.0.0.1 only); the attempt fails when none accepts.
 void RedisClient::Impl::connectNext() {
-  std::string why = "no address";
-  while (next_address_ < addresses_.size()) {
-    const std::string& ip = addresses_[next_address_++];
-    why = connectTo(ip);
-    if (why.empty()) return;
+  if (next_address_ >= addresses_.size()) {
+    onDown(attempt_failure_);
+    return;
   }
-  onDown(why);
+  const Address& a = addresses_[next_address_++];
+  auto c = std::make_shared<Conn>(io_);
+  conn_ = c;
+  c->sock.async_connect(a.endpoint, [self = shared_from_this(), c,
+                                     ep = a.endpoint](const boost::system::error_code& ec) {
+    if (c != self->conn_) return;
+    if (ec) {
+      self->conn_.reset();
+      self->attempt_failure_ = "connect " + ep.address().to_string() + ": " + ec.message();
+      self->connectNext();
+      return;
+    }
+    self->onTcpConnected(c);
+  });
 }
 
-// Starts a non-blocking connect; returns why it failed at once, or "".
-std::string RedisClient::Impl::connectTo(const std::string& ip) {
-  redisAsyncContext* ac = redisAsyncConnect(ip.c_str(), opts_.port);
-  if (ac == nullptr) return "cannot allocate a hiredis context";
-  if (ac->err != 0) {
-    std::string why = std::string("connect: ") + ac->errstr;
-    redisAsyncFree(ac);  // the descriptor is not ours yet: hiredis closes it alone
-    return why;
-  }
+void RedisClient::Impl::onTcpConnected(const std::shared_ptr<Conn>& c) {
   boost::system::error_code ec;
-  sd_.assign(ac->c.fd, ec);
-  if (ec) {
-    redisAsyncFree(ac);
-    return "cannot watch the socket: " + ec.message();
+  c->sock.set_option(asio::socket_base::keep_alive(true), ec);  // a silently dead peer is found
+  c->sock.set_option(tcp::no_delay(true), ec);
+  if (!opts_.tls.enabled) {
+    onTransportUp();
+    return;
   }
-  ++fd_gen_;
-  want_read_ = want_write_ = read_armed_ = write_armed_ = false;
-  ac_ = ac;
-  ac->data = this;
-  ac->ev.data = this;
-  ac->ev.addRead = &Impl::evAddRead;
-  ac->ev.delRead = &Impl::evDelRead;
-  ac->ev.addWrite = &Impl::evAddWrite;
-  ac->ev.delWrite = &Impl::evDelWrite;
-  ac->ev.cleanup = &Impl::evCleanup;
-  redisEnableKeepAlive(&ac->c);  // a silently dead peer is found even when idle
-  redisAsyncSetDisconnectCallback(ac, &Impl::onDisconnectCb);
-  // Registers the first write wait: the connect result shows up as writability.
-  redisAsyncSetConnectCallback(ac, &Impl::onConnectCb);
-  // Queued before any call, so hiredis sends the handshake first once connected.
+  const std::string& host = addresses_[next_address_ - 1].host;
+  const std::string& name = opts_.tls.server_name.empty() ? host : opts_.tls.server_name;
+  c->tls.emplace(c->sock, *tls_context_);
+  // SNI carries names only (RFC 6066 §3); an IP literal is still verified against the SANs.
+  if (!isIpLiteral(name)) SSL_set_tlsext_host_name(c->tls->native_handle(), name.c_str());
+  c->tls->set_verify_callback(ssl::host_name_verification(name));
+  c->tls->async_handshake(ssl::stream_base::client,
+                          [self = shared_from_this(), c](const boost::system::error_code& hec) {
+                            if (c != self->conn_) return;
+                            if (hec) {
+                              self->conn_.reset();
+                              self->attempt_failure_ = "TLS handshake: " + hec.message();
+                              self->connectNext();
+                              return;
+                            }
+                            self->onTransportUp();
+                          });
+}
+
+void RedisClient::Impl::onTransportUp() {
+  if (reader_ != nullptr) redisReaderFree(reader_);
+  reader_ = redisReaderCreate();
   sendHandshake();
-  return {};
+  startRead();
 }
 
 void RedisClient::Impl::sendHandshake() {
   if (!opts_.password.empty()) {
-    std::vector<const char*> argv{"AUTH"};
-    std::vector<size_t> lens{4};
-    if (!opts_.username.empty()) {
-      argv.push_back(opts_.username.data());
-      lens.push_back(opts_.username.size());
-    }
-    argv.push_back(opts_.password.data());
-    lens.push_back(opts_.password.size());
-    handshakeCommand(kStepAuth, argv, lens);
+    std::vector<std::string_view> argv{"AUTH"};
+    if (!opts_.username.empty()) argv.push_back(opts_.username);
+    argv.push_back(opts_.password);
+    appendCommand(argv);
+    pending_.push_back({kStepAuth, nullptr});
   }
   if (opts_.db != 0) {
     std::string db = std::to_string(opts_.db);
-    std::vector<const char*> argv{"SELECT", db.data()};
-    std::vector<size_t> lens{6, db.size()};
-    handshakeCommand(kStepSelect, argv, lens);
+    appendCommand({"SELECT", db});
+    pending_.push_back({kStepSelect, nullptr});
   }
-  // The last handshake reply decides readiness: without a script to load, a PING says the server
-  // answers.
-  if (scripts_.empty()) {
-    std::vector<const char*> argv{"PING"};
-    std::vector<size_t> lens{4};
-    handshakeCommand(kStepPing, argv, lens);
-  }
+  appendCommand({"ROLE"});
+  pending_.push_back({kStepRole, nullptr});
+  last_handshake_step_ = kStepRole;
   for (size_t i = 0; i < scripts_.size(); ++i) {
-    std::vector<const char*> argv{"SCRIPT", "LOAD", scripts_[i].data()};
-    std::vector<size_t> lens{6, 4, scripts_[i].size()};
-    handshakeCommand(kStepScript + static_cast<intptr_t>(i), argv, lens);
+    appendCommand({"SCRIPT", "LOAD", scripts_[i]});
+    last_handshake_step_ = kStepScript + static_cast<int>(i);
+    pending_.push_back({last_handshake_step_, nullptr});
   }
+  flushWrites();
 }
 
-void RedisClient::Impl::handshakeCommand(intptr_t step, const std::vector<const char*>& argv,
-                                         const std::vector<size_t>& lens) {
-  if (ac_ == nullptr) return;
-  redisAsyncCommandArgv(ac_, &Impl::onHandshakeReply, reinterpret_cast<void*>(step),
-                        static_cast<int>(argv.size()), const_cast<const char**>(argv.data()),
-                        lens.data());
-}
-
-void RedisClient::Impl::onHandshakeReply(redisAsyncContext* ac, void* r, void* privdata) {
-  auto* self = static_cast<Impl*>(ac->data);
-  auto* reply = static_cast<redisReply*>(r);
-  auto step = reinterpret_cast<intptr_t>(privdata);
-  // NULL: the context is going away, and whoever frees it reports why.
-  if (reply == nullptr || self->state_ != State::kConnecting || self->handshake_failed_) return;
+void RedisClient::Impl::onHandshakeReply(int step, const redisReply& reply) {
+  if (state_ != State::kConnecting || handshake_failed_) return;
   const char* what = step == kStepAuth     ? "AUTH"
                      : step == kStepSelect ? "SELECT"
-                     : step == kStepPing   ? "PING"
+                     : step == kStepRole   ? "ROLE"
                                            : "SCRIPT LOAD";
   std::string problem;
-  if (reply->type == REDIS_REPLY_ERROR) {
-    problem = std::string(what) + " failed: " + std::string(reply->str, reply->len);
-  } else if (step >= kStepScript && reply->type != REDIS_REPLY_STRING) {
+  bool try_next = false;
+  if (step == kStepRole) {
+    // An error (ROLE denied by an ACL) says nothing against the node: accept it.
+    if (reply.type == REDIS_REPLY_ARRAY && reply.elements > 0 &&
+        reply.element[0]->type == REDIS_REPLY_STRING &&
+        std::string_view(reply.element[0]->str, reply.element[0]->len) != "master") {
+      problem = "the node is a replica";
+      try_next = true;
+    }
+  } else if (reply.type == REDIS_REPLY_ERROR) {
+    problem = std::string(what) + " failed: " + std::string(reply.str, reply.len);
+  } else if (step >= kStepScript && reply.type != REDIS_REPLY_STRING) {
     problem = "SCRIPT LOAD returned no digest";
   }
   if (!problem.empty()) {
-    self->handshake_failed_ = true;
-    // Not from inside hiredis: it is in the middle of this context's read loop.
-    asio::post(self->io_, [s = self->shared_from_this(), attempt = self->attempt_, problem] {
-      if (attempt == s->attempt_ && s->ac_ != nullptr) s->lose(problem);
+    handshake_failed_ = true;
+    // Not from inside the read loop that is handing us this reply.
+    asio::post(io_, [s = shared_from_this(), attempt = attempt_, problem, try_next] {
+      if (attempt != s->attempt_ || s->state_ != State::kConnecting) return;
+      s->closeConn(problem);
+      if (try_next && s->next_address_ < s->addresses_.size()) {
+        s->handshake_failed_ = false;
+        s->shas_.assign(s->scripts_.size(), std::string());
+        s->attempt_failure_ = problem;
+        s->connectNext();
+        return;
+      }
+      s->onDown(problem);
     });
     return;
   }
-  if (step >= kStepScript) self->shas_[step - kStepScript].assign(reply->str, reply->len);
-  bool last = self->scripts_.empty()
-                  ? step == kStepPing
-                  : step == kStepScript + static_cast<intptr_t>(self->scripts_.size()) - 1;
-  if (last) self->becomeReady();
+  if (step >= kStepScript) shas_[step - kStepScript].assign(reply.str, reply.len);
+  if (step == last_handshake_step_) becomeReady();
 }
 
 void RedisClient::Impl::becomeReady() {
@@ -189,12 +282,23 @@ void RedisClient::Impl::becomeReady() {
   backoff_ = kBackoffMin;
   connect_timer_.cancel();
   redisStats().connected.fetch_add(1, std::memory_order_relaxed);
+  const auto& ep = addresses_[next_address_ - 1].endpoint;
+  std::string at = opts_.more_nodes.empty() ? where_
+                                            : where_ + " at " + ep.address().to_string() + ":" +
+                                                  std::to_string(ep.port());
   if (last_failure_.empty()) {
-    spdlog::info("redis {}: connected", where_);
+    spdlog::info("redis {}: connected", at);
   } else {
-    spdlog::info("redis {}: connected again (was: {})", where_, last_failure_);
+    spdlog::info("redis {}: connected again (was: {})", at, last_failure_);
   }
   last_failure_.clear();
+  // Calls that waited for the connection go out behind the handshake.
+  auto unsent = std::move(unsent_);
+  unsent_.clear();
+  for (auto& call : unsent) {
+    if (!call->done) send(call);
+  }
+  flushWrites();
 }
 
 void RedisClient::Impl::armConnectTimer() {
@@ -203,74 +307,39 @@ void RedisClient::Impl::armConnectTimer() {
       [self = shared_from_this(), attempt = attempt_](const boost::system::error_code& ec) {
         if (ec || attempt != self->attempt_) return;
         if (self->state_ != State::kResolving && self->state_ != State::kConnecting) return;
-        self->lose("not connected after " + std::to_string(self->opts_.connect_timeout.count()) +
-                   " ms");
+        self->onDown("not connected after " + std::to_string(self->opts_.connect_timeout.count()) +
+                     " ms");
       });
 }
 
-void RedisClient::Impl::onConnectCb(const redisAsyncContext* ac, int status) {
-  auto* self = static_cast<Impl*>(ac->data);
-  if (status == REDIS_OK) {
-    // Calls waiting for the first connection go out now, behind the handshake; the handshake
-    // replies decide readiness.
-    self->tcp_up_ = true;
-    self->flushUnsent();
-    return;
+void RedisClient::Impl::closeConn(const std::string& why) {
+  if (conn_) {
+    boost::system::error_code ec;
+    conn_->sock.close(ec);  // the connection's operations complete with operation_aborted
+    conn_.reset();
   }
-  std::string why = std::string("connect: ") + (ac->errstr != nullptr ? ac->errstr : "failed");
-  self->ac_ = nullptr;  // hiredis frees the context (and closes its descriptor) on return
-  if (self->next_address_ < self->addresses_.size()) {
-    // The next address needs the descriptor watch back first: continue from the loop.
-    asio::post(self->io_, [s = self->shared_from_this(), attempt = self->attempt_] {
-      if (attempt == s->attempt_ && s->state_ == State::kConnecting && s->ac_ == nullptr) {
-        s->connectNext();
-      }
-    });
-    return;
+  out_.clear();
+  write_busy_ = false;
+  auto pending = std::move(pending_);
+  pending_.clear();
+  calls_in_pipeline_ = 0;
+  if (reader_ != nullptr) {
+    redisReaderFree(reader_);
+    reader_ = nullptr;
   }
-  self->onDown(why);
-}
-
-void RedisClient::Impl::flushUnsent() {
-  auto unsent = std::move(unsent_);
-  unsent_.clear();
-  for (auto& call : unsent) {
-    if (call->done) continue;
-    if (ac_ != nullptr) {
-      send(call);
-    } else {
-      unsent_.push_back(call);
+  Error lost = unavailable(why);
+  for (auto& p : pending) {
+    if (p.call && !p.call->done) {
+      redisStats().errors.fetch_add(1, std::memory_order_relaxed);
+      finish(*p.call, lost);
     }
   }
-}
-
-void RedisClient::Impl::onDisconnectCb(const redisAsyncContext* ac, int status) {
-  auto* self = static_cast<Impl*>(ac->data);
-  if (self->closing_) return;  // our own redisAsyncFree: the caller reports
-  std::string why = status == REDIS_OK || ac->errstr == nullptr || ac->errstr[0] == '\0'
-                        ? std::string("connection closed")
-                        : std::string("connection lost: ") + ac->errstr;
-  self->ac_ = nullptr;  // hiredis frees the context when this returns
-  self->onDown(why);
-}
-
-// Drops the current context on our own initiative (never from inside a hiredis callback).
-void RedisClient::Impl::lose(const std::string& why) {
-  freeContext();
-  onDown(why);
-}
-
-void RedisClient::Impl::freeContext() {
-  if (ac_ == nullptr) return;
-  redisAsyncContext* ac = ac_;
-  ac_ = nullptr;
-  closing_ = true;
-  redisAsyncFree(ac);  // fails pending calls through their callbacks, then evCleanup
-  closing_ = false;
+  popDone();
 }
 
 void RedisClient::Impl::onDown(const std::string& why) {
   if (state_ == State::kStopped) return;
+  closeConn(why);
   bool was_ready = state_ == State::kReady;
   if (was_ready) redisStats().connected.fetch_sub(1, std::memory_order_relaxed);
   state_ = State::kDown;
@@ -303,7 +372,7 @@ void RedisClient::Impl::shutdown(const std::string& why) {
   connect_timer_.cancel();
   timeout_timer_.cancel();
   resolver_.cancel();
-  freeContext();
+  closeConn(why);
   stopped_why_ = why;
   Error closed = unavailable(why);
   for (auto& call : unsent_) finish(*call, closed);
@@ -312,57 +381,90 @@ void RedisClient::Impl::shutdown(const std::string& why) {
   inflight_.clear();
 }
 
-void RedisClient::Impl::evAddRead(void* p) {
-  auto* self = static_cast<Impl*>(p);
-  self->want_read_ = true;
-  self->armRead();
+void RedisClient::Impl::startRead() {
+  auto handler = [self = shared_from_this(), c = conn_](const boost::system::error_code& ec,
+                                                        size_t n) {
+    if (c != self->conn_) return;
+    if (ec) {
+      self->onDown(ec == asio::error::eof || ec == boost::asio::ssl::error::stream_truncated
+                       ? std::string("connection closed")
+                       : "connection lost: " + ec.message());
+      return;
+    }
+    self->onRead(n);
+  };
+  if (conn_->tls) {
+    conn_->tls->async_read_some(asio::buffer(conn_->read_buf), std::move(handler));
+  } else {
+    conn_->sock.async_read_some(asio::buffer(conn_->read_buf), std::move(handler));
+  }
 }
 
-void RedisClient::Impl::evDelRead(void* p) { static_cast<Impl*>(p)->want_read_ = false; }
-
-void RedisClient::Impl::evAddWrite(void* p) {
-  auto* self = static_cast<Impl*>(p);
-  self->want_write_ = true;
-  self->armWrite();
+void RedisClient::Impl::onRead(size_t n) {
+  const std::shared_ptr<Conn> c = conn_;
+  redisReaderFeed(reader_, c->read_buf.data(), n);
+  while (c == conn_) {
+    void* r = nullptr;
+    if (redisReaderGetReply(reader_, &r) != REDIS_OK) {
+      onDown(std::string("bad reply: ") + reader_->errstr);
+      return;
+    }
+    if (r == nullptr) break;
+    std::unique_ptr<redisReply, void (*)(void*)> reply(static_cast<redisReply*>(r),
+                                                       freeReplyObject);
+    if (pending_.empty()) {
+      onDown("a reply nothing asked for");
+      return;
+    }
+    Pending p = std::move(pending_.front());
+    pending_.pop_front();
+    progress_at_ = Clock::now();
+    if (p.step == kStepCall) {
+      --calls_in_pipeline_;
+      onCallReply(p.call, *reply);
+    } else if (p.step != kStepAsking) {
+      // An ASKING error shows as the redirected call's own error right after it.
+      onHandshakeReply(p.step, *reply);
+    }
+  }
+  if (c == conn_) startRead();
 }
 
-void RedisClient::Impl::evDelWrite(void* p) { static_cast<Impl*>(p)->want_write_ = false; }
-
-// Called (possibly twice) before hiredis closes the descriptor: give it back untouched, and
-// make the waits still queued on it stale.
-void RedisClient::Impl::evCleanup(void* p) {
-  auto* self = static_cast<Impl*>(p);
-  if (self->sd_.is_open()) self->sd_.release();
-  ++self->fd_gen_;
-  self->want_read_ = self->want_write_ = self->read_armed_ = self->write_armed_ = false;
+void RedisClient::Impl::appendCommand(const std::vector<std::string_view>& argv) {
+  out_ += '*';
+  out_ += std::to_string(argv.size());
+  out_ += "\r\n";
+  for (std::string_view a : argv) {
+    out_ += '$';
+    out_ += std::to_string(a.size());
+    out_ += "\r\n";
+    out_ += a;
+    out_ += "\r\n";
+  }
 }
 
-void RedisClient::Impl::armRead() {
-  if (read_armed_ || !want_read_ || !sd_.is_open()) return;
-  read_armed_ = true;
-  sd_.async_wait(asio::posix::stream_descriptor::wait_read,
-                 [self = shared_from_this(), gen = fd_gen_](const boost::system::error_code& ec) {
-                   if (gen != self->fd_gen_) return;
-                   self->read_armed_ = false;
-                   if (ec == asio::error::operation_aborted) return;
-                   if (self->want_read_ && self->ac_ != nullptr) redisAsyncHandleRead(self->ac_);
-                   if (gen == self->fd_gen_) self->armRead();
-                 });
-}
-
-void RedisClient::Impl::armWrite() {
-  if (write_armed_ || !want_write_ || !sd_.is_open()) return;
-  write_armed_ = true;
-  sd_.async_wait(asio::posix::stream_descriptor::wait_write,
-                 [self = shared_from_this(), gen = fd_gen_](const boost::system::error_code& ec) {
-                   if (gen != self->fd_gen_) return;
-                   self->write_armed_ = false;
-                   if (ec == asio::error::operation_aborted) return;
-                   if (self->want_write_ && self->ac_ != nullptr) {
-                     redisAsyncHandleWrite(self->ac_);
-                   }
-                   if (gen == self->fd_gen_) self->armWrite();
-                 });
+// One write at a time; what is appended meanwhile goes out together with the next one.
+void RedisClient::Impl::flushWrites() {
+  if (write_busy_ || out_.empty() || !conn_) return;
+  write_busy_ = true;
+  conn_->writing.swap(out_);
+  out_.clear();
+  auto handler = [self = shared_from_this(), c = conn_](const boost::system::error_code& ec,
+                                                        size_t) {
+    if (c != self->conn_) return;
+    self->write_busy_ = false;
+    c->writing.clear();
+    if (ec) {
+      self->onDown("connection lost: " + ec.message());
+      return;
+    }
+    self->flushWrites();
+  };
+  if (conn_->tls) {
+    asio::async_write(*conn_->tls, asio::buffer(conn_->writing), std::move(handler));
+  } else {
+    asio::async_write(conn_->sock, asio::buffer(conn_->writing), std::move(handler));
+  }
 }
 
 }  // namespace tollgate::ratelimit

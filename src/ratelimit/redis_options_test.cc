@@ -62,11 +62,31 @@ TEST(ParseRedisUrl, Ipv6) {
   EXPECT_EQ(o->port, 6379);
 }
 
+TEST(ParseRedisUrl, TlsSchemeAndNodeList) {
+  auto o = parseRedisUrl("rediss://:p@ss@clustercfg.example.cache.amazonaws.com:6379");
+  ASSERT_TRUE(o);
+  EXPECT_TRUE(o->tls.enabled);
+  EXPECT_EQ(o->password, "p@ss");
+  EXPECT_EQ(o->host, "clustercfg.example.cache.amazonaws.com");
+  EXPECT_TRUE(o->more_nodes.empty());
+  EXPECT_FALSE(parseRedisUrl("redis://h")->tls.enabled);
+
+  o = parseRedisUrl("REDISS://a:7000,[::1]:7001,b/3");
+  ASSERT_TRUE(o);
+  EXPECT_TRUE(o->tls.enabled);
+  EXPECT_EQ(o->nodes(), (std::vector<RedisNode>{{"a", 7000}, {"::1", 7001}, {"b", 6379}}));
+  EXPECT_EQ(o->db, 3);
+}
+
 TEST(ParseRedisUrl, Malformed) {
   for (const char* bad : {"",
                           "redis://",
                           "http://h",
-                          "rediss://h",
+                          "rediss://",
+                          "redis://h,",
+                          "redis://h,,k",
+                          "redis://h,:1",
+                          "redis://h:1,k:0",
                           "redis://h:",
                           "redis://h:0",
                           "redis://h:65536",

@@ -1,5 +1,8 @@
 #include "ratelimit/redis_store.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <boost/asio/use_awaitable.hpp>
 #include <utility>
 
@@ -80,12 +83,14 @@ return redis.error_reply('ERR tollgate: unknown op')
 }  // namespace
 
 RedisStore::RedisStore(asio::io_context& io, RedisOptions opts)
-    : client_(std::make_shared<RedisClient>(io, std::move(opts), "rate limit store",
+    : router_(std::make_shared<RedisRouter>(io, std::move(opts), "rate limit store",
                                             std::vector<std::string>{std::string(kScript)})) {}
 
-RedisStore::~RedisStore() { client_->close("the store was destroyed"); }
+RedisStore::~RedisStore() { router_->close("the store was destroyed"); }
 
-bool RedisStore::connected() const { return client_->connected(); }
+bool RedisStore::connected() const { return router_->connected(); }
+
+bool RedisStore::clustered() const { return router_->clustered(); }
 
 namespace {
 
@@ -155,6 +160,64 @@ Error shapeError(size_t got, size_t want) {
       false);
 }
 
+// Indices of the keys per cluster slot, in first-seen order: one group unless clustered.
+template <typename KeyOf>
+std::vector<std::vector<size_t>> slotGroups(const RedisRouter& router, size_t n, KeyOf key_of) {
+  std::vector<std::vector<size_t>> groups;
+  if (!router.clustered()) {
+    groups.emplace_back(n);
+    for (size_t i = 0; i < n; ++i) groups[0][i] = i;
+    return groups;
+  }
+  std::vector<uint16_t> slots;
+  for (size_t i = 0; i < n; ++i) {
+    uint16_t slot = redisKeySlot(key_of(i));
+    auto it = std::find(slots.begin(), slots.end(), slot);
+    if (it == slots.end()) {
+      slots.push_back(slot);
+      groups.emplace_back();
+      it = slots.end() - 1;
+    }
+    groups[static_cast<size_t>(it - slots.begin())].push_back(i);
+  }
+  return groups;
+}
+
+std::vector<BucketOp> select(const std::vector<BucketOp>& ops, const std::vector<size_t>& idx) {
+  std::vector<BucketOp> out;
+  out.reserve(idx.size());
+  for (size_t i : idx) out.push_back(ops[i]);
+  return out;
+}
+
+// The script on one slot's buckets; `want` values expected.
+asio::awaitable<Result<Values>> runScript(std::shared_ptr<RedisRouter> router, std::string_view op,
+                                          std::vector<BucketOp> ops, size_t want) {
+  std::string slot_key = ops[0].key;
+  Result<Values> r = scriptValues(
+      router->seed(), co_await router->evalScript(0, scriptArgs(op, ops), std::move(slot_key)));
+  if (r.ok() && r.value().size() != want) co_return shapeError(r.value().size(), want);
+  co_return r;
+}
+
+// Undoes the charges of slot groups already admitted (a later one refused or failed) and
+// returns their values after that, or the current ones of groups never run (amount 0).
+asio::awaitable<void> settleGroups(std::shared_ptr<RedisRouter> router,
+                                   const std::vector<BucketOp>& ops,
+                                   const std::vector<std::vector<size_t>>& groups, bool undo,
+                                   CheckOutcome& out) {
+  for (const auto& g : groups) {
+    std::vector<BucketOp> sub = select(ops, g);
+    for (auto& b : sub) b.amount = undo ? -b.amount : 0;
+    Result<Values> r = co_await runScript(router, "add", sub, sub.size());
+    if (!r.ok()) {
+      spdlog::warn("rate limit: cannot give back a refused request's charge: {}", r.error().detail);
+      continue;
+    }
+    for (size_t j = 0; j < g.size(); ++j) out.spent[g[j]] = r.value()[j] < 0 ? 0 : r.value()[j];
+  }
+}
+
 }  // namespace
 
 asio::awaitable<Result<CheckOutcome>> RedisStore::checkAndAdd(const std::vector<BucketOp>& ops) {
@@ -163,18 +226,35 @@ asio::awaitable<Result<CheckOutcome>> RedisStore::checkAndAdd(const std::vector<
     none.allowed = true;
     co_return none;
   }
-  std::shared_ptr<RedisClient> client = client_;  // the store may be destroyed while this waits
-  Result<Values> r =
-      scriptValues(*client, co_await client->evalScript(0, scriptArgs("check", ops)));
-  if (!r.ok()) co_return r.error();
-  const Values& v = r.value();
-  if (v.size() != ops.size() + 2) co_return shapeError(v.size(), ops.size() + 2);
+  std::shared_ptr<RedisRouter> router = router_;  // the store may be destroyed while this waits
+  if (Result<bool> m = co_await router->ensureMode(); !m.ok()) co_return m.error();
+  const auto groups = slotGroups(*router, ops.size(), [&](size_t i) { return ops[i].key; });
   CheckOutcome out;
-  out.allowed = v[0] == 1;
-  out.refused_index = out.allowed ? -1 : static_cast<int>(v[1]);
-  out.spent.reserve(ops.size());
-  for (size_t i = 2; i < v.size(); ++i) {
-    out.spent.push_back(v[i] < 0 ? 0 : static_cast<uint64_t>(v[i]));
+  out.allowed = true;
+  out.spent.assign(ops.size(), 0);
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const auto& g = groups[gi];
+    Result<Values> r = co_await runScript(router, "check", select(ops, g), g.size() + 2);
+    const std::vector<std::vector<size_t>> before(groups.begin(), groups.begin() + gi);
+    if (!r.ok()) {
+      CheckOutcome ignored;
+      ignored.spent.assign(ops.size(), 0);
+      co_await settleGroups(router, ops, before, true, ignored);
+      co_return r.error();
+    }
+    const Values& v = r.value();
+    for (size_t j = 0; j < g.size(); ++j) {
+      out.spent[g[j]] = v[j + 2] < 0 ? 0 : static_cast<uint64_t>(v[j + 2]);
+    }
+    if (v[0] != 1) {
+      out.allowed = false;
+      out.refused_index = static_cast<int>(g.at(static_cast<size_t>(v[1])));
+      co_await settleGroups(router, ops, before, true, out);
+      co_await settleGroups(router, ops,
+                            std::vector<std::vector<size_t>>(groups.begin() + gi + 1, groups.end()),
+                            false, out);
+      break;
+    }
   }
   co_return out;
 }
@@ -184,10 +264,15 @@ asio::awaitable<Result<std::vector<int64_t>>> RedisStore::add(const std::vector<
     Values none;
     co_return none;
   }
-  std::shared_ptr<RedisClient> client = client_;
-  Result<Values> r = scriptValues(*client, co_await client->evalScript(0, scriptArgs("add", ops)));
-  if (r.ok() && r.value().size() != ops.size()) co_return shapeError(r.value().size(), ops.size());
-  co_return std::move(r);
+  std::shared_ptr<RedisRouter> router = router_;
+  if (Result<bool> m = co_await router->ensureMode(); !m.ok()) co_return m.error();
+  Values out(ops.size(), 0);
+  for (const auto& g : slotGroups(*router, ops.size(), [&](size_t i) { return ops[i].key; })) {
+    Result<Values> r = co_await runScript(router, "add", select(ops, g), g.size());
+    if (!r.ok()) co_return r.error();
+    for (size_t j = 0; j < g.size(); ++j) out[g[j]] = r.value()[j];
+  }
+  co_return out;
 }
 
 asio::awaitable<Result<std::vector<int64_t>>> RedisStore::get(
@@ -196,16 +281,21 @@ asio::awaitable<Result<std::vector<int64_t>>> RedisStore::get(
     Values none;
     co_return none;
   }
-  std::shared_ptr<RedisClient> client = client_;
-  std::vector<std::string> args;
-  args.reserve(keys.size() + 1);
-  args.emplace_back("MGET");
-  args.insert(args.end(), keys.begin(), keys.end());
-  Result<Values> r = mgetValues(*client, co_await client->command(std::move(args)));
-  if (r.ok() && r.value().size() != keys.size()) {
-    co_return shapeError(r.value().size(), keys.size());
+  std::shared_ptr<RedisRouter> router = router_;
+  if (Result<bool> m = co_await router->ensureMode(); !m.ok()) co_return m.error();
+  Values out(keys.size(), 0);
+  for (const auto& g : slotGroups(*router, keys.size(), [&](size_t i) { return keys[i]; })) {
+    std::vector<std::string> args;
+    args.reserve(g.size() + 1);
+    args.emplace_back("MGET");
+    for (size_t i : g) args.push_back(keys[i]);
+    Result<Values> r =
+        mgetValues(router->seed(), co_await router->command(std::move(args), keys[g[0]]));
+    if (!r.ok()) co_return r.error();
+    if (r.value().size() != g.size()) co_return shapeError(r.value().size(), g.size());
+    for (size_t j = 0; j < g.size(); ++j) out[g[j]] = r.value()[j];
   }
-  co_return std::move(r);
+  co_return out;
 }
 
 }  // namespace tollgate::ratelimit

@@ -1,7 +1,11 @@
-// Redis counter store: the bucket semantics on a RedisClient (redis_client.h: connection,
-// pipelining, timeouts, reconnect). One client, so one connection, per event loop. Every
-// request's buckets travel in one round trip: a Lua script (loaded once per connection, EVALSHA,
-// EVAL again on NOSCRIPT) checks and adds atomically. Keys expire with their window.
+// Redis counter store: the bucket semantics on a RedisRouter (redis_cluster.h: one node or a
+// Redis Cluster's primaries; redis_client.h: connection, pipelining, timeouts, reconnect). One
+// connection per node per event loop. A request's buckets travel in one round trip per cluster
+// slot (one in all on a single node; the limiter's {hash tag} keeps one user's buckets in one
+// slot): a Lua script (loaded once per connection, EVALSHA, EVAL again on NOSCRIPT) checks and
+// adds atomically. Buckets spread over several slots are checked slot after slot; when a later
+// slot refuses (or fails), what the earlier ones charged is given back, so a budget is never
+// over-admitted. Keys expire with their window.
 //
 // Failures (unreachable, timeout, error reply) come back as an Error with source kUpstream; the
 // limiter decides fail-open or fail-closed.
@@ -12,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "ratelimit/redis_client.h"
+#include "ratelimit/redis_cluster.h"
 #include "ratelimit/store.h"
 
 namespace tollgate::ratelimit {
@@ -34,10 +38,11 @@ class RedisStore final : public Store {
       const std::vector<std::string>& keys) override;
 
   bool connected() const;
+  bool clustered() const;  // known after the first call
 
  private:
   // Shared with the calls in flight, which may outlive the store; the destructor closes it.
-  std::shared_ptr<RedisClient> client_;
+  std::shared_ptr<RedisRouter> router_;
 };
 
 }  // namespace tollgate::ratelimit

@@ -211,13 +211,21 @@ export async function waitFor(pred, { timeoutMs = 5000, intervalMs = 20 } = {}) 
 
 // A real redis-server on a free loopback port (killed with the test file). `port` may be given to
 // restart one on the same port.
-export async function startRedis(port, attempt = 0) {
+// A redis-server on 127.0.0.1 (a free port unless given). extra: more redis-server arguments;
+// tls: { cert, key, ca } serves TLS only on that port (url: rediss://localhost:PORT).
+export async function startRedis(port, { extra = [], tls = null, attempt = 0 } = {}) {
   const fixed = Boolean(port);
   if (!port) {
     const addr = await closedPort();
     port = Number(addr.split(':')[1]);
   }
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const listen = tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
+  // Its own working directory: a replica writes the primary's snapshot there (dump.rdb).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-redis-'));
+  const proc = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   children.add(proc);
   keepLogs(proc, 'redis');
   let out = '';
@@ -228,11 +236,11 @@ export async function startRedis(port, attempt = 0) {
   if (exited) {
     // Another process took the free port between our probe and redis binding it: try another
     // one (a caller that asked for a fixed port, to restart on it, gets the error).
-    if (!fixed && attempt < 3) return startRedis(undefined, attempt + 1);
+    if (!fixed && attempt < 3) return startRedis(undefined, { extra, tls, attempt: attempt + 1 });
     throw new Error(`redis-server exited before ready on port ${port}:\n${out}`);
   }
   return {
-    proc, port, url: `redis://127.0.0.1:${port}`,
+    proc, port, url: tls ? `rediss://localhost:${port}` : `redis://127.0.0.1:${port}`,
     stop: () => new Promise((r) => { if (proc.exitCode !== null) return r(); proc.once('exit', r); proc.kill('SIGKILL'); }),
   };
 }
