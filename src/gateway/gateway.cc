@@ -198,6 +198,11 @@ asio::awaitable<void> Gateway::process(http::Request& req, http::ResponseWriter&
     co_await sendError(w, ctx, err);
     co_return;
   }
+  // Anthropic's SDKs pointed at the bare host (Claude Code's model discovery, base URL without
+  // /anthropic) ask GET /v1/models too. They always send anthropic-version, which no OpenAI
+  // client does, and read only Anthropic's list shape.
+  if (ctx.api == api::ApiKind::kModels && req.find("anthropic-version") != req.end())
+    ctx.api = api::ApiKind::kAnthropicModels;
   if (ctx.api == api::ApiKind::kModels || ctx.api == api::ApiKind::kAnthropicModels) {
     if (req.method() != beast::http::verb::get) {
       const Error err = Error::client(ErrorCode::kMethodNotAllowed, "use GET for " + ctx.path);

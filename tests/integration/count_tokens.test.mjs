@@ -180,6 +180,13 @@ test('models.list in Anthropic shape, paginated by limit; /v1/models keeps the O
   const openai = (await request(`${gw.url}/v1/models`, { method: 'GET' })).json();
   assert.equal(openai.object, 'list');
   assert.equal(openai.data[0].object, 'model');
+  // The Anthropic SDK on the bare host (Claude Code's discovery asks GET /v1/models?limit=1000
+  // with anthropic-version) gets Anthropic's shape there too.
+  const bare = new Anthropic({ baseURL: gw.url, apiKey: 'client-key', maxRetries: 0 });
+  const page = await bare.models.list({ limit: 1000 });
+  assert.deepEqual(page.data.map((m) => m.id), models.map(([m]) => m));
+  assert.equal(page.data[0].type, 'model');
+  assert.equal(page.has_more, false);
 });
 
 // Reserve mode reserves the estimated response cost at check time: a count must give it all back.
