@@ -21,6 +21,8 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 MAX_SEED = 4 * 1024
+# Agent requests are large (a Claude Code turn is ~50 KB; the recordings are trimmed to a few).
+AGENT_MAX_SEED = 24 * 1024
 
 
 def read(path):
@@ -32,8 +34,8 @@ class Corpus:
     def __init__(self):
         self.files = {}
 
-    def add(self, target, data, name=None):
-        if len(data) > MAX_SEED or not data:
+    def add(self, target, data, name=None, limit=MAX_SEED):
+        if len(data) > limit or not data:
             return
         name = name or hashlib.sha1(data).hexdigest()[:16]
         self.files.setdefault(target, {})[name] = data
@@ -281,6 +283,43 @@ def main():
                        glob.glob(os.path.join(conf, '..', 'blueprint', '**', '*.yaml'),
                                  recursive=True)):
         c.add('config', read(path))
+    # agent_requests / agent_responses: the golden cases of the agent-API translators
+    # (tests/fixtures/translators/<pair>/<case>/) and the recorded agent requests. Byte 0 of an
+    # agent_requests seed picks the pair of agent_requests_fuzz.cc's table; byte 1 of an
+    # agent_responses seed (top three bits) picks the pair of agent_responses_fuzz.cc's table.
+    agent = os.path.join(ROOT, 'tests', 'fixtures', 'translators')
+    request_pairs = {'messages_over_chat': [0, 1, 2], 'responses-openai': [3],
+                     'responses_over_chat': [4, 5], 'responses_to_aws_anthropic': [6],
+                     'responses_to_anthropic': [7], 'anthropic_count_tokens_to_anthropic': [8],
+                     'anthropic_count_tokens_to_aws_anthropic': [9], 'messages_tokenize': [10],
+                     'responses_input_tokens_to_openai': [11]}
+    response_pairs = {'messages_over_chat': 0, 'responses-openai': 2, 'responses_over_chat': 3,
+                      'responses_to_anthropic': 6}
+    for folder, pairs in sorted(request_pairs.items()):
+        for req in sorted(glob.glob(os.path.join(agent, folder, '*', 'request.json'))):
+            for pair in pairs:
+                c.add('agent_requests', bytes([pair]) + read(req), limit=AGENT_MAX_SEED)
+    for rec, pairs in (('cc-p-turn1.json', [0, 1, 2]), ('cc-title-request.json', [0]),
+                       ('cc-count-tokens.json', [8, 10]), ('codex-exec-turn1.json', [3, 4, 6]),
+                       ('codex-local-compaction-request.json', [4, 7])):
+        path = os.path.join(conf, 'agent-client-recordings', rec)
+        if not os.path.exists(path):
+            continue
+        doc = json.loads(read(path))
+        body = json.dumps(doc.get('body', doc)).encode()
+        for pair in pairs:
+            c.add('agent_requests', bytes([pair]) + body, limit=AGENT_MAX_SEED)
+    for folder, pair in sorted(response_pairs.items()):
+        for case in sorted(glob.glob(os.path.join(agent, folder, '*'))):
+            stream = os.path.join(case, 'upstream_stream.txt')
+            whole = os.path.join(case, 'upstream_response.json')
+            if os.path.exists(stream):
+                c.add('agent_responses', bytes([0x11, pair << 5 | 7]) + read(stream),
+                      limit=AGENT_MAX_SEED)
+            if os.path.exists(whole):
+                c.add('agent_responses', bytes([0x00, pair << 5]) + read(whole),
+                      limit=AGENT_MAX_SEED)
+
     c.write()
 
 

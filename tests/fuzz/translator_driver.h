@@ -39,6 +39,10 @@ inline std::string clientBody(api::ApiKind kind, bool stream, bool include_usage
       return "{\"model\":\"m\",\"prompt\":\"hi\",\"max_tokens\":16,\"stream\":" + s + opts + "}";
     case api::ApiKind::kEmbeddings:
       return "{\"model\":\"m\",\"input\":\"hi\"}";
+    case api::ApiKind::kResponses:
+      return "{\"model\":\"m\",\"max_output_tokens\":16,\"store\":false,\"stream\":" + s +
+             ",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"hi\"}"
+             "]}]}";
     default:
       return "{\"model\":\"m\",\"max_tokens\":16,\"stream\":" + s + opts +
              ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
@@ -48,7 +52,7 @@ inline std::string clientBody(api::ApiKind kind, bool stream, bool include_usage
 // Runs one fuzz input through the translator for (kind, schema). Aborts when the fixed client
 // request is refused: that is a bug in this driver, and must not hide as "no coverage".
 inline void runTranslator(api::ApiKind kind, config::Schema schema, const uint8_t* data,
-                          size_t size) {
+                          size_t size, const config::AIServiceBackend& backend = {}) {
   if (size < 2) return;
   const uint8_t flags = data[0];
   uint32_t cut_seed = data[1];
@@ -64,7 +68,6 @@ inline void runTranslator(api::ApiKind kind, config::Schema schema, const uint8_
   const std::string_view content_type = kContentTypes[(flags >> 4) & 3];
   const bool breaks = (flags & 0x40) != 0;
 
-  config::AIServiceBackend backend;
   auto translator = providers::createTranslator(kind, schema, backend);
   if (!translator) std::abort();
   const std::string client = clientBody(kind, stream, include_usage);
