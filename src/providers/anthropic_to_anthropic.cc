@@ -3,11 +3,39 @@
 #include <boost/json.hpp>
 
 #include "api/errors.h"
+#include "api/sse.h"
 #include "common/strings.h"
 
 namespace tollgate::providers {
 
 namespace json = boost::json;
+
+namespace {
+
+class AnthropicToAnthropicTranslator final : public Translator {
+ public:
+  Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
+                                           const std::string& model_override) override;
+  ResponseStart onResponseStart(
+      int status, std::string_view content_type,
+      const std::vector<std::pair<std::string, std::string>>& headers) override;
+  ResponseOutput onBody(std::string& body) override;
+  ResponseOutput onChunk(std::string_view piece, bool end_of_stream, std::string& out) override;
+  ResponseOutput onFailure(const Error& err, std::string& out) override;
+
+ private:
+  ResponseOutput output() const { return makeOutput(status_, usage_, response_model_, failed_); }
+  bool readUsage(std::string_view event_json);
+  void appendError(const Error& err, std::string& out);
+
+  int status_ = 0;
+  bool event_stream_ = false;
+  bool saw_stop_ = false;  // message_stop seen: the stream is complete
+  bool failed_ = false;    // an error event was sent (ours or the upstream's)
+  api::SseParser sse_;
+  api::TokenUsage usage_;
+  std::string response_model_;
+};
 
 Result<UpstreamRequest> AnthropicToAnthropicTranslator::translateRequest(
     const api::ApiRequest& req, std::string_view client_body, const std::string& model_override) {
@@ -116,6 +144,12 @@ ResponseOutput AnthropicToAnthropicTranslator::onFailure(const Error& err, std::
   sse_.clear();  // an event cut by the failure is lost
   appendError(err, out);
   return output();
+}
+
+}  // namespace
+
+std::unique_ptr<Translator> makeAnthropicToAnthropic() {
+  return std::make_unique<AnthropicToAnthropicTranslator>();
 }
 
 }  // namespace tollgate::providers
