@@ -1,7 +1,14 @@
 // The metrics `tollgate run` reads at scrape time from its parts (the request metrics are
 // gateway/'s): connections, pools, rate limiting, Redis, tracing, configuration, the controller.
+#include "gateway/gateway_metrics.h"
+#include "http/server.h"
+#include "kube/controller.h"
 #include "main/run_internal.h"
+#include "metrics/metrics.h"
+#include "ratelimit/limiter.h"
 #include "ratelimit/redis_client.h"
+#include "tracing/otlp_exporter.h"
+#include "upstream/client.h"
 
 namespace tollgate::cli {
 
