@@ -23,20 +23,19 @@ class AnthropicToAwsAnthropicTranslator final
 
   Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
                                            const std::string& model_override) override;
-  ResponseStart onResponseStart(
-      int status, std::string_view content_type,
-      const std::vector<std::pair<std::string, std::string>>& headers) override;
   ResponseOutput onBody(std::string& body) override;
 
  private:
   ResponseOutput output() const override {
     return makeOutput(status_, usage_, response_model_, event_stream_ && stream_->failed());
   }
-  void afterStream() override;
-  // An error event unless the stream already ended.
-  void failStream(const Error& err, std::string& out) override {
-    if (!stream_->failed() && !stream_->finished()) stream_->onStreamError(err.public_message, out);
+  void startStream() override { stream_.emplace(); }
+  // JSON bodies are already Anthropic messages: their content type passes.
+  std::string jsonContentType(std::string_view upstream) const override {
+    return upstream.empty() ? "application/json" : "";
   }
+  void afterStream() override;
+  void failStream(const Error& err, std::string& out) override { failUnlessEnded(err, out); }
   // JSON bodies are already Anthropic messages: they pass as they come.
   void onBodyPiece(std::string_view piece, bool /*end_of_stream*/, std::string& out) override {
     out.append(piece);
@@ -77,15 +76,6 @@ Result<UpstreamRequest> AnthropicToAwsAnthropicTranslator::translateRequest(
   }
   return transports::modelRequest(request_model_, req.stream, "/invoke",
                                   "/invoke-with-response-stream", json::serialize(v));
-}
-
-ResponseStart AnthropicToAwsAnthropicTranslator::onResponseStart(
-    int status, std::string_view content_type,
-    const std::vector<std::pair<std::string, std::string>>& headers) {
-  stream_.emplace();
-  // JSON bodies are already Anthropic messages: their content type passes.
-  return startResponse(status, content_type, headers,
-                       content_type.empty() ? "application/json" : "");
 }
 
 void AnthropicToAwsAnthropicTranslator::afterStream() {

@@ -31,9 +31,6 @@ class OpenAIToAwsAnthropicTranslator final
 
   Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
                                            const std::string& model_override) override;
-  ResponseStart onResponseStart(
-      int status, std::string_view content_type,
-      const std::vector<std::pair<std::string, std::string>>& headers) override;
   ResponseOutput onBody(std::string& body) override;
 
  private:
@@ -41,6 +38,7 @@ class OpenAIToAwsAnthropicTranslator final
     if (stream_) return makeOutput(status_, stream_->usage(), stream_->model(), stream_->failed());
     return makeOutput(status_, usage_, response_model_, false);
   }
+  void startStream() override { stream_.emplace(request_model_, created_, include_usage_); }
   void afterStream() override { stream_->updateUsage(); }
   void failStream(const Error& err, std::string& out) override { stream_->fail(err, out); }
   void convertBody(std::string& body);
@@ -66,15 +64,6 @@ Result<UpstreamRequest> OpenAIToAwsAnthropicTranslator::translateRequest(
   include_usage_ = req.stream && req.include_usage;
   return transports::modelRequest(request_model_, req.stream, "/invoke",
                                   "/invoke-with-response-stream", json::serialize(*body));
-}
-
-ResponseStart OpenAIToAwsAnthropicTranslator::onResponseStart(
-    int status, std::string_view content_type,
-    const std::vector<std::pair<std::string, std::string>>& headers) {
-  if (transports::isEventStream(content_type))
-    stream_.emplace(request_model_, created_, include_usage_);
-  // Every non-stream body is rendered anew.
-  return startResponse(status, content_type, headers, "application/json");
 }
 
 // ---- non-stream ----

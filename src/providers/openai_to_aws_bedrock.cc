@@ -30,9 +30,6 @@ class OpenAIToAwsBedrockTranslator final
  public:
   Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
                                            const std::string& model_override) override;
-  ResponseStart onResponseStart(
-      int status, std::string_view content_type,
-      const std::vector<std::pair<std::string, std::string>>& headers) override;
   ResponseOutput onBody(std::string& body) override;
 
  private:
@@ -41,11 +38,12 @@ class OpenAIToAwsBedrockTranslator final
     return makeOutput(status_, usage_, request_model_, stream_ && stream_->failed());
   }
   void onFrame(const formats::Message& msg, std::string& out) override;
-  void afterStream() override;
-  // An error event unless the stream already ended.
-  void failStream(const Error& err, std::string& out) override {
-    if (!stream_->failed() && !stream_->finished()) stream_->onStreamError(err.public_message, out);
+  void startStream() override {
+    stream_.emplace(request_model_, "chatcmpl-" + randomHexId(),
+                    static_cast<int64_t>(std::time(nullptr)), include_usage_);
   }
+  void afterStream() override;
+  void failStream(const Error& err, std::string& out) override { failUnlessEnded(err, out); }
   void convertBody(std::string& body);
 
   std::string request_model_;  // the model id sent to Bedrock (Converse does not echo one)
@@ -70,17 +68,6 @@ Result<UpstreamRequest> OpenAIToAwsBedrockTranslator::translateRequest(
 
   return transports::modelRequest(request_model_, req.stream, "/converse", "/converse-stream",
                                   json::serialize(*converse));
-}
-
-ResponseStart OpenAIToAwsBedrockTranslator::onResponseStart(
-    int status, std::string_view content_type,
-    const std::vector<std::pair<std::string, std::string>>& headers) {
-  if (transports::isEventStream(content_type)) {
-    stream_.emplace(request_model_, "chatcmpl-" + randomHexId(),
-                    static_cast<int64_t>(std::time(nullptr)), include_usage_);
-  }
-  // JSON bodies are rewritten into OpenAI JSON, errors included.
-  return startResponse(status, content_type, headers, "application/json");
 }
 
 void OpenAIToAwsBedrockTranslator::onFrame(const formats::Message& msg, std::string& out) {

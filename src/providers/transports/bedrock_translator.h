@@ -24,6 +24,22 @@ namespace tollgate::providers::transports {
 template <class Stream>
 class BedrockTranslator : public Translator {
  public:
+  // Reads the response head. An event stream's decoded frames go to onFrame and the client gets
+  // SSE; a JSON body's content type for the client is jsonContentType's.
+  ResponseStart onResponseStart(
+      int status, std::string_view content_type,
+      const std::vector<std::pair<std::string, std::string>>& headers) final {
+    headers_.read(headers);
+    status_ = status;
+    event_stream_ = isEventStream(content_type);
+    if (event_stream_) {
+      startStream();
+      decoder_.emplace([this](const formats::Message& m) { onFrame(m, *stream_out_); });
+      return {true, std::string(kClientStreamContentType), output()};
+    }
+    return {false, jsonContentType(content_type), output()};
+  }
+
   ResponseOutput onChunk(std::string_view piece, bool end_of_stream, std::string& out) final {
     if (!event_stream_) {
       onBodyPiece(piece, end_of_stream, out);
@@ -50,23 +66,15 @@ class BedrockTranslator : public Translator {
   }
 
  protected:
-  // Reads the response head. For an event stream (`stream_` must be set by then), decoded
-  // frames go to onFrame and the client gets SSE; otherwise the client gets `json_content_type`.
-  ResponseStart startResponse(int status, std::string_view content_type,
-                              const std::vector<std::pair<std::string, std::string>>& headers,
-                              std::string json_content_type) {
-    headers_.read(headers);
-    status_ = status;
-    event_stream_ = isEventStream(content_type);
-    if (event_stream_) {
-      decoder_.emplace([this](const formats::Message& m) { onFrame(m, *stream_out_); });
-      return {true, std::string(kClientStreamContentType), output()};
-    }
-    return {false, std::move(json_content_type), output()};
-  }
-
   // What the client gets from the events so far (ResponseOutput for this request).
   virtual ResponseOutput output() const = 0;
+  // An event stream begins: sets stream_.
+  virtual void startStream() = 0;
+  // The content type the client gets for a JSON body (empty: the upstream's passes). By default
+  // the body is rendered anew as JSON.
+  virtual std::string jsonContentType(std::string_view /*upstream*/) const {
+    return "application/json";
+  }
   // After each piece of a stream (and its failure): the usage read from the converter.
   virtual void afterStream() = 0;
   // One decoded event-stream frame; `out` is the caller's buffer of this onChunk.
@@ -85,6 +93,12 @@ class BedrockTranslator : public Translator {
   }
   // The upstream stream broke: tell the client in its stream format.
   virtual void failStream(const Error& err, std::string& out) = 0;
+  // What failStream does for a converter with finished() and onStreamError: an error event
+  // unless the stream already ended. (Not the default: a member of a class template is only
+  // compiled where it is used, a virtual one always.)
+  void failUnlessEnded(const Error& err, std::string& out) {
+    if (!stream_->failed() && !stream_->finished()) stream_->onStreamError(err.public_message, out);
+  }
 
   int status_ = 0;
   bool event_stream_ = false;
