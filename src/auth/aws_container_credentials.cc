@@ -4,23 +4,14 @@
 
 #include "auth/aws_credentials_internal.h"
 #include "common/strings.h"
-#include "upstream/client.h"
+#include "upstream/target.h"
 
 namespace tollgate::auth {
 
 namespace asio = boost::asio;
-using detail::fail;
-using detail::http;
-using detail::HttpResponse;
-using detail::isHttps;
-using detail::kTlsUnsupported;
-using detail::makePool;
-using detail::parseHttpUrl;
-using detail::printable;
-using detail::readFile;
-using detail::redact;
-using detail::trim;
 
+// Inside detail: the helpers of aws_credentials_internal.h are used unqualified.
+namespace detail {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
@@ -33,10 +24,9 @@ std::string jsonString(const boost::json::object& o, std::string_view key) {
   return std::string(it->value().as_string());
 }
 
-class ContainerProvider final : public CredentialProvider {
+class ContainerProvider final : public RemoteProvider {
  public:
-  ContainerProvider(asio::io_context& io, Environment env, ChainOptions opts)
-      : env_(std::move(env)), opts_(std::move(opts)), pool_(makePool(io, opts_)) {}
+  using RemoteProvider::RemoteProvider;
   std::string_view name() const override { return "container credentials endpoint"; }
 
   asio::awaitable<Result<AwsCredentials>> get() override {
@@ -122,18 +112,15 @@ class ContainerProvider final : public CredentialProvider {
     }
     return c;
   }
-
-  Environment env_;
-  ChainOptions opts_;
-  std::unique_ptr<upstream::Pool> pool_;
 };
 
 }  // namespace
+}  // namespace detail
 
 std::optional<std::string> containerUriRejection(std::string_view uri) {
-  auto url = parseHttpUrl(uri);
+  auto url = detail::parseHttpUrl(uri);
   if (!url) return "is not a valid http:// URL";
-  if (isHttps(*url)) return std::nullopt;  // any host: TLS authenticates it
+  if (detail::isHttps(*url)) return std::nullopt;  // any host: TLS authenticates it
   const std::string rejected = "host '" + url->host +
                                "' is not allowed: plain http:// only to a loopback address or "
                                "to 169.254.170.2, 169.254.170.23, [fd00:ec2::23]";
@@ -159,7 +146,7 @@ std::optional<std::string> containerUriRejection(std::string_view uri) {
 
 std::unique_ptr<CredentialProvider> makeContainerProvider(asio::io_context& io, Environment env,
                                                           ChainOptions opts) {
-  return std::make_unique<ContainerProvider>(io, std::move(env), std::move(opts));
+  return std::make_unique<detail::ContainerProvider>(io, std::move(env), std::move(opts));
 }
 
 }  // namespace tollgate::auth

@@ -68,12 +68,12 @@ asio::awaitable<Result<HttpResponse>> http(upstream::Pool& pool, const Url& url,
   }
 }
 
-std::unique_ptr<upstream::Pool> makePool(asio::io_context& io, const ChainOptions& opts) {
+std::shared_ptr<upstream::Pool> makePool(asio::io_context& io, const ChainOptions& opts) {
   upstream::PoolOptions po;
   po.connect_timeout = opts.http_timeout;
   po.max_idle_per_endpoint = 0;  // a refresh an hour: keeping a connection open buys nothing
   po.tls_context = opts.tls_context;
-  return std::make_unique<upstream::Pool>(io, po);
+  return std::make_shared<upstream::Pool>(io, po);
 }
 
 }  // namespace tollgate::auth::detail

@@ -13,8 +13,6 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -27,6 +25,15 @@
 
 #include "auth/sigv4.h"
 #include "common/error.h"
+
+// Declared only: the providers run on an io_context and take a TLS context, but this header
+// leaves Asio's io_context and OpenSSL out of every file that merely names them.
+namespace boost::asio {
+class io_context;
+namespace ssl {
+class context;
+}  // namespace ssl
+}  // namespace boost::asio
 
 namespace tollgate::auth {
 

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
@@ -12,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "auth/aws_credentials.h"
 #include "common/error.h"
@@ -66,7 +66,21 @@ boost::asio::awaitable<Result<HttpResponse>> http(upstream::Pool& pool, const Ur
                                                   const upstream::OutgoingRequest& req,
                                                   std::chrono::milliseconds timeout);
 // A pool for a provider that calls its endpoint about once an hour: no idle connections kept.
-std::unique_ptr<upstream::Pool> makePool(boost::asio::io_context& io, const ChainOptions& opts);
+// A shared_ptr, whose deleter is made here, so that the providers' files need not see Pool.
+std::shared_ptr<upstream::Pool> makePool(boost::asio::io_context& io, const ChainOptions& opts);
+
+// A provider that fetches from an HTTP endpoint (container, web identity): its environment and
+// options, and a pool of its own.
+class RemoteProvider : public CredentialProvider {
+ public:
+  RemoteProvider(boost::asio::io_context& io, Environment env, ChainOptions opts)
+      : env_(std::move(env)), opts_(std::move(opts)), pool_(makePool(io, opts_)) {}
+
+ protected:
+  Environment env_;
+  ChainOptions opts_;
+  std::shared_ptr<upstream::Pool> pool_;  // a shared_ptr: destroyed where Pool is complete
+};
 
 // Replaces every occurrence of each secret in `text`: remote error messages are copied into
 // details, and a misbehaving endpoint could echo what it was sent.

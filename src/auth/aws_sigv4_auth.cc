@@ -4,7 +4,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "config/model.h"
-#include "upstream/client.h"
+#include "upstream/target.h"
 
 namespace tollgate::auth {
 

@@ -1,23 +1,13 @@
 #include "auth/aws_credentials_internal.h"
 #include "common/strings.h"
-#include "upstream/client.h"
+#include "upstream/target.h"
 
 namespace tollgate::auth {
 
 namespace asio = boost::asio;
-using detail::fail;
-using detail::http;
-using detail::HttpResponse;
-using detail::isHttps;
-using detail::kTlsUnsupported;
-using detail::makePool;
-using detail::now;
-using detail::parseHttpUrl;
-using detail::printable;
-using detail::readFile;
-using detail::redact;
-using detail::trim;
 
+// Inside detail: the helpers of aws_credentials_internal.h are used unqualified.
+namespace detail {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
@@ -63,10 +53,9 @@ std::string stsHost(std::string_view region) {
   return host;
 }
 
-class WebIdentityProvider final : public CredentialProvider {
+class WebIdentityProvider final : public RemoteProvider {
  public:
-  WebIdentityProvider(asio::io_context& io, Environment env, ChainOptions opts)
-      : env_(std::move(env)), opts_(std::move(opts)), pool_(makePool(io, opts_)) {}
+  using RemoteProvider::RemoteProvider;
   std::string_view name() const override { return "web identity (IRSA)"; }
 
   asio::awaitable<Result<AwsCredentials>> get() override {
@@ -151,17 +140,14 @@ class WebIdentityProvider final : public CredentialProvider {
     }
     return c;
   }
-
-  Environment env_;
-  ChainOptions opts_;
-  std::unique_ptr<upstream::Pool> pool_;
 };
 
 }  // namespace
+}  // namespace detail
 
 std::unique_ptr<CredentialProvider> makeWebIdentityProvider(asio::io_context& io, Environment env,
                                                             ChainOptions opts) {
-  return std::make_unique<WebIdentityProvider>(io, std::move(env), std::move(opts));
+  return std::make_unique<detail::WebIdentityProvider>(io, std::move(env), std::move(opts));
 }
 
 }  // namespace tollgate::auth

@@ -2,7 +2,7 @@
 
 #include "auth/aws_sigv4_auth.h"
 #include "config/model.h"
-#include "upstream/client.h"
+#include "upstream/target.h"
 
 namespace tollgate::auth {
 

@@ -21,6 +21,10 @@ std::optional<HostPort> parseHostPort(std::string_view s);
 std::string formatHostPort(std::string_view host, uint16_t port);
 // Appends s to out as a JSON string literal (with quotes), escaping as RFC 8259 requires.
 void appendJsonString(std::string& out, std::string_view s);
+// The same, but an invalid UTF-8 sequence becomes U+FFFD (one per bad lead byte) instead of being
+// copied: for text that carries client bytes (a model name, a user id) to a reader that rejects a
+// whole request over one invalid sequence (an OTLP collector).
+void appendJsonStringUtf8(std::string& out, std::string_view s);
 // True when s has a byte that must never reach a header value (CR, LF, NUL).
 bool hasHeaderBreakingChars(std::string_view s);
 // A random 128-bit id as 32 lower-case hex characters (request ids).

@@ -16,17 +16,11 @@ void Loader::convertClientTrafficPolicy(const RawObject& o, const YAML::Node& sp
   readPolicyTargets(spec, o.origin, r, &policy.target_gateways, nullptr, &refs_, missing());
   reportUnusedFields(spec, "spec",
                      {"targetRefs", "targetRef", "targetSelectors", "connection", "timeout"}, r);
-  const YAML::Node timeout = child(spec, "timeout");
-  if (isMap(r, timeout, "spec.timeout")) {
-    reportUnusedFields(timeout, "spec.timeout", {"http"}, r);
-    const YAML::Node http = child(timeout, "http");
-    if (isMap(r, http, "spec.timeout.http")) {
-      reportUnusedFields(http, "spec.timeout.http", {"requestReceivedTimeout", "idleTimeout"}, r);
-      policy.request_received_timeout_ms = getPositiveDurationMs(
-          r, child(http, "requestReceivedTimeout"), "spec.timeout.http.requestReceivedTimeout");
-      policy.idle_timeout_ms =
-          getPositiveDurationMs(r, child(http, "idleTimeout"), "spec.timeout.http.idleTimeout");
-    }
+  if (const YAML::Node http = getHttpTimeouts(r, spec, {"requestReceivedTimeout", "idleTimeout"})) {
+    policy.request_received_timeout_ms = getPositiveDurationMs(
+        r, child(http, "requestReceivedTimeout"), "spec.timeout.http.requestReceivedTimeout");
+    policy.idle_timeout_ms =
+        getPositiveDurationMs(r, child(http, "idleTimeout"), "spec.timeout.http.idleTimeout");
   }
   const YAML::Node connection = child(spec, "connection");
   if (isMap(r, connection, "spec.connection")) {

@@ -205,15 +205,9 @@ void Loader::convertTrafficPolicy(const RawObject& o, const YAML::Node& spec, co
   reportUnusedFields(spec, "spec",
                      {"targetRefs", "targetRef", "targetSelectors", "rateLimit", "timeout"}, r);
 
-  const YAML::Node timeout = child(spec, "timeout");
-  if (isMap(r, timeout, "spec.timeout")) {
-    reportUnusedFields(timeout, "spec.timeout", {"http"}, r);
-    const YAML::Node http = child(timeout, "http");
-    if (isMap(r, http, "spec.timeout.http")) {
-      reportUnusedFields(http, "spec.timeout.http", {"connectionIdleTimeout"}, r);
-      policy.connection_idle_timeout_ms = getPositiveDurationMs(
-          r, child(http, "connectionIdleTimeout"), "spec.timeout.http.connectionIdleTimeout");
-    }
+  if (const YAML::Node http = getHttpTimeouts(r, spec, {"connectionIdleTimeout"})) {
+    policy.connection_idle_timeout_ms = getPositiveDurationMs(
+        r, child(http, "connectionIdleTimeout"), "spec.timeout.http.connectionIdleTimeout");
   }
 
   const YAML::Node rate_limit = child(spec, "rateLimit");

@@ -105,6 +105,17 @@ std::optional<uint64_t> getPositiveDurationMs(const Reporter& r, const YAML::Nod
   return ms;
 }
 
+YAML::Node getHttpTimeouts(const Reporter& r, const YAML::Node& spec,
+                           std::initializer_list<std::string_view> used) {
+  const YAML::Node timeout = child(spec, "timeout");
+  if (!isMap(r, timeout, "spec.timeout")) return YAML::Node(YAML::NodeType::Undefined);
+  reportUnusedFields(timeout, "spec.timeout", {"http"}, r);
+  const YAML::Node http = child(timeout, "http");
+  if (!isMap(r, http, "spec.timeout.http")) return YAML::Node(YAML::NodeType::Undefined);
+  reportUnusedFields(http, "spec.timeout.http", used, r);
+  return http;
+}
+
 std::optional<int64_t> getIntInRange(const Reporter& r, const YAML::Node& n,
                                      const std::string& path, int64_t lo, int64_t hi) {
   const std::optional<int64_t> value = getInt(r, n, path);

@@ -122,6 +122,11 @@ std::optional<int64_t> getIntInRange(const Reporter& r, const YAML::Node& n,
 std::optional<uint64_t> getPositiveDurationMs(const Reporter& r, const YAML::Node& n,
                                               const std::string& path);
 
+// spec.timeout.http of a traffic policy (Client- or BackendTrafficPolicy), its fields other than
+// `used` reported as unused; an undefined node when there is none (or it is not a map: reported).
+YAML::Node getHttpTimeouts(const Reporter& r, const YAML::Node& spec,
+                           std::initializer_list<std::string_view> used);
+
 // A required port (1..65535) at parent[key].
 std::optional<uint16_t> requirePort(const Reporter& r, const YAML::Node& parent, const char* key,
                                     const std::string& parent_path);

@@ -9,6 +9,7 @@
 
 #include "common/strings.h"
 #include "config/kubeconfig.h"
+#include "upstream/tls.h"
 
 namespace tollgate::kube {
 
@@ -74,12 +75,8 @@ std::string ClusterAccess::bearerToken(std::string* error) const {
 }
 
 std::shared_ptr<asio::ssl::context> ClusterAccess::makeTlsContext(std::string* error) const {
-  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  auto ctx = upstream::makeTlsClientContext();
   boost::system::error_code ec;
-  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                       asio::ssl::context::no_tlsv1_1,
-                   ec);
   if (!ca_pem.empty()) {
     // The cluster's CA alone: an API server certificate from a public CA is not the cluster's.
     ctx->add_certificate_authority(asio::buffer(ca_pem), ec);

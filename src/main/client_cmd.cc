@@ -7,11 +7,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <iostream>
+#include <limits>
 
 #include "api/sse.h"
 #include "common/strings.h"
 #include "main/commands.h"
 #include "upstream/client.h"
+#include "upstream/fetch.h"
 
 namespace tollgate::cli {
 
@@ -79,6 +81,29 @@ std::string errorText(const json::value& v) {
   }
 }
 
+// The value of header `name` (any case) in `headers`, empty when absent.
+std::string_view headerValue(const std::vector<std::pair<std::string, std::string>>& headers,
+                             std::string_view name) {
+  for (const auto& [k, v] : headers)
+    if (iequals(k, name)) return v;
+  return {};
+}
+
+// Sends `req` to the gateway and reads the whole answer within `timeout`. A body whose read
+// failed comes back with what arrived (`cut`, `read_error`): the scenarios print what they got.
+asio::awaitable<Result<upstream::FetchResponse>> send(upstream::Pool& pool, const ParsedUrl& url,
+                                                      const upstream::OutgoingRequest& req,
+                                                      std::chrono::seconds timeout) {
+  upstream::UpstreamTarget target;
+  target.host = url.host;
+  target.port = url.port;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  upstream::FetchLimits limits;
+  limits.max_body = std::numeric_limits<size_t>::max();
+  limits.keep_partial = true;
+  co_return co_await upstream::fetch(pool, target, req, deadline, limits);
+}
+
 asio::awaitable<Reply> callModel(upstream::Pool& pool, const ParsedUrl& url, const ClientOptions& o,
                                  const std::string& model) {
   const bool anthropic = model.starts_with("anthropic.") || model.starts_with("claude");
@@ -97,29 +122,18 @@ asio::awaitable<Reply> callModel(upstream::Pool& pool, const ParsedUrl& url, con
   req.body = body_text;
 
   Reply reply;
-  upstream::Exchange ex(pool);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  upstream::UpstreamTarget target;
-  target.host = url.host;
-  target.port = url.port;
-  auto st = co_await ex.start(target, req, deadline);
-  if (!st) {
-    reply.text = st.error().detail;
+  auto got = co_await send(pool, url, req, std::chrono::seconds(120));
+  if (!got) {
+    reply.text = got.error().detail;
     co_return reply;
   }
-  reply.status = st.value();
-  std::string raw;
-  for (;;) {
-    auto piece = co_await ex.readSome(deadline);
-    if (!piece) {
-      reply.text = piece.error().detail;
-      co_return reply;
-    }
-    if (piece->empty()) break;
-    raw.append(*piece);
+  reply.status = got->status;
+  if (got->cut) {
+    reply.text = got->read_error.detail;
+    co_return reply;
   }
-  ex.finish();
-  if (std::string(ex.header("content-type")).find("text/event-stream") != std::string::npos) {
+  const std::string& raw = got->body;
+  if (headerValue(got->headers, "content-type").find("text/event-stream") != std::string::npos) {
     api::SseParser sse;
     std::string text;
     sse.feed(raw, [&](const api::SseEvent& ev) {
@@ -172,39 +186,28 @@ asio::awaitable<int> rateLimitScenario(upstream::Pool& pool, const ParsedUrl& ur
     req.target = url.prefix + "/v1/completions";
     req.headers = {{"content-type", "application/json"}, {"x-user-id", o.user}};
     req.body = body_text;
-    upstream::Exchange ex(pool);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    upstream::UpstreamTarget target;
-    target.host = url.host;
-    target.port = url.port;
-    auto st = co_await ex.start(target, req, deadline);
+    auto st = co_await send(pool, url, req, std::chrono::seconds(60));
     if (!st) {
       std::cout << "request " << i << ": " << st.error().detail << "\n";
       ++failures;
       continue;
     }
-    std::string raw;
-    for (;;) {
-      auto piece = co_await ex.readSome(deadline);
-      if (!piece || piece->empty()) break;
-      raw.append(*piece);
-    }
-    ex.finish();
+    const std::string& raw = st->body;
     std::string detail;
     boost::system::error_code ec;
     auto v = json::parse(raw, ec);
-    if (!ec && st.value() == 200) {
+    if (!ec && st->status == 200) {
       if (auto* u = v.as_object().if_contains("usage"); u && u->is_object())
         if (auto* t = u->as_object().if_contains("total_tokens"))
           detail = "total_tokens=" + json::serialize(*t);
     } else if (!ec) {
       detail = errorText(v);
     }
-    std::cout << "request " << i << " user=" << o.user << " status=" << st.value() << " " << detail
-              << " remaining=" << ex.header("x-ratelimit-remaining") << "\n";
-    if (st.value() == 429)
+    std::cout << "request " << i << " user=" << o.user << " status=" << st->status << " " << detail
+              << " remaining=" << headerValue(st->headers, "x-ratelimit-remaining") << "\n";
+    if (st->status == 429)
       ++limited;
-    else if (st.value() != 200)
+    else if (st->status != 200)
       ++failures;
     asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(500));
     co_await t.async_wait(asio::use_awaitable);
@@ -233,22 +236,9 @@ asio::awaitable<int> bedrockScenario(upstream::Pool& pool, const ParsedUrl& url,
     req.headers = {{"content-type", "application/json"}, {"x-user-id", o.user}};
     if (variant == 0) req.headers.emplace_back("anthropic-version", "2023-06-01");
     req.body = body_text;
-    upstream::Exchange ex(pool);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    upstream::UpstreamTarget target;
-    target.host = url.host;
-    target.port = url.port;
-    auto st = co_await ex.start(target, req, deadline);
-    std::string raw;
-    if (st) {
-      for (;;) {
-        auto piece = co_await ex.readSome(deadline);
-        if (!piece || piece->empty()) break;
-        raw.append(*piece);
-      }
-      ex.finish();
-    }
-    const int status = st ? st.value() : 0;
+    auto st = co_await send(pool, url, req, std::chrono::seconds(120));
+    const std::string raw = st ? st->body : std::string();
+    const int status = st ? st->status : 0;
     boost::system::error_code ec;
     auto v = json::parse(raw, ec);
     std::string text =

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "gateway/snapshot.h"
 #include "main/run_internal.h"
 
 namespace tollgate::cli {
@@ -197,8 +198,8 @@ std::string configFingerprint(const RunOptions& opts) {
   return buf;
 }
 
-int validateConfig(const std::vector<std::string>& paths,
-                   const std::vector<std::string>& overrides, const std::string& log_level) {
+int validateConfig(const std::vector<std::string>& paths, const std::vector<std::string>& overrides,
+                   const std::string& log_level) {
   log::init(log_level);
   config::LoadOptions lo;
   if (!parseOverrides(overrides, lo)) return 2;

@@ -6,6 +6,8 @@
 #include <csignal>
 
 #include "common/log.h"
+#include "gateway/snapshot.h"
+#include "kube/controller.h"
 #include "main/run_internal.h"
 
 namespace tollgate::cli {
@@ -37,11 +39,12 @@ std::unique_ptr<kube::Controller> startController(const RunOptions& opts,
   if (co.lease_namespace.empty()) co.lease_namespace = co.access.ns;
   if (co.lease_namespace.empty()) co.lease_namespace = opts.kube_namespace;
   if (co.lease_namespace.empty()) co.lease_namespace = "default";
-  spdlog::info("kube: reading {} from {}{}, Gateways of controller {}; Lease {}/{} as {}",
-               opts.kube_namespace.empty() ? "all namespaces" : "namespace " + opts.kube_namespace,
-               co.access.description, co.gateway.all() ? "" : " for Gateway " + opts.kube_gateway,
-               co.gateway.controller_name.empty() ? "(any)" : "'" + co.gateway.controller_name + "'",
-               co.lease_namespace, co.lease_name, co.identity);
+  spdlog::info(
+      "kube: reading {} from {}{}, Gateways of controller {}; Lease {}/{} as {}",
+      opts.kube_namespace.empty() ? "all namespaces" : "namespace " + opts.kube_namespace,
+      co.access.description, co.gateway.all() ? "" : " for Gateway " + opts.kube_gateway,
+      co.gateway.controller_name.empty() ? "(any)" : "'" + co.gateway.controller_name + "'",
+      co.lease_namespace, co.lease_name, co.identity);
 
   // The candidate of the build in progress; only the controller's thread touches it.
   auto candidate = std::make_shared<std::shared_ptr<const gateway::Snapshot>>();

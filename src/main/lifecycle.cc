@@ -11,6 +11,8 @@
 #include <cstdlib>
 
 #include "common/log.h"
+#include "gateway/access_log.h"
+#include "http/server.h"
 #include "main/run_internal.h"
 
 #if defined(__SANITIZE_ADDRESS__)

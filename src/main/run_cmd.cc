@@ -9,9 +9,13 @@
 #include "auth/aws_credentials.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "gateway/gateway.h"
+#include "kube/controller.h"
 #include "main/admin.h"
 #include "main/run_internal.h"
 #include "ratelimit/redis_store.h"
+#include "tracing/otlp_exporter.h"
+#include "upstream/client.h"
 
 namespace tollgate::cli {
 

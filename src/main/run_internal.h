@@ -12,13 +12,39 @@
 #include <vector>
 
 #include "config/model.h"
-#include "gateway/gateway.h"
-#include "kube/controller.h"
 #include "main/commands.h"
-#include "metrics/metrics.h"
-#include "ratelimit/limiter.h"
-#include "tracing/otlp_exporter.h"
-#include "upstream/client.h"
+
+// Declared only: every file of `run` includes this header, and most of them need none of the
+// gateway, the pools, the controller or the exporter (Asio and Beast templates). Each file
+// includes the headers of what it uses.
+namespace tollgate {
+namespace gateway {
+class AccessLog;
+class GatewayMetrics;
+struct Snapshot;
+class SnapshotHolder;
+}  // namespace gateway
+namespace http {
+class Server;
+struct ServerStats;
+}  // namespace http
+namespace kube {
+class Controller;
+}  // namespace kube
+namespace metrics {
+class Registry;
+}  // namespace metrics
+namespace ratelimit {
+class Limiter;
+enum class Mode;  // ratelimit/limiter.h
+}  // namespace ratelimit
+namespace tracing {
+class OtlpExporter;
+}  // namespace tracing
+namespace upstream {
+class Pool;
+}  // namespace upstream
+}  // namespace tollgate
 
 namespace tollgate::cli {
 
@@ -52,9 +78,6 @@ struct ReloadState {
   std::mutex mu;  // guards hash: the reloading thread writes it, the scrape reads it
   std::string hash;
 };
-
-using PublishFn =
-    std::function<void(std::shared_ptr<const gateway::Snapshot>, std::string_view, std::string)>;
 
 // Makes a snapshot live: (snapshot, why, content hash).
 using PublishFn =

@@ -1,7 +1,14 @@
 // The metrics `tollgate run` reads at scrape time from its parts (the request metrics are
 // gateway/'s): connections, pools, rate limiting, Redis, tracing, configuration, the controller.
+#include "gateway/gateway_metrics.h"
+#include "http/server.h"
+#include "kube/controller.h"
 #include "main/run_internal.h"
+#include "metrics/metrics.h"
+#include "ratelimit/limiter.h"
 #include "ratelimit/redis_client.h"
+#include "tracing/otlp_exporter.h"
+#include "upstream/client.h"
 
 namespace tollgate::cli {
 
@@ -33,36 +40,34 @@ void registerRunMetrics(metrics::Registry& registry, const RunMetricSources& sou
     for (const auto& p : *pools) v += double((p->stats().*field).load());
     return one(v);
   };
-  registry.callback({Type::kCounter,
-                     "tollgate_upstream_connects_total",
-                     "New upstream connections",
-                     {},
-                     [pool_sum] { return pool_sum(&upstream::PoolStats::connects); }});
-  registry.callback({Type::kCounter,
-                     "tollgate_upstream_connect_errors_total",
-                     "Upstream connect failures (refused, timeout, DNS)",
-                     {},
-                     [pool_sum] { return pool_sum(&upstream::PoolStats::connect_errors); }});
-  registry.callback({Type::kCounter,
-                     "tollgate_upstream_connection_reuses_total",
-                     "Requests sent on a pooled keep-alive connection",
-                     {},
-                     [pool_sum] { return pool_sum(&upstream::PoolStats::reuses); }});
-  registry.callback({Type::kCounter,
-                     "tollgate_upstream_stale_connections_discarded_total",
-                     "Idle pooled connections the upstream had closed or reset, dropped unused",
-                     {},
-                     [pool_sum] { return pool_sum(&upstream::PoolStats::stale_discarded); }});
-  registry.callback({Type::kCounter,
-                     "tollgate_upstream_idle_connections_expired_total",
-                     "Idle pooled connections closed by the pool's idle timeout",
-                     {},
-                     [pool_sum] { return pool_sum(&upstream::PoolStats::idle_expired); }});
-  registry.callback({Type::kCounter,
-                     "tollgate_upstream_fresh_connection_retries_total",
-                     "Requests resent on a new connection after a reused one closed unanswered",
-                     {},
-                     [pool_sum] { return pool_sum(&upstream::PoolStats::fresh_retries); }});
+  // The pools' counters, summed over the event loops; registered in this order.
+  struct PoolCounter {
+    const char* name;
+    const char* help;
+    std::atomic<uint64_t> upstream::PoolStats::*field;
+  };
+  static constexpr PoolCounter kPoolCounters[] = {
+      {"tollgate_upstream_connects_total", "New upstream connections",
+       &upstream::PoolStats::connects},
+      {"tollgate_upstream_connect_errors_total",
+       "Upstream connect failures (refused, timeout, DNS)", &upstream::PoolStats::connect_errors},
+      {"tollgate_upstream_connection_reuses_total",
+       "Requests sent on a pooled keep-alive connection", &upstream::PoolStats::reuses},
+      {"tollgate_upstream_stale_connections_discarded_total",
+       "Idle pooled connections the upstream had closed or reset, dropped unused",
+       &upstream::PoolStats::stale_discarded},
+      {"tollgate_upstream_idle_connections_expired_total",
+       "Idle pooled connections closed by the pool's idle timeout",
+       &upstream::PoolStats::idle_expired},
+      {"tollgate_upstream_fresh_connection_retries_total",
+       "Requests resent on a new connection after a reused one closed unanswered",
+       &upstream::PoolStats::fresh_retries},
+  };
+  for (const PoolCounter& c : kPoolCounters) {
+    registry.callback({Type::kCounter, c.name, c.help, {}, [pool_sum, field = c.field] {
+                         return pool_sum(field);
+                       }});
+  }
   registry.callback({Type::kCounter,
                      "tollgate_upstream_tls_handshakes_total",
                      "Upstream TLS handshakes, by whether a cached session was resumed",

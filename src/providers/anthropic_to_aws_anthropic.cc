@@ -4,16 +4,49 @@
 
 #include "api/errors.h"
 #include "common/strings.h"
+#include "providers/anthropic_to_aws_anthropic_stream.h"
 #include "providers/transports/aws_bedrock.h"
+#include "providers/transports/bedrock_translator.h"
 
 namespace tollgate::providers {
 
 namespace json = boost::json;
 
-AnthropicToAwsAnthropicTranslator::AnthropicToAwsAnthropicTranslator(std::string version,
-                                                                     std::string anthropic_beta)
-    : version_(version.empty() ? "bedrock-2023-05-31" : std::move(version)),
-      anthropic_beta_(std::move(anthropic_beta)) {}
+namespace {
+
+class AnthropicToAwsAnthropicTranslator final
+    : public transports::BedrockTranslator<InvokeStreamToAnthropicSse> {
+ public:
+  AnthropicToAwsAnthropicTranslator(std::string version, std::string anthropic_beta)
+      : version_(version.empty() ? "bedrock-2023-05-31" : std::move(version)),
+        anthropic_beta_(std::move(anthropic_beta)) {}
+
+  Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
+                                           const std::string& model_override) override;
+  ResponseOutput onBody(std::string& body) override;
+
+ private:
+  ResponseOutput output() const override {
+    return makeOutput(status_, usage_, response_model_, event_stream_ && stream_->failed());
+  }
+  void startStream() override { stream_.emplace(); }
+  // JSON bodies are already Anthropic messages: their content type passes.
+  std::string jsonContentType(std::string_view upstream) const override {
+    return upstream.empty() ? "application/json" : "";
+  }
+  void afterStream() override;
+  void failStream(const Error& err, std::string& out) override { failUnlessEnded(err, out); }
+  // JSON bodies are already Anthropic messages: they pass as they come.
+  void onBodyPiece(std::string_view piece, bool /*end_of_stream*/, std::string& out) override {
+    out.append(piece);
+  }
+
+  std::string version_;
+  std::string anthropic_beta_;
+  std::string request_model_;
+  api::TokenUsage usage_;
+  std::string response_model_;
+};
 
 Result<UpstreamRequest> AnthropicToAwsAnthropicTranslator::translateRequest(
     const api::ApiRequest& req, std::string_view client_body, const std::string& model_override) {
@@ -45,53 +78,14 @@ Result<UpstreamRequest> AnthropicToAwsAnthropicTranslator::translateRequest(
                                   "/invoke-with-response-stream", json::serialize(v));
 }
 
-ResponseStart AnthropicToAwsAnthropicTranslator::onResponseStart(
-    int status, std::string_view content_type,
-    const std::vector<std::pair<std::string, std::string>>& headers) {
-  headers_.read(headers);
-  status_ = status;
-  event_stream_ = transports::isEventStream(content_type);
-  if (event_stream_) {
-    decoder_.emplace([this](const formats::Message& m) { stream_.onMessage(m, *stream_out_); });
-    return {true, std::string(transports::kClientStreamContentType), output()};
-  }
-  // JSON bodies are already Anthropic messages: their content type passes.
-  return {false, content_type.empty() ? "application/json" : "", output()};
-}
-
-void AnthropicToAwsAnthropicTranslator::copyUsage() {
-  auto u = stream_.usage();
+void AnthropicToAwsAnthropicTranslator::afterStream() {
+  auto u = stream_->usage();
   usage_.known = u.known;
   usage_.input_tokens = u.input_tokens;
   usage_.output_tokens = u.output_tokens;
   usage_.cached_input_tokens = u.cached_input_tokens;
   usage_.total_tokens = u.input_tokens + u.output_tokens;
-  if (!stream_.model().empty()) response_model_ = stream_.model();
-}
-
-ResponseOutput AnthropicToAwsAnthropicTranslator::onChunk(std::string_view piece,
-                                                          bool end_of_stream, std::string& out) {
-  if (!event_stream_) {
-    out.append(piece);
-    return output();
-  }
-  stream_out_ = &out;
-  transports::feedEventStream(*decoder_, stream_, piece, end_of_stream, out);
-  stream_out_ = nullptr;
-  copyUsage();
-  return output();
-}
-
-ResponseOutput AnthropicToAwsAnthropicTranslator::onFailure(const Error& err, std::string& out) {
-  if (!event_stream_) {
-    out += "data: ";
-    out += api::renderOpenAIError(err);
-    out += "\n\n";
-    return output();
-  }
-  if (!stream_.failed() && !stream_.finished()) stream_.onStreamError(err.public_message, out);
-  copyUsage();
-  return output();
+  if (!stream_->model().empty()) response_model_ = stream_->model();
 }
 
 ResponseOutput AnthropicToAwsAnthropicTranslator::onBody(std::string& body) {
@@ -141,6 +135,14 @@ ResponseOutput AnthropicToAwsAnthropicTranslator::onBody(std::string& body) {
   const Error err = transports::responseError(status_, headers_.error_type, message);
   body = api::renderAnthropicError(err, status_);
   return output();
+}
+
+}  // namespace
+
+std::unique_ptr<Translator> makeAnthropicToAwsAnthropic(std::string version,
+                                                        std::string anthropic_beta) {
+  return std::make_unique<AnthropicToAwsAnthropicTranslator>(std::move(version),
+                                                             std::move(anthropic_beta));
 }
 
 }  // namespace tollgate::providers

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "providers/formats/event_stream.h"
+#include "providers/formats/stream_state.h"
 #include "providers/formats/usage.h"
 
 namespace tollgate::providers {
@@ -23,7 +24,7 @@ namespace tollgate::providers {
 // `amazon-bedrock-invocationMetrics` object Bedrock adds to message_stop (clients ignore unknown
 // fields, and forwarding saves a re-serialisation). Exception frames become an Anthropic `error`
 // event and end the stream.
-class InvokeStreamToAnthropicSse {
+class InvokeStreamToAnthropicSse final : public formats::StreamState {
  public:
   void onMessage(const formats::Message& msg, std::string& out);
   // End of the upstream body: an error event when it stopped before message_stop.
@@ -31,26 +32,18 @@ class InvokeStreamToAnthropicSse {
   // The stream could not be read (decoder error, connection lost): an error event, then nothing.
   void onStreamError(std::string_view detail, std::string& out);
 
-  formats::Usage usage() const { return usage_; }
-  bool failed() const { return failed_; }
-  // Still taking input: nothing failed yet.
-  bool open() const { return !failed_; }
   // message_stop was seen: the client has the whole answer.
   bool finished() const { return finished_; }
-  const Error& error() const { return error_; }
   // message_start.message.model, when seen.
   const std::string& model() const { return model_; }
 
  private:
   void fail(Error err, std::string& out);
 
-  formats::Usage usage_;
   uint64_t input_uncached_ = 0, cache_read_ = 0, cache_write_ = 0;
   bool output_from_events_ = false;
   std::string model_;
   std::string decoded_;  // reused base64 scratch
-  Error error_;
-  bool failed_ = false;
   bool finished_ = false;
 };
 

@@ -10,7 +10,9 @@
 #include "providers/formats/json_fields.h"
 #include "providers/formats/stop_reasons.h"
 #include "providers/formats/usage.h"
+#include "providers/openai_to_aws_anthropic_stream.h"
 #include "providers/transports/aws_bedrock.h"
+#include "providers/transports/bedrock_translator.h"
 
 namespace tollgate::providers {
 
@@ -18,9 +20,37 @@ namespace json = boost::json;
 using formats::field;
 using formats::stringOf;
 
-OpenAIToAwsAnthropicTranslator::OpenAIToAwsAnthropicTranslator(std::string version)
-    : version_(version.empty() ? "bedrock-2023-05-31" : std::move(version)),
-      created_(static_cast<int64_t>(std::time(nullptr))) {}
+namespace {
+
+class OpenAIToAwsAnthropicTranslator final
+    : public transports::BedrockTranslator<InvokeStreamToOpenAISse> {
+ public:
+  explicit OpenAIToAwsAnthropicTranslator(std::string version)
+      : version_(version.empty() ? "bedrock-2023-05-31" : std::move(version)),
+        created_(static_cast<int64_t>(std::time(nullptr))) {}
+
+  Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
+                                           const std::string& model_override) override;
+  ResponseOutput onBody(std::string& body) override;
+
+ private:
+  ResponseOutput output() const override {
+    if (stream_) return makeOutput(status_, stream_->usage(), stream_->model(), stream_->failed());
+    return makeOutput(status_, usage_, response_model_, false);
+  }
+  void startStream() override { stream_.emplace(request_model_, created_, include_usage_); }
+  void afterStream() override { stream_->updateUsage(); }
+  void failStream(const Error& err, std::string& out) override { stream_->fail(err, out); }
+  void convertBody(std::string& body);
+
+  std::string version_;
+  std::string request_model_;
+  bool include_usage_ = false;
+  int64_t created_ = 0;
+  // Non-stream results; a stream's are its converter's.
+  api::TokenUsage usage_;
+  std::string response_model_;
+};
 
 Result<UpstreamRequest> OpenAIToAwsAnthropicTranslator::translateRequest(
     const api::ApiRequest& req, std::string_view client_body, const std::string& model_override) {
@@ -34,20 +64,6 @@ Result<UpstreamRequest> OpenAIToAwsAnthropicTranslator::translateRequest(
   include_usage_ = req.stream && req.include_usage;
   return transports::modelRequest(request_model_, req.stream, "/invoke",
                                   "/invoke-with-response-stream", json::serialize(*body));
-}
-
-ResponseStart OpenAIToAwsAnthropicTranslator::onResponseStart(
-    int status, std::string_view content_type,
-    const std::vector<std::pair<std::string, std::string>>& headers) {
-  headers_.read(headers);
-  status_ = status;
-  event_stream_ = transports::isEventStream(content_type);
-  if (event_stream_) {
-    stream_.emplace(request_model_, created_, include_usage_);
-    decoder_.emplace([this](const formats::Message& m) { stream_->onMessage(m, *stream_out_); });
-    return {true, std::string(transports::kClientStreamContentType), output()};
-  }
-  return {false, "application/json", output()};  // every non-stream body is rendered anew
 }
 
 // ---- non-stream ----
@@ -158,37 +174,10 @@ void OpenAIToAwsAnthropicTranslator::convertBody(std::string& body) {
   body = json::serialize(out);
 }
 
-// ---- stream ----
+}  // namespace
 
-ResponseOutput OpenAIToAwsAnthropicTranslator::onChunk(std::string_view piece, bool end_of_stream,
-                                                       std::string& out) {
-  if (!event_stream_) {
-    // Non-stream bodies are converted whole; onBody is the usual way in.
-    body_.append(piece);
-    if (end_of_stream) {
-      convertBody(body_);
-      out += body_;
-      body_.clear();
-    }
-    return output();
-  }
-  stream_out_ = &out;
-  transports::feedEventStream(*decoder_, *stream_, piece, end_of_stream, out);
-  stream_out_ = nullptr;
-  stream_->updateUsage();
-  return output();
-}
-
-ResponseOutput OpenAIToAwsAnthropicTranslator::onFailure(const Error& err, std::string& out) {
-  if (!event_stream_) {
-    out += "data: ";
-    out += api::renderOpenAIError(err);
-    out += "\n\n";
-    return output();
-  }
-  stream_->fail(err, out);
-  stream_->updateUsage();
-  return output();
+std::unique_ptr<Translator> makeOpenAIToAwsAnthropic(std::string version) {
+  return std::make_unique<OpenAIToAwsAnthropicTranslator>(std::move(version));
 }
 
 }  // namespace tollgate::providers

@@ -107,7 +107,8 @@ TEST(OpenAIToAwsAnthropic, FixtureCases) {
     const std::string override_model =
         fs::exists(d / "model_override.txt") ? readFile(d / "model_override.txt", true) : "";
 
-    OpenAIToAwsAnthropicTranslator t("");
+    const auto t_owner = makeOpenAIToAwsAnthropic("");
+    Translator& t = *t_owner;
     auto up = t.translateRequest(req, body, override_model);
     if (fs::exists(d / "expected_error.json")) {
       ++error_cases;
@@ -156,7 +157,8 @@ TEST(OpenAIToAwsAnthropic, FixtureCases) {
     checkUsage(whole, d / "expected_usage.json");
 
     // The same body arriving through onChunk in pieces.
-    OpenAIToAwsAnthropicTranslator pieces("");
+    const auto pieces_owner = makeOpenAIToAwsAnthropic("");
+    Translator& pieces = *pieces_owner;
     ASSERT_TRUE(pieces.translateRequest(req, body, override_model).ok());
     pieces.onResponseStart(status, "application/json", upstream_headers);
     std::string out;
@@ -174,12 +176,14 @@ TEST(OpenAIToAwsAnthropic, FixtureCases) {
 
 TEST(OpenAIToAwsAnthropic, SchemaVersionAndBadBodies) {
   const std::string body = R"({"model":"m","messages":[{"role":"user","content":"Hi"}]})";
-  OpenAIToAwsAnthropicTranslator t("bedrock-2023-05-31-custom");
+  const auto t_owner = makeOpenAIToAwsAnthropic("bedrock-2023-05-31-custom");
+  Translator& t = *t_owner;
   auto up = t.translateRequest(parse(body), body, "");
   ASSERT_TRUE(up.ok());
   EXPECT_EQ(json::parse(up->body).at("anthropic_version"), "bedrock-2023-05-31-custom");
 
-  OpenAIToAwsAnthropicTranslator bad("");
+  const auto bad_owner = makeOpenAIToAwsAnthropic("");
+  Translator& bad = *bad_owner;
   auto r = bad.translateRequest(parse(body), "[1,2]", "");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().httpStatus(), 400);
@@ -311,7 +315,8 @@ StreamRun runStream(const std::string& body, bool include_usage, size_t max_piec
   const std::string request =
       R"({"model":")" + model + R"(","stream":true,"stream_options":{"include_usage":)" +
       (include_usage ? "true" : "false") + R"(},"messages":[{"role":"user","content":"Hi"}]})";
-  OpenAIToAwsAnthropicTranslator t("");
+  const auto t_owner = makeOpenAIToAwsAnthropic("");
+  Translator& t = *t_owner;
   auto up = t.translateRequest(parse(request), request, "");
   EXPECT_TRUE(up.ok());
   EXPECT_TRUE(up->path.ends_with("/invoke-with-response-stream"));
@@ -697,7 +702,8 @@ TEST(OpenAIToAwsAnthropicStream, EndingsAndFailures) {
 TEST(OpenAIToAwsAnthropicStream, UsageKnownOnlyOnceFinalAndStreamFailure) {
   const std::string request =
       R"({"model":"m","stream":true,"messages":[{"role":"user","content":"Hi"}]})";
-  OpenAIToAwsAnthropicTranslator t("");
+  const auto t_owner = makeOpenAIToAwsAnthropic("");
+  Translator& t = *t_owner;
   ASSERT_TRUE(t.translateRequest(parse(request), request, "").ok());
   t.onResponseStart(200, kEventStream, {});
   std::string out;
@@ -721,7 +727,8 @@ TEST(OpenAIToAwsAnthropicStream, UsageKnownOnlyOnceFinalAndStreamFailure) {
   t.onChunk(chunkFrame(kMessageDelta), true, out);
   EXPECT_TRUE(out.empty());
 
-  OpenAIToAwsAnthropicTranslator t2("");
+  const auto t2_owner = makeOpenAIToAwsAnthropic("");
+  Translator& t2 = *t2_owner;
   ASSERT_TRUE(t2.translateRequest(parse(request), request, "").ok());
   t2.onResponseStart(200, kEventStream, {});
   out.clear();

@@ -11,7 +11,9 @@
 #include "providers/formats/json_fields.h"
 #include "providers/formats/stop_reasons.h"
 #include "providers/formats/usage.h"
+#include "providers/openai_to_aws_bedrock_stream.h"
 #include "providers/transports/aws_bedrock.h"
+#include "providers/transports/bedrock_translator.h"
 
 namespace tollgate::providers {
 
@@ -23,7 +25,32 @@ namespace {
 
 bool isNull(const json::value* v) { return v == nullptr || v->is_null(); }
 
-}  // namespace
+class OpenAIToAwsBedrockTranslator final
+    : public transports::BedrockTranslator<ConverseStreamToOpenAISse> {
+ public:
+  Result<UpstreamRequest> translateRequest(const api::ApiRequest& req, std::string_view client_body,
+                                           const std::string& model_override) override;
+  ResponseOutput onBody(std::string& body) override;
+
+ private:
+  // The model is the one sent upstream: Converse does not echo one.
+  ResponseOutput output() const override {
+    return makeOutput(status_, usage_, request_model_, stream_ && stream_->failed());
+  }
+  void onFrame(const formats::Message& msg, std::string& out) override;
+  void startStream() override {
+    stream_.emplace(request_model_, "chatcmpl-" + randomHexId(),
+                    static_cast<int64_t>(std::time(nullptr)), include_usage_);
+  }
+  void afterStream() override;
+  void failStream(const Error& err, std::string& out) override { failUnlessEnded(err, out); }
+  void convertBody(std::string& body);
+
+  std::string request_model_;  // the model id sent to Bedrock (Converse does not echo one)
+  bool include_usage_ = false;
+  uint64_t stream_total_tokens_ = 0;  // metadata.usage.totalTokens, the converter keeps it private
+  api::TokenUsage usage_;
+};
 
 Result<UpstreamRequest> OpenAIToAwsBedrockTranslator::translateRequest(
     const api::ApiRequest& req, std::string_view client_body, const std::string& model_override) {
@@ -43,23 +70,7 @@ Result<UpstreamRequest> OpenAIToAwsBedrockTranslator::translateRequest(
                                   json::serialize(*converse));
 }
 
-ResponseStart OpenAIToAwsBedrockTranslator::onResponseStart(
-    int status, std::string_view content_type,
-    const std::vector<std::pair<std::string, std::string>>& headers) {
-  headers_.read(headers);
-  status_ = status;
-  event_stream_ = transports::isEventStream(content_type);
-  if (event_stream_) {
-    stream_.emplace(request_model_, "chatcmpl-" + randomHexId(),
-                    static_cast<int64_t>(std::time(nullptr)), include_usage_);
-    decoder_.emplace([this](const formats::Message& m) { onStreamMessage(m); });
-    return {true, std::string(transports::kClientStreamContentType), output()};
-  }
-  // JSON bodies are rewritten into OpenAI JSON, errors included.
-  return {false, "application/json", output()};
-}
-
-void OpenAIToAwsBedrockTranslator::onStreamMessage(const formats::Message& msg) {
+void OpenAIToAwsBedrockTranslator::onFrame(const formats::Message& msg, std::string& out) {
   // The converter renders total_tokens from metadata but does not expose it; the metering must
   // charge the same total the client is shown.
   if (msg.header(":event-type") == "metadata") {
@@ -68,10 +79,10 @@ void OpenAIToAwsBedrockTranslator::onStreamMessage(const formats::Message& msg) 
     if (!ec)
       formats::readTokenCount(field(field(&v, "usage"), "totalTokens"), stream_total_tokens_);
   }
-  stream_->onMessage(msg, *stream_out_);
+  stream_->onMessage(msg, out);
 }
 
-void OpenAIToAwsBedrockTranslator::copyStreamUsage() {
+void OpenAIToAwsBedrockTranslator::afterStream() {
   const formats::Usage u = stream_->usage();
   usage_.known = u.known;
   usage_.input_tokens = u.input_tokens;
@@ -79,38 +90,6 @@ void OpenAIToAwsBedrockTranslator::copyStreamUsage() {
   usage_.cached_input_tokens = u.cached_input_tokens;
   usage_.total_tokens =
       u.known ? std::max(stream_total_tokens_, u.input_tokens + u.output_tokens) : 0;
-}
-
-ResponseOutput OpenAIToAwsBedrockTranslator::onChunk(std::string_view piece, bool end_of_stream,
-                                                     std::string& out) {
-  if (!event_stream_) {
-    // A JSON body is converted as a whole: hold it until it is complete.
-    pending_body_.append(piece);
-    if (end_of_stream) {
-      convertBody(pending_body_);
-      out += pending_body_;
-      pending_body_.clear();
-    }
-    return output();
-  }
-  stream_out_ = &out;
-  transports::feedEventStream(*decoder_, *stream_, piece, end_of_stream, out);
-  stream_out_ = nullptr;
-  copyStreamUsage();
-  return output();
-}
-
-ResponseOutput OpenAIToAwsBedrockTranslator::onFailure(const Error& err, std::string& out) {
-  if (!event_stream_) {
-    // A cut JSON body has nothing worth flushing: only the error.
-    out += "data: ";
-    out += api::renderOpenAIError(err);
-    out += "\n\n";
-    return output();
-  }
-  if (!stream_->failed() && !stream_->finished()) stream_->onStreamError(err.public_message, out);
-  copyStreamUsage();
-  return output();
 }
 
 ResponseOutput OpenAIToAwsBedrockTranslator::onBody(std::string& body) {
@@ -208,6 +187,12 @@ void OpenAIToAwsBedrockTranslator::convertBody(std::string& body) {
     }
   }
   body = json::serialize(out);
+}
+
+}  // namespace
+
+std::unique_ptr<Translator> makeOpenAIToAwsBedrock() {
+  return std::make_unique<OpenAIToAwsBedrockTranslator>();
 }
 
 }  // namespace tollgate::providers

@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "providers/formats/event_stream.h"
 #include "providers/formats/openai_chunk_writer.h"
+#include "providers/formats/stream_state.h"
 #include "providers/formats/usage.h"
 
 namespace tollgate::providers {
@@ -28,7 +29,7 @@ namespace tollgate::providers {
 // Server-side tools (toolUse of type server_tool_use, toolResult blocks) ran inside Bedrock and
 // are not the client's to call: they are not forwarded. Exception frames become an OpenAI-shaped
 // `data: {"error":{...}}` event and end the stream (no [DONE]).
-class ConverseStreamToOpenAISse {
+class ConverseStreamToOpenAISse final : public formats::StreamState {
  public:
   ConverseStreamToOpenAISse(std::string_view model, std::string_view id, int64_t created,
                             bool include_usage);
@@ -38,12 +39,7 @@ class ConverseStreamToOpenAISse {
   void onEnd(std::string& out);
   void onStreamError(std::string_view detail, std::string& out);
 
-  formats::Usage usage() const { return usage_; }
-  bool failed() const { return failed_; }
-  // Still taking input: nothing failed yet.
-  bool open() const { return !failed_; }
   bool finished() const { return done_sent_; }
-  const Error& error() const { return error_; }
   // The finish_reason sent (empty before messageStop).
   const std::string& finishReason() const { return finish_reason_; }
 
@@ -59,14 +55,11 @@ class ConverseStreamToOpenAISse {
   bool stop_seen_ = false;
   bool metadata_seen_ = false;
   bool done_sent_ = false;
-  bool failed_ = false;
   std::string finish_reason_;
   // Bedrock contentBlockIndex -> OpenAI tool call index; -1 marks a server-side tool block.
   std::unordered_map<int64_t, int> tool_index_;
   int next_tool_index_ = 0;
-  formats::Usage usage_;
   uint64_t total_tokens_ = 0;
-  Error error_;
 };
 
 }  // namespace tollgate::providers

@@ -83,24 +83,24 @@ std::string str(const json::value* v) {
 }
 
 // A translator that has seen a request for `model` (stream or not, include_usage or not).
-OpenAIToAwsBedrockTranslator translatorFor(bool stream, bool include_usage,
-                                           const std::string& model = "test-model") {
-  OpenAIToAwsBedrockTranslator t;
+std::unique_ptr<Translator> translatorFor(bool stream, bool include_usage,
+                                          const std::string& model = "test-model") {
+  std::unique_ptr<Translator> t = makeOpenAIToAwsBedrock();
   std::string body = R"({"model":")" + model + R"(","messages":[{"role":"user","content":"hi"}])";
   if (stream) body += R"(,"stream":true)";
   if (include_usage) body += R"(,"stream_options":{"include_usage":true})";
   body += "}";
   auto req = api::parseRequest(api::ApiKind::kChatCompletions, body);
   EXPECT_TRUE(req.ok());
-  auto up = t.translateRequest(req.value(), body, "");
+  auto up = t->translateRequest(req.value(), body, "");
   EXPECT_TRUE(up.ok());
   return t;
 }
 
 // Feeds `bytes` whole (max_slice 0) or in random pieces, then the end of the body; `last` gets
 // the output of the last call.
-std::string feedStream(OpenAIToAwsBedrockTranslator& t, std::string_view bytes, size_t max_slice,
-                       uint32_t seed, ResponseOutput* last = nullptr) {
+std::string feedStream(Translator& t, std::string_view bytes, size_t max_slice, uint32_t seed,
+                       ResponseOutput* last = nullptr) {
   std::string out;
   ResponseOutput got;
   if (max_slice == 0) {
@@ -206,7 +206,8 @@ TEST(ConverseTranslatorRequest, Fixtures) {
     if (fs::exists(dir / "model_override.txt")) {
       override_model = trim(readFile(dir / "model_override.txt"));
     }
-    OpenAIToAwsBedrockTranslator t;
+    const auto owner = makeOpenAIToAwsBedrock();
+    Translator& t = *owner;
     auto up = t.translateRequest(req.value(), body, override_model);
     if (fs::exists(dir / "expected_error.json")) {
       const json::value want = json::parse(readFile(dir / "expected_error.json"));
@@ -258,7 +259,8 @@ TEST(ConverseTranslatorRequest, RejectsMalformedBodies) {
     SCOPED_TRACE(body);
     auto req = api::parseRequest(api::ApiKind::kChatCompletions, body);
     ASSERT_TRUE(req.ok());
-    OpenAIToAwsBedrockTranslator t;
+    const auto owner = makeOpenAIToAwsBedrock();
+    Translator& t = *owner;
     auto up = t.translateRequest(req.value(), body, "");
     ASSERT_FALSE(up.ok());
     EXPECT_EQ(up.error().httpStatus(), 400);
@@ -337,7 +339,8 @@ TEST(ConverseTranslatorResponse, VercelJsonFixtures) {
     SCOPED_TRACE(e.path().filename().string());
     ++cases;
     const std::string converse = readFile(e.path());
-    OpenAIToAwsBedrockTranslator t = translatorFor(false, false);
+    const auto owner = translatorFor(false, false);
+    Translator& t = *owner;
     const ResponseStart start = t.onResponseStart(200, "application/json", {});
     EXPECT_FALSE(start.stream);
     EXPECT_EQ(start.content_type, "application/json");
@@ -359,7 +362,8 @@ TEST(ConverseTranslatorResponse, CachedTokensReasoningAndServerTools) {
     "stopReason": "tool_use",
     "usage": {"inputTokens": 10, "outputTokens": 5, "totalTokens": 815,
               "cacheReadInputTokens": 600, "cacheWriteInputTokens": 200}})";
-  OpenAIToAwsBedrockTranslator t = translatorFor(false, false);
+  const auto owner = translatorFor(false, false);
+  Translator& t = *owner;
   t.onResponseStart(200, "application/json", {});
   std::string body = converse;
   const ResponseOutput result = t.onBody(body);
@@ -381,7 +385,8 @@ TEST(ConverseTranslatorResponse, CachedTokensReasoningAndServerTools) {
 
 TEST(ConverseTranslatorResponse, JsonArrivingInPieces) {
   const std::string converse = readFile(kVercel / "amazon-bedrock-text.json");
-  OpenAIToAwsBedrockTranslator t = translatorFor(false, false);
+  const auto owner = translatorFor(false, false);
+  Translator& t = *owner;
   t.onResponseStart(200, "application/json", {});
   ResponseOutput last;
   const std::string out = feedStream(t, converse, 7, kSeed, &last);
@@ -413,7 +418,8 @@ TEST(ConverseTranslatorResponse, ErrorsBecomeOpenAIErrors) {
   };
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.body);
-    OpenAIToAwsBedrockTranslator t = translatorFor(true, true);
+    const auto owner = translatorFor(true, true);
+    Translator& t = *owner;
     std::vector<std::pair<std::string, std::string>> headers;
     if (*c.error_type != '\0') headers.emplace_back("X-Amzn-ErrorType", c.error_type);
     const ResponseStart start = t.onResponseStart(c.status, "application/json", headers);
@@ -429,7 +435,8 @@ TEST(ConverseTranslatorResponse, ErrorsBecomeOpenAIErrors) {
 }
 
 TEST(ConverseTranslatorResponse, UnreadableSuccessBodyBecomesAnError) {
-  OpenAIToAwsBedrockTranslator t = translatorFor(false, false);
+  const auto owner = translatorFor(false, false);
+  Translator& t = *owner;
   t.onResponseStart(200, "application/json", {});
   std::string body = R"({"unexpected":true})";
   const ResponseOutput result = t.onBody(body);
@@ -478,7 +485,8 @@ TEST(ConverseTranslatorStream, VercelChunkFixtures) {
       for (size_t slice : kSlicings) {
         SCOPED_TRACE(name + " slice " + std::to_string(slice) +
                      (include_usage ? " with usage" : ""));
-        OpenAIToAwsBedrockTranslator t = translatorFor(true, include_usage);
+        const auto owner = translatorFor(true, include_usage);
+        Translator& t = *owner;
         const std::string ct = "application/vnd.amazon.eventstream";
         const ResponseStart start = t.onResponseStart(200, ct, {});
         ASSERT_TRUE(start.stream);
@@ -569,7 +577,8 @@ TEST(ConverseTranslatorStream, RecordedConverseStreams) {
     const StreamFacts facts = factsOf(r.bytes);
     for (size_t slice : kSlicings) {
       SCOPED_TRACE(r.name + " slice " + std::to_string(slice));
-      OpenAIToAwsBedrockTranslator t = translatorFor(true, true);
+      const auto owner = translatorFor(true, true);
+      Translator& t = *owner;
       t.onResponseStart(200, "application/vnd.amazon.eventstream", {});
       ResponseOutput last;
       const std::string out =
@@ -605,7 +614,8 @@ TEST(ConverseTranslatorStream, RecordedConverseStreams) {
 TEST(ConverseTranslatorStream, CutInsideAFrameEndsWithAnError) {
   const std::string bytes = readFile(kRecordings / "pydantic-ai__test_bedrock_model_stream__0.bin");
   ASSERT_GT(bytes.size(), 100u);
-  OpenAIToAwsBedrockTranslator t = translatorFor(true, false);
+  const auto owner = translatorFor(true, false);
+  Translator& t = *owner;
   t.onResponseStart(200, "application/vnd.amazon.eventstream", {});
   ResponseOutput last;
   const std::string out =
@@ -618,7 +628,8 @@ TEST(ConverseTranslatorStream, CutInsideAFrameEndsWithAnError) {
 
 TEST(ConverseTranslatorStream, UpstreamFailureMidStream) {
   const std::string bytes = readFile(kRecordings / "pydantic-ai__test_bedrock_model_stream__0.bin");
-  OpenAIToAwsBedrockTranslator t = translatorFor(true, false);
+  const auto owner = translatorFor(true, false);
+  Translator& t = *owner;
   t.onResponseStart(200, "application/vnd.amazon.eventstream", {});
   std::string out;
   EXPECT_FALSE(t.onChunk(std::string_view(bytes).substr(0, bytes.size() / 2), false, out).failed);
@@ -638,7 +649,8 @@ TEST(ConverseTranslatorStream, UpstreamFailureMidStream) {
 }
 
 TEST(ConverseTranslatorStream, ModelIsTheOneSentUpstream) {
-  OpenAIToAwsBedrockTranslator t = translatorFor(true, false, "amazon.nova-micro-v1:0");
+  const auto owner = translatorFor(true, false, "amazon.nova-micro-v1:0");
+  Translator& t = *owner;
   t.onResponseStart(200, "application/vnd.amazon.eventstream", {});
   std::string wire = encodeEvent("messageStart", R"({"role":"assistant"})");
   wire += encodeEvent("messageStop", R"({"stopReason":"end_turn"})");

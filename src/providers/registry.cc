@@ -38,26 +38,25 @@ std::unique_ptr<Translator> openAIToOpenAI(ApiKind api, const config::AIServiceB
 std::unique_ptr<Translator> anthropicToAwsAnthropic(ApiKind /*api*/,
                                                     const config::AIServiceBackend& backend,
                                                     std::string_view anthropic_beta) {
-  return std::make_unique<AnthropicToAwsAnthropicTranslator>(backend.schema_version,
-                                                             std::string(anthropic_beta));
+  return makeAnthropicToAwsAnthropic(backend.schema_version, std::string(anthropic_beta));
 }
 
 std::unique_ptr<Translator> openAIToAwsAnthropic(ApiKind /*api*/,
                                                  const config::AIServiceBackend& backend,
                                                  std::string_view /*anthropic_beta*/) {
-  return std::make_unique<OpenAIToAwsAnthropicTranslator>(backend.schema_version);
+  return makeOpenAIToAwsAnthropic(backend.schema_version);
 }
 
 std::unique_ptr<Translator> anthropicToAnthropic(ApiKind /*api*/,
                                                  const config::AIServiceBackend& /*backend*/,
                                                  std::string_view /*anthropic_beta*/) {
-  return std::make_unique<AnthropicToAnthropicTranslator>();
+  return makeAnthropicToAnthropic();
 }
 
 std::unique_ptr<Translator> openAIToAwsBedrock(ApiKind /*api*/,
                                                const config::AIServiceBackend& /*backend*/,
                                                std::string_view /*anthropic_beta*/) {
-  return std::make_unique<OpenAIToAwsBedrockTranslator>();
+  return makeOpenAIToAwsBedrock();
 }
 
 // Responses over an Anthropic-schema backend: the backend's own Messages translator, wrapped.

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <map>
 
+#include "common/header_map_test_util.h"
 #include "config/model.h"
 #include "ratelimit/local_store.h"
 
@@ -33,15 +34,7 @@ void runSync(boost::asio::awaitable<void> a) {
   io.run();
 }
 
-class Headers final : public HeaderSource {
- public:
-  std::map<std::string, std::string, std::less<>> h;
-  std::optional<std::string_view> get(std::string_view name) const override {
-    auto it = h.find(name);
-    if (it == h.end()) return std::nullopt;
-    return std::string_view(it->second);
-  }
-};
+using Headers = MapHeaders;
 
 config::Config makeConfig(const std::string& yaml) {
   auto lr = config::loadString(yaml, "test.yaml");

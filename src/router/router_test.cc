@@ -4,18 +4,12 @@
 
 #include <map>
 
+#include "common/header_map_test_util.h"
+
 namespace tollgate::router {
 namespace {
 
-class Headers final : public HeaderSource {
- public:
-  std::map<std::string, std::string, std::less<>> h;
-  std::optional<std::string_view> get(std::string_view name) const override {
-    auto it = h.find(name);
-    if (it == h.end()) return std::nullopt;
-    return std::string_view(it->second);
-  }
-};
+using Headers = MapHeaders;
 
 std::shared_ptr<config::Config> makeConfig() {
   auto cfg = std::make_shared<config::Config>();

@@ -33,72 +33,6 @@ constexpr auto kShutdownGrace = std::chrono::milliseconds(200);
 // Enough of a collector's answer to show in a warning and find a partial-success count.
 constexpr size_t kMaxAnswerBytes = 4096;
 
-// JSON string with RFC 8259 escapes. Span names and attribute values can carry client bytes (a
-// model name, a user id); a collector rejects a whole request over one invalid UTF-8 sequence, so
-// invalid sequences become U+FFFD instead of being copied.
-void appendJson(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        default:
-          if (c < 0x20) {
-            out += "\\u00";
-            out += kHex[c >> 4];
-            out += kHex[c & 0xf];
-          } else {
-            out += static_cast<char>(c);
-          }
-      }
-      ++i;
-      continue;
-    }
-    // Multi-byte: check length, continuation bytes, overlongs, surrogates, > U+10FFFF.
-    size_t len = 0;
-    uint32_t cp = 0, min = 0;
-    if ((c & 0xe0) == 0xc0) {
-      len = 2, cp = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3, cp = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4, cp = c & 0x07, min = 0x10000;
-    }
-    bool ok = len != 0 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) ok = false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if (ok && (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))) ok = false;
-    if (ok) {
-      out.append(s.data() + i, len);
-      i += len;
-    } else {
-      out += "\xef\xbf\xbd";  // U+FFFD, one per bad lead byte
-      ++i;
-    }
-  }
-  out += '"';
-}
-
 void appendUint(std::string& out, uint64_t v) {
   char buf[24];
   auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
@@ -130,14 +64,14 @@ void appendDouble(std::string& out, double v) {
 
 void appendAnyValue(std::string& out, const Attribute& a) {
   out += "{\"key\":";
-  appendJson(out, a.key);
+  appendJsonStringUtf8(out, a.key);
   out += ",\"value\":{";
   std::visit(
       [&out](const auto& v) {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, std::string>) {
           out += "\"stringValue\":";
-          appendJson(out, v);
+          appendJsonStringUtf8(out, v);
         } else if constexpr (std::is_same_v<T, int64_t>) {
           // int64 is a string in proto3 JSON (JavaScript numbers lose precision past 2^53).
           out += "\"intValue\":\"";
@@ -157,15 +91,15 @@ void appendAnyValue(std::string& out, const Attribute& a) {
 
 void appendSpan(std::string& out, const SpanData& s) {
   out += "{\"traceId\":";
-  appendJson(out, s.trace_id);
+  appendJsonStringUtf8(out, s.trace_id);
   out += ",\"spanId\":";
-  appendJson(out, s.span_id);
+  appendJsonStringUtf8(out, s.span_id);
   if (!s.parent_span_id.empty()) {
     out += ",\"parentSpanId\":";
-    appendJson(out, s.parent_span_id);
+    appendJsonStringUtf8(out, s.parent_span_id);
   }
   out += ",\"name\":";
-  appendJson(out, s.name);
+  appendJsonStringUtf8(out, s.name);
   out += ",\"kind\":";
   appendInt(out, s.kind);
   out += ",\"startTimeUnixNano\":\"";
@@ -182,7 +116,7 @@ void appendSpan(std::string& out, const SpanData& s) {
     out += "\"code\":2";
     if (!s.status_message.empty()) {
       out += ",\"message\":";
-      appendJson(out, s.status_message);
+      appendJsonStringUtf8(out, s.status_message);
     }
   } else {
     // UNSET, not OK: the OpenTelemetry conventions leave a successful server span unset.
@@ -242,7 +176,7 @@ std::string encodeOtlpJson(const std::vector<SpanData>& spans, const std::string
   out.reserve(160 + spans.size() * 512);
   out += "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",";
   out += "\"value\":{\"stringValue\":";
-  appendJson(out, service_name);
+  appendJsonStringUtf8(out, service_name);
   out += "}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"tollgate\"},\"spans\":[";
   for (size_t i = 0; i < spans.size(); ++i) {
     if (i) out += ',';

@@ -74,12 +74,8 @@ int onNewTlsSession(SSL* ssl, SSL_SESSION* session) {
 // TLS 1.2+ only, peers verified, sessions cached by the pools rather than OpenSSL's internal
 // store (which is keyed by nothing we control and shared across threads under a lock).
 std::shared_ptr<asio::ssl::context> newClientContext() {
-  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  auto ctx = makeTlsClientContext();
   boost::system::error_code ec;
-  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                       asio::ssl::context::no_tlsv1_1,
-                   ec);
   SSL_CTX_set_session_cache_mode(ctx->native_handle(),
                                  SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   SSL_CTX_sess_set_new_cb(ctx->native_handle(), onNewTlsSession);

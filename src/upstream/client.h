@@ -30,6 +30,8 @@
 #include <vector>
 
 #include "common/error.h"
+#include "upstream/target.h"
+#include "upstream/tls.h"
 
 namespace tollgate::upstream {
 
@@ -59,32 +61,6 @@ inline bool isHopByHop(const Field& f) {
       return false;
   }
 }
-
-struct UpstreamTarget {
-  std::string host;  // fqdn or IP literal
-  uint16_t port = 0;
-  bool tls = false;
-  std::string tls_name;  // certificate name to verify and SNI; empty = host
-  // A backend's own trust (caCertificateRefs): its context, and an id of its CA bundle that
-  // keeps its connections (and TLS sessions) apart from those verified against other CAs.
-  // Null: the pool's context (system CAs). The owner (a config snapshot) outlives the request;
-  // pooled connections do not need it afterwards (OpenSSL counts its own references).
-  asio::ssl::context* tls_context = nullptr;
-  std::string ca_id;
-  // How long a connection to this target may sit idle in the pool (BackendTrafficPolicy
-  // timeout.http.connectionIdleTimeout); zero: the pool's default.
-  std::chrono::milliseconds idle_timeout{0};
-  std::string key() const;         // "host:port" or "tls:name@host:port[#ca_id]" (pool key)
-  std::string hostHeader() const;  // the Host header: name[:port], default port omitted
-};
-
-// The TLS client context shared by every pool: system CAs, plus an extra bundle when given.
-// Configured once at start; SSL_CTX is safe to use from all threads afterwards. Client-side
-// session caching is on: the pools resume TLS sessions (see Pool).
-std::shared_ptr<asio::ssl::context> makeTlsContext(const std::string& extra_ca_file,
-                                                   std::string* error);
-// A context trusting only the PEM certificates given (a backend's caCertificateRefs).
-std::shared_ptr<asio::ssl::context> makeTlsContextFromPem(std::string_view pem, std::string* error);
 
 struct Connection {
   explicit Connection(asio::any_io_executor ex) : stream(ex) {}
@@ -194,13 +170,6 @@ class Pool {
   // Handlers of socket watches and the sweep timer hold a weak reference: one that completed
   // just before the pool was destroyed then finds it gone instead of touching freed memory.
   std::shared_ptr<Pool*> self_;
-};
-
-struct OutgoingRequest {
-  std::string method = "POST";
-  std::string target;                                        // path and query
-  std::vector<std::pair<std::string, std::string>> headers;  // end-to-end; Host is added
-  std::string_view body;
 };
 
 // One request/response on a pooled connection. Not thread-safe; lives in one coroutine.

@@ -1,5 +1,7 @@
 #include "upstream/fetch.h"
 
+#include "upstream/client.h"
+
 namespace tollgate::upstream {
 
 namespace asio = boost::asio;
@@ -23,6 +25,7 @@ asio::awaitable<Result<FetchResponse>> fetch(Pool& pool, const UpstreamTarget& t
       exchange.finish();
       if (!limits.keep_partial) co_return piece.error();
       resp.cut = true;
+      resp.read_error = piece.error();
       co_return resp;
     }
     const std::string_view data = piece.value();

@@ -12,9 +12,11 @@
 #include <vector>
 
 #include "common/error.h"
-#include "upstream/client.h"
+#include "upstream/target.h"
 
 namespace tollgate::upstream {
+
+class Pool;  // upstream/client.h
 
 struct FetchLimits {
   size_t max_body = 64 * 1024;
@@ -32,6 +34,7 @@ struct FetchResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // end-to-end ones
   std::string body;
   bool cut = false;  // the body read failed (FetchLimits::keep_partial) or was cut at max_body
+  Error read_error;  // why the body read failed, when it did (keep_partial)
 };
 
 // Sends `req` to `target` and reads the whole answer before `deadline`. Errors are those of

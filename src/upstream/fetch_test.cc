@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 
+#include "upstream/client.h"
+
 namespace tollgate::upstream {
 namespace {
 
