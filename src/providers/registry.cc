@@ -75,7 +75,7 @@ std::unique_ptr<Translator> messagesOverChat(ApiKind /*api*/,
                                              const config::AIServiceBackend& backend,
                                              std::string_view anthropic_beta) {
   if (backend.schema == Schema::kOpenAI && backend.serves_anthropic_messages)
-    return std::make_unique<AnthropicToAnthropicTranslator>();
+    return makeAnthropicToAnthropic();
   auto chat = createTranslator(ApiKind::kChatCompletions, backend.schema, backend, anthropic_beta);
   return chat ? makeMessagesOverChat(std::move(chat)) : nullptr;
 }
