@@ -41,10 +41,10 @@ const gw = await startGateway([config], { endpoints: { 'chat-only-backend': mock
 
 // Runs `codex exec` (tests/lib/cli.mjs: a fresh HOME, bounded in time) with a custom provider
 // for the gateway in its CODEX_HOME/config.toml.
-async function codex(prompt) {
+async function codex(prompt, model = CODEX_MODEL) {
   const { code, stdout, stderr } = await runCli(CODEX, ['exec', '--skip-git-repo-check', prompt], {
     files: {
-      'config.toml': `model = "${CODEX_MODEL}"
+      'config.toml': `model = "${model}"
 model_provider = "tollgate"
 [model_providers.tollgate]
 name = "tollgate"
@@ -71,6 +71,20 @@ test('codex exec shell round trip on a chat-only backend: the command runs, its 
   assert.equal(lines.length, 2, 'one request per turn: nothing retried');
   assert.ok(lines.every((l) => l.status === 200 && l.backend === 'chat-only' && l.stream && l.usage_known), JSON.stringify(lines));
   assert.ok(lines[1].input_tokens > lines[0].input_tokens);
+});
+
+test('codex exec shell round trip on Nova (Responses → chat → Bedrock Converse)', async () => {
+  const before = gw.accessLog().length;
+  const { code, out } = await codex('TOOLTEST: run echo with the shell tool and report', NOVA);
+  assert.equal(code, 0, out);
+  // The fake's Converse quotes the toolResult it was sent ("The tool returned: ..."): the call
+  // went out as Converse toolUse, Codex ran it, and its output came back through chat's tool
+  // message as a toolResult.
+  assert.match(out, /The tool returned: [^]*tollgate-tool-ok/, out);
+  await waitFor(() => gw.accessLog().slice(before).filter((l) => l.path === '/v1/responses').length >= 2);
+  const lines = gw.accessLog().slice(before).filter((l) => l.path === '/v1/responses');
+  assert.equal(lines.length, 2, 'one request per turn: nothing retried');
+  assert.ok(lines.every((l) => l.status === 200 && l.backend === 'converse' && l.usage_known), JSON.stringify(lines));
 });
 
 test('Responses → Converse on the fake Bedrock: the full event grammar with usage', async () => {
