@@ -36,6 +36,11 @@ upstream::OutgoingRequest buildUpstreamRequest(const http::Request& req, const R
   upstream::OutgoingRequest out;
   out.method = std::move(up.method);
   out.target = std::move(up.path);
+  if (up.forward_client_query && out.target.find('?') == std::string::npos) {
+    const std::string_view target = req.target();
+    if (const size_t q = target.find('?'); q != std::string_view::npos)
+      out.target += target.substr(q);
+  }
   for (const auto& f : req) {
     if (isNotForwarded(f)) continue;
     auto name = f.name_string();

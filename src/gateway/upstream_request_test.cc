@@ -46,6 +46,21 @@ providers::UpstreamRequest translated() {
   return up;
 }
 
+TEST(BuildUpstreamRequest, ClientQueryOnlyWhenThePassThroughAsksForIt) {
+  http::Request req = clientRequest();
+  req.target("/v1/messages?beta=true");
+  const RequestContext ctx = context();
+  providers::UpstreamRequest up;
+  up.path = "/v1/messages";
+  providers::UpstreamRequest forwarding = up;
+  forwarding.forward_client_query = true;
+  EXPECT_EQ(buildUpstreamRequest(req, ctx, up, false).target, "/v1/messages");
+  EXPECT_EQ(buildUpstreamRequest(req, ctx, forwarding, false).target, "/v1/messages?beta=true");
+  // A translator that set its own query keeps it alone.
+  forwarding.path = "/v1/messages?x=1";
+  EXPECT_EQ(buildUpstreamRequest(req, ctx, forwarding, false).target, "/v1/messages?x=1");
+}
+
 TEST(BuildUpstreamRequest, ClientHeadersThenTheGatewaysThenTheTranslators) {
   const http::Request req = clientRequest();
   const RequestContext ctx = context();

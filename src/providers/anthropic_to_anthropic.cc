@@ -18,6 +18,7 @@ class AnthropicToAnthropicTranslator final : public Translator {
                                            const std::string& model_override) override {
     UpstreamRequest out;
     out.path = "/v1/messages";
+    out.forward_client_query = true;
     // The client's anthropic-version and anthropic-beta headers are forwarded as they are.
     if (model_override.empty()) return out;
     api::ApiRequest located = req;

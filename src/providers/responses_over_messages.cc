@@ -33,6 +33,8 @@ class ResponsesOverMessages final : public Translator {
       up->body = std::move(pivot_body_);
       up->body_unchanged = false;
     }
+    // The client's query belongs to the Responses API, not to the Messages request built here.
+    up->forward_client_query = false;
     if (schema_ == config::Schema::kAnthropic)
       up->headers.emplace_back("anthropic-version", "2023-06-01");
     return up;

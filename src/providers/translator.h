@@ -29,6 +29,11 @@ struct UpstreamRequest {
   // pipeline sends the client's bytes without a copy.
   bool body_unchanged = true;
   std::string body;
+  // Pass-through translators whose upstream speaks the client's own API (Anthropic Messages to
+  // api.anthropic.com or to a server's /v1/messages) set this: the client's query string
+  // (Claude Code's ?beta=true) is appended to `path`, as a proxy would forward it. Translators
+  // that build another API's request leave it false: the client's query means nothing there.
+  bool forward_client_query = false;
 };
 
 // Everything the gateway needs from one response event, returned by that event's call so that
