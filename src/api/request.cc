@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include "common/strings.h"
+
 namespace tollgate::api {
 
 namespace {
@@ -206,6 +208,17 @@ void locateSpliceOffsets(ApiRequest& r, std::string_view body) {
   size_t end = body.size();
   while (end > 0 && body[end - 1] != '}') --end;
   r.object_end = end > 0 ? end - 1 : 0;
+}
+
+std::string withModel(const ApiRequest& req, std::string_view body, std::string_view model) {
+  ApiRequest located = req;
+  locateSpliceOffsets(located, body);
+  std::string out;
+  out.reserve(body.size() + model.size() + 2);
+  out.append(body.substr(0, located.model_span.begin));
+  appendJsonString(out, model);
+  out.append(body.substr(located.model_span.end));
+  return out;
 }
 
 Result<ApiRequest> parseRequest(ApiKind kind, std::string_view body) {

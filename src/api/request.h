@@ -58,6 +58,10 @@ Result<ApiRequest> parseRequest(ApiKind kind, std::string_view body);
 // Fills model_span, stream_options and object_end of a request parseRequest accepted.
 void locateSpliceOffsets(ApiRequest& req, std::string_view body);
 
+// The body parseRequest accepted (as `req`) with its top-level "model" value replaced by `model`
+// (a route's modelNameOverride), every other byte as the client sent it.
+std::string withModel(const ApiRequest& req, std::string_view body, std::string_view model);
+
 // JSON scanning on text already known to be valid JSON. `json` starts at an object's '{'.
 // Returns the span of the value of member `key` of that object (not nested ones).
 std::optional<Span> findMemberValue(std::string_view json, std::string_view key);

@@ -63,6 +63,14 @@ TEST(ParseRequest, OffsetsFindEscapedKeys) {
   EXPECT_TRUE(findMemberValue(R"({"\/x\t":1})", "/x\t"));
 }
 
+TEST(WithModel, ReplacesOnlyTheTopLevelModel) {
+  const std::string body = R"({"input":{"model":"inner"}, "\u006dodel" : "m","stream":true})";
+  auto r = parseRequest(ApiKind::kResponses, body);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(withModel(*r, body, "a\"b"),
+            R"({"input":{"model":"inner"}, "\u006dodel" : "a\"b","stream":true})");
+}
+
 TEST(ParseRequest, ResponsesMaxOutputTokens) {
   auto r =
       parseRequest(ApiKind::kResponses, R"({"model":"m","input":"hi","max_output_tokens":64})");

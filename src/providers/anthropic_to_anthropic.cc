@@ -4,7 +4,6 @@
 
 #include "api/errors.h"
 #include "api/sse.h"
-#include "common/strings.h"
 
 namespace tollgate::providers {
 
@@ -21,14 +20,7 @@ class AnthropicToAnthropicTranslator final : public Translator {
     out.forward_client_query = true;
     // The client's anthropic-version and anthropic-beta headers are forwarded as they are.
     if (model_override.empty()) return out;
-    api::ApiRequest located = req;
-    api::locateSpliceOffsets(located, client_body);
-    std::string quoted;
-    appendJsonString(quoted, model_override);
-    out.body.reserve(client_body.size() + quoted.size());
-    out.body.append(client_body.substr(0, located.model_span.begin));
-    out.body += quoted;
-    out.body.append(client_body.substr(located.model_span.end));
+    out.body = api::withModel(req, client_body, model_override);
     out.body_unchanged = false;
     return out;
   }

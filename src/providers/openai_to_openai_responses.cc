@@ -23,12 +23,7 @@ class ResponsesPassThrough final : public Translator {
     // they were asked for.
     response_model_ = model_override.empty() ? req.model : model_override;
     if (model_override.empty()) return out;  // the client's bytes go as they are
-    api::ApiRequest located = req;
-    api::locateSpliceOffsets(located, client_body);
-    out.body.reserve(client_body.size() + model_override.size());
-    out.body.append(client_body.substr(0, located.model_span.begin));
-    appendJsonString(out.body, model_override);
-    out.body.append(client_body.substr(located.model_span.end));
+    out.body = api::withModel(req, client_body, model_override);
     out.body_unchanged = false;
     return out;
   }
