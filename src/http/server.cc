@@ -318,12 +318,21 @@ asio::awaitable<void> Server::acceptLoop(tcp::acceptor& acceptor) {
   std::chrono::milliseconds backoff{0};
   uint64_t failures = 0;
   asio::steady_timer pause(acceptor.get_executor());
+  // The lines name the listener: every listener of the process (the gateway's, the admin one)
+  // runs out of the same descriptors, and the operator must be able to tell their bursts apart.
+  boost::system::error_code local_ec;
+  const tcp::endpoint local = acceptor.local_endpoint(local_ec);
+  const std::string listener =
+      local.address().is_v6()
+          ? "[" + local.address().to_string() + "]:" + std::to_string(local.port())
+          : local.address().to_string() + ":" + std::to_string(local.port());
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       if (failures++ == 0) {
-        spdlog::warn("accept failed: {}; backing off until it works again", ec.message());
+        spdlog::warn("accept failed on {}: {}; backing off until it works again", listener,
+                     ec.message());
       }
       backoff = std::min<std::chrono::milliseconds>(
           std::chrono::seconds(1),
@@ -333,7 +342,7 @@ asio::awaitable<void> Server::acceptLoop(tcp::acceptor& acceptor) {
       continue;
     }
     if (failures > 0) {
-      spdlog::warn("accept works again after {} failed attempt(s)", failures);
+      spdlog::warn("accept on {} works again after {} failed attempt(s)", listener, failures);
       failures = 0;
       backoff = std::chrono::milliseconds(0);
     }
