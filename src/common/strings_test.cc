@@ -2,15 +2,19 @@
 
 #include <gtest/gtest.h>
 
+#include "common/expect_each_test_util.h"
+
 namespace tollgate {
 namespace {
 
 TEST(StringsTest, TrimRemovesAsciiWhitespaceAtBothEnds) {
-  EXPECT_EQ(trim("  key\r\n"), "key");
-  EXPECT_EQ(trim("\tin side\t"), "in side");
-  EXPECT_EQ(trim("plain"), "plain");
-  EXPECT_EQ(trim(" \t\r\n"), "");
-  EXPECT_EQ(trim(""), "");
+  expectEach<std::string_view>(trim, {
+                                         {"  key\r\n", "key"},
+                                         {"\tin side\t", "in side"},
+                                         {"plain", "plain"},
+                                         {" \t\r\n", ""},
+                                         {"", ""},
+                                     });
 }
 
 TEST(StringsTest, ToLowerChangesAsciiLettersOnly) {
@@ -20,3 +24,4 @@ TEST(StringsTest, ToLowerChangesAsciiLettersOnly) {
 
 }  // namespace
 }  // namespace tollgate
+#include "common/expect_each_test_util.h"

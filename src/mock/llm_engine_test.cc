@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/base64.h"
+#include "common/expect_each_test_util.h"
 
 namespace tollgate::mock {
 namespace {
@@ -136,13 +137,15 @@ std::vector<float> floatsOf(const json::value& embedding) {
 // ---------------------------------------------------------------------------------------------
 
 TEST(CountTokensTest, CountsRunsOfNonWhitespace) {
-  EXPECT_EQ(countTokens(""), 0u);
-  EXPECT_EQ(countTokens("   \t\n "), 0u);
-  EXPECT_EQ(countTokens("hello"), 1u);
-  EXPECT_EQ(countTokens("  hello  world "), 2u);
-  EXPECT_EQ(countTokens("a\tb\nc\r\nd\v e\ff"), 6u);
-  EXPECT_EQ(countTokens("fib(n-1) + fib(n-2)"), 3u);
-  EXPECT_EQ(countTokens("héllo wörld 🌍"), 3u);
+  expectEach<uint32_t>(countTokens, {
+                                        {"", 0u},
+                                        {"   \t\n ", 0u},
+                                        {"hello", 1u},
+                                        {"  hello  world ", 2u},
+                                        {"a\tb\nc\r\nd\v e\ff", 6u},
+                                        {"fib(n-1) + fib(n-2)", 3u},
+                                        {"héllo wörld 🌍", 3u},
+                                    });
 }
 
 TEST(ChatTest, ResponseHasVllmShape) {

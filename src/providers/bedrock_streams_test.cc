@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "common/base64.h"
+#include "common/expect_each_test_util.h"
 #include "providers/anthropic_to_aws_anthropic_stream.h"
 #include "providers/formats/event_stream.h"
 #include "providers/formats/stop_reasons.h"
@@ -882,14 +883,17 @@ TEST(ConverseStreamToOpenAISse, EndingsAndErrors) {
 }
 
 TEST(BedrockStream, FinishReasons) {
-  EXPECT_EQ(finishReasonForStopReason("end_turn"), "stop");
-  EXPECT_EQ(finishReasonForStopReason("stop_sequence"), "stop");
-  EXPECT_EQ(finishReasonForStopReason("tool_use"), "tool_calls");
-  EXPECT_EQ(finishReasonForStopReason("max_tokens"), "length");
-  EXPECT_EQ(finishReasonForStopReason("model_context_window_exceeded"), "length");
-  EXPECT_EQ(finishReasonForStopReason("guardrail_intervened"), "content_filter");
-  EXPECT_EQ(finishReasonForStopReason("content_filtered"), "content_filter");
-  EXPECT_EQ(finishReasonForStopReason("something_new"), "stop");
+  expectEach<std::string_view>(finishReasonForStopReason,
+                               {
+                                   {"end_turn", "stop"},
+                                   {"stop_sequence", "stop"},
+                                   {"tool_use", "tool_calls"},
+                                   {"max_tokens", "length"},
+                                   {"model_context_window_exceeded", "length"},
+                                   {"guardrail_intervened", "content_filter"},
+                                   {"content_filtered", "content_filter"},
+                                   {"something_new", "stop"},
+                               });
 }
 
 TEST(BedrockStream, ExceptionMapping) {
