@@ -15,6 +15,7 @@
 
 #include "common/base64.h"
 #include "common/expect_each_test_util.h"
+#include "common/file_test_util.h"
 #include "providers/anthropic_to_aws_anthropic_stream.h"
 #include "providers/formats/event_stream.h"
 #include "providers/formats/stop_reasons.h"
@@ -22,14 +23,10 @@
 #include "providers/openai_to_aws_bedrock_stream.h"
 #include "providers/transports/aws_bedrock.h"
 
-#ifndef TOLLGATE_SHARED_DIR
-#define TOLLGATE_SHARED_DIR TOLLGATE_SOURCE_DIR "/../shared"
-#endif
-
 namespace tollgate::providers {
 namespace {
 
-namespace fs = std::filesystem;
+using namespace fixtures;  // NOLINT(google-build-using-namespace): fixture helpers and fs
 namespace json = boost::json;
 using formats::crc32;
 using formats::encodeEvent;
@@ -44,7 +41,7 @@ using formats::readTokenCount;
 using formats::Usage;
 using transports::bedrockExceptionToError;
 
-const fs::path kConformance = fs::path(TOLLGATE_SHARED_DIR) / "conformance";
+const fs::path kConformance = conformanceDir();
 const fs::path kRecordings = kConformance / "bedrock-eventstream-extracted";
 const fs::path kVercelBedrock = kConformance / "vercel-ai-fixtures/amazon-bedrock/src/__fixtures__";
 const fs::path kVercelAnthropic = kConformance / "vercel-ai-fixtures/anthropic/src/__fixtures__";
@@ -53,23 +50,6 @@ const fs::path kVercelAnthropic = kConformance / "vercel-ai-fixtures/anthropic/s
 constexpr size_t kSlicings[] = {0, 1, 5, 64, 1000};
 constexpr uint32_t kSeeds[] = {7, 1234};
 
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) {
-    while (!l.empty() && (l.back() == '\r' || l.back() == ' ')) l.pop_back();
-    if (!l.empty()) out.push_back(l);
-  }
-  return out;
-}
-
 struct Recording {
   std::string name, operation;
   size_t bytes = 0, frames = 0;
@@ -77,7 +57,7 @@ struct Recording {
 
 std::vector<Recording> loadIndex() {
   std::vector<Recording> out;
-  const std::vector<std::string> ls = lines(readFile(kRecordings / "INDEX.tsv"));
+  const std::vector<std::string> ls = nonEmptyLines(readFileText(kRecordings / "INDEX.tsv"));
   for (size_t i = 1; i < ls.size(); ++i) {
     std::istringstream f(ls[i]);
     Recording r;
@@ -469,9 +449,9 @@ TEST(BedrockRecordings, DecodeEveryFrameAndMatchEventSequence) {
   size_t total_frames = 0;
   for (const Recording& r : index) {
     SCOPED_TRACE(r.name);
-    const std::string body = readFile(kRecordings / (r.name + ".bin"));
+    const std::string body = readFileText(kRecordings / (r.name + ".bin"));
     ASSERT_EQ(body.size(), r.bytes);
-    const json::value meta = json::parse(readFile(kRecordings / (r.name + ".meta.json")));
+    const json::value meta = json::parse(readFileText(kRecordings / (r.name + ".meta.json")));
     EXPECT_EQ(meta.at("operation").as_string(), r.operation);
     std::vector<std::string> want_sequence;
     for (const json::value& e : meta.at("event_sequence").as_array()) {
@@ -521,7 +501,7 @@ TEST(BedrockRecordings, InvokeModelAnthropicToSse) {
   for (const Recording& r : loadIndex()) {
     if (r.operation != "InvokeModelWithResponseStream") continue;
     SCOPED_TRACE(r.name);
-    const std::string body = readFile(kRecordings / (r.name + ".bin"));
+    const std::string body = readFileText(kRecordings / (r.name + ".bin"));
     const std::vector<Frame> frames = decodeFrames(body);
     if (eventName(frames[0]) == "chunk(non-anthropic)") {
       // Nova/Titan/Llama bodies are not Anthropic events: the converter refuses, in Anthropic's
@@ -541,7 +521,7 @@ TEST(BedrockRecordings, InvokeModelAnthropicToSse) {
     decoded.reserve(frames.size());
     for (const Frame& f : frames) decoded.push_back(chunkBytes(f));
     const AnthropicExpect want = anthropicExpectFromEvents(decoded);
-    const json::value meta = json::parse(readFile(kRecordings / (r.name + ".meta.json")));
+    const json::value meta = json::parse(readFileText(kRecordings / (r.name + ".meta.json")));
     std::vector<std::string> seq;
     for (const json::value& e : meta.at("event_sequence").as_array())
       seq.emplace_back(e.as_string());
@@ -559,7 +539,7 @@ TEST(BedrockRecordings, InvokeModelAnthropicToSse) {
 TEST(BedrockRecordings, InvokeModelToolCallsUsageIsTheLastDelta) {
   // Pinned values from the recording: message_start says 273 in, message_delta 88 out (the
   // invocationMetrics in message_stop say 72 and must not win over the Anthropic events).
-  const std::string body = readFile(
+  const std::string body = readFileText(
       kRecordings / "openinference-js__should-handle-streaming-responses-with-tool-calls__0.bin");
   InvokeStreamToAnthropicSse conv;
   std::string out;
@@ -579,7 +559,7 @@ TEST(BedrockRecordings, ConverseStreamToOpenAI) {
     if (r.operation != "ConverseStream") continue;
     SCOPED_TRACE(r.name);
     ++count;
-    const std::string body = readFile(kRecordings / (r.name + ".bin"));
+    const std::string body = readFileText(kRecordings / (r.name + ".bin"));
     std::vector<std::pair<std::string, std::string>> events;
     for (const Frame& f : decodeFrames(body)) events.emplace_back(eventName(f), f.payload);
     const ConverseExpect want = converseExpect(events);
@@ -595,11 +575,11 @@ TEST(BedrockRecordings, ConverseStreamToOpenAI) {
 
 TEST(BedrockRecordings, SyntheticExceptionEndsWithAnError) {
   const std::string body =
-      readFile(kRecordings / "vercel-ai-SYNTHETIC__model-stream-error-exception.bin");
+      readFileText(kRecordings / "vercel-ai-SYNTHETIC__model-stream-error-exception.bin");
   // The recording is the Vercel base64 fixture, byte for byte.
-  std::string b64 = readFile(kConformance /
-                             "vercel-ai-fixtures/amazon-bedrock/src/__fixtures__/"
-                             "synthetic/model-stream-error-exception.eventstream.base64.txt");
+  std::string b64 = readFileText(kConformance /
+                                 "vercel-ai-fixtures/amazon-bedrock/src/__fixtures__/"
+                                 "synthetic/model-stream-error-exception.eventstream.base64.txt");
   while (!b64.empty() && (b64.back() == '\n' || b64.back() == '\r')) b64.pop_back();
   EXPECT_EQ(b64decode(b64), body);
 
@@ -640,7 +620,7 @@ TEST(VercelFixtures, BedrockConverseChunks) {
     // One {"<eventType>": payload} per line: encode each as the frame Bedrock would send.
     std::string body;
     std::vector<std::pair<std::string, std::string>> events;
-    for (const std::string& l : lines(readFile(entry.path()))) {
+    for (const std::string& l : nonEmptyLines(readFileText(entry.path()))) {
       const json::object o = json::parse(l).as_object();
       ASSERT_EQ(o.size(), 1u);
       const std::string type(o.begin()->key());
@@ -660,7 +640,7 @@ TEST(VercelFixtures, AnthropicEventsWrappedAsInvokeModelChunks) {
     if (!name.ends_with(".chunks.txt")) continue;
     SCOPED_TRACE(name);
     ++count;
-    const std::vector<std::string> events = lines(readFile(entry.path()));
+    const std::vector<std::string> events = nonEmptyLines(readFileText(entry.path()));
     std::string body;
     for (size_t i = 0; i < events.size(); ++i) {
       // Bedrock's wrapper: base64 of the event plus a padding field of varying length.
@@ -686,7 +666,7 @@ TEST(VercelFixtures, AnthropicPinnedUsage) {
                         Case{"duplicate-message-start.chunks.txt", 17, 227}}) {
     SCOPED_TRACE(c.file);
     std::string body;
-    for (const std::string& e : lines(readFile(kVercelAnthropic / c.file))) {
+    for (const std::string& e : nonEmptyLines(readFileText(kVercelAnthropic / c.file))) {
       std::string payload = R"({"bytes":")";
       base64Encode(e, payload);
       body += encodeEvent("chunk", payload + "\"}");

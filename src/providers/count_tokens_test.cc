@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/base64.h"
+#include "common/file_test_util.h"
 #include "providers/count_tokens_aws_anthropic.h"
 #include "providers/count_tokens_request.h"
 #include "providers/translator.h"
@@ -21,11 +22,11 @@
 namespace tollgate::providers {
 namespace {
 
-namespace fs = std::filesystem;
+using namespace fixtures;  // NOLINT(google-build-using-namespace): fixture helpers and fs
 namespace json = boost::json;
 using api::ApiKind;
 
-const fs::path kCases = fs::path(TOLLGATE_SOURCE_DIR) / "tests/fixtures/translators";
+const fs::path kCases = fixtureDir("translators");
 
 // ---- checks ----
 
@@ -143,17 +144,10 @@ TEST(BedrockFoundationModelTest, InferenceProfilesLoseTheirRegionGroup) {
 
 // ---- golden cases ----
 
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 json::value readJson(const fs::path& p) {
   EXPECT_TRUE(fs::exists(p)) << p;
   json::error_code ec;
-  json::value v = json::parse(readFile(p), ec);
+  json::value v = json::parse(readFileText(p), ec);
   EXPECT_FALSE(ec) << p;
   return v;
 }
@@ -185,7 +179,7 @@ constexpr Pair kPairs[] = {
 
 void runCase(const Pair& pair, const fs::path& dir) {
   SCOPED_TRACE(dir.string());
-  const std::string client_body = readFile(dir / "request.json");
+  const std::string client_body = readFileText(dir / "request.json");
   json::object options;
   if (fs::exists(dir / "case.json")) options = readJson(dir / "case.json").as_object();
   auto option = [&](std::string_view key) -> std::string {

@@ -18,46 +18,23 @@
 
 #include "api/errors.h"
 #include "common/base64.h"
+#include "common/file_test_util.h"
 #include "providers/formats/event_stream.h"
 #include "providers/openai_to_aws_bedrock_stream.h"
 
 namespace tollgate::providers {
 namespace {
 
-namespace fs = std::filesystem;
+using namespace fixtures;  // NOLINT(google-build-using-namespace): fixture helpers and fs
 namespace json = boost::json;
 using formats::encodeEvent;
 using formats::encodeException;
 
-const fs::path kFixtures =
-    fs::path(TOLLGATE_SOURCE_DIR) / "tests/fixtures/providers/openai_to_anthropic";
-const fs::path kRecordings =
-    fs::path(TOLLGATE_SHARED_DIR) / "conformance/bedrock-eventstream-extracted";
+const fs::path kFixtures = fixtureDir("providers/openai_to_anthropic");
+const fs::path kRecordings = conformanceDir() / "bedrock-eventstream-extracted";
 const fs::path kVercelAnthropic =
-    fs::path(TOLLGATE_SHARED_DIR) / "conformance/vercel-ai-fixtures/anthropic/src/__fixtures__";
+    conformanceDir() / "vercel-ai-fixtures/anthropic/src/__fixtures__";
 constexpr std::string_view kEventStream = "application/vnd.amazon.eventstream";
-
-std::string readFile(const fs::path& p, bool trim = false) {
-  std::ifstream in(p, std::ios::binary);
-  EXPECT_TRUE(in.good()) << p;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  if (trim) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  }
-  return s;
-}
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) {
-    if (!l.empty() && l.back() == '\r') l.pop_back();
-    if (!l.empty()) out.push_back(l);
-  }
-  return out;
-}
 
 // The Bedrock frame carrying one Anthropic event, with the random-length padding Bedrock adds.
 std::string chunkFrame(std::string_view anthropic_event, size_t padding = 3) {
@@ -77,7 +54,7 @@ api::ApiRequest parse(const std::string& body) {
 // Fixture folders: request mapping and non-stream responses.
 
 void checkUsage(const ResponseOutput& got, const fs::path& file) {
-  const json::object want = json::parse(readFile(file)).as_object();
+  const json::object want = json::parse(readFileText(file)).as_object();
   EXPECT_EQ(got.usage.known, want.at("known").as_bool());
   EXPECT_EQ(got.usage.input_tokens, want.at("input").to_number<uint64_t>());
   EXPECT_EQ(got.usage.cached_input_tokens, want.at("cached").to_number<uint64_t>());
@@ -102,10 +79,11 @@ TEST(OpenAIToAwsAnthropic, FixtureCases) {
     if (!entry.is_directory()) continue;
     const fs::path& d = entry.path();
     SCOPED_TRACE(d.filename().string());
-    const std::string body = readFile(d / "openai_request.json");
+    const std::string body = readFileText(d / "openai_request.json");
     const api::ApiRequest req = parse(body);
-    const std::string override_model =
-        fs::exists(d / "model_override.txt") ? readFile(d / "model_override.txt", true) : "";
+    const std::string override_model = fs::exists(d / "model_override.txt")
+                                           ? trimTrailing(readFileText(d / "model_override.txt"))
+                                           : "";
 
     const auto t_owner = makeOpenAIToAwsAnthropic("");
     Translator& t = *t_owner;
@@ -113,7 +91,7 @@ TEST(OpenAIToAwsAnthropic, FixtureCases) {
     if (fs::exists(d / "expected_error.json")) {
       ++error_cases;
       ASSERT_FALSE(up.ok());
-      const json::object want = json::parse(readFile(d / "expected_error.json")).as_object();
+      const json::object want = json::parse(readFileText(d / "expected_error.json")).as_object();
       EXPECT_EQ(up.error().httpStatus(), want.at("status").to_number<int>());
       EXPECT_EQ(up.error().param, want.at("param").as_string());
       EXPECT_EQ(up.error().source, ErrorSource::kClient);
@@ -127,17 +105,18 @@ TEST(OpenAIToAwsAnthropic, FixtureCases) {
     EXPECT_EQ(headers["accept"], req.stream ? kEventStream : "application/json");
     if (fs::exists(d / "expected_body.json")) {
       ++request_cases;
-      EXPECT_EQ(up->path, readFile(d / "expected_path.txt", true));
-      EXPECT_EQ(json::parse(up->body), json::parse(readFile(d / "expected_body.json"))) << up->body;
+      EXPECT_EQ(up->path, trimTrailing(readFileText(d / "expected_path.txt")));
+      EXPECT_EQ(json::parse(up->body), json::parse(readFileText(d / "expected_body.json")))
+          << up->body;
     }
     if (!fs::exists(d / "upstream_status.txt")) continue;
 
     ++response_cases;
-    const int status = std::stoi(readFile(d / "upstream_status.txt", true));
+    const int status = std::stoi(trimTrailing(readFileText(d / "upstream_status.txt")));
     std::vector<std::pair<std::string, std::string>> upstream_headers = {
         {"Content-Type", "application/json"}};
     if (fs::exists(d / "upstream_headers.txt")) {
-      for (const std::string& l : lines(readFile(d / "upstream_headers.txt"))) {
+      for (const std::string& l : nonEmptyLines(readFileText(d / "upstream_headers.txt"))) {
         const size_t colon = l.find(':');
         upstream_headers.emplace_back(l.substr(0, colon), l.substr(colon + 2));
       }
@@ -145,8 +124,8 @@ TEST(OpenAIToAwsAnthropic, FixtureCases) {
     const fs::path upstream_file = fs::exists(d / "upstream_response.json")
                                        ? d / "upstream_response.json"
                                        : d / "upstream_response.txt";
-    const std::string upstream = readFile(upstream_file);
-    const json::value want = json::parse(readFile(d / "expected_response.json"));
+    const std::string upstream = readFileText(upstream_file);
+    const json::value want = json::parse(readFileText(d / "expected_response.json"));
 
     const ResponseStart start = t.onResponseStart(status, "application/json", upstream_headers);
     EXPECT_FALSE(start.stream);
@@ -485,7 +464,7 @@ TEST(OpenAIToAwsAnthropicStream, BedrockRecordings) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    const std::string body = readFile(kRecordings / (c.name + ".bin"));
+    const std::string body = readFileText(kRecordings / (c.name + ".bin"));
     ASSERT_FALSE(body.empty());
     const Expect want = expectFrom(anthropicEvents(body));
     // Pinned from the recordings: message_start input, the last message_delta output (Bedrock's
@@ -502,7 +481,7 @@ TEST(OpenAIToAwsAnthropicStream, BedrockRecordings) {
     checkStream(body, want);
   }
   // The assembled arguments are the tool's input.
-  const Expect tool_call = expectFrom(anthropicEvents(readFile(
+  const Expect tool_call = expectFrom(anthropicEvents(readFileText(
       kRecordings / "openinference-js__should-handle-streaming-responses-with-tool-calls__0.bin")));
   EXPECT_EQ(json::parse(tool_call.tools[0].arguments),
             json::parse(R"({"location":"San Francisco, CA","unit":"fahrenheit"})"));
@@ -511,7 +490,7 @@ TEST(OpenAIToAwsAnthropicStream, BedrockRecordings) {
 TEST(OpenAIToAwsAnthropicStream, NonAnthropicBodyFails) {
   // Nova's InvokeModel stream is not Anthropic events: the client gets an error, not nonsense.
   const std::string body =
-      readFile(kRecordings / "openinference-js__should-handle-amazon-nova-streaming__0.bin");
+      readFileText(kRecordings / "openinference-js__should-handle-amazon-nova-streaming__0.bin");
   ASSERT_FALSE(body.empty());
   const StreamRun r = runStream(body, true, 0, 0);
   const std::vector<std::string> data = sseData(r.out);
@@ -529,7 +508,7 @@ TEST(OpenAIToAwsAnthropicStream, VercelAnthropicFixtures) {
     ++files;
     // Some files hold several recorded responses one after the other: one stream each.
     std::vector<std::vector<std::string>> segments(1);
-    for (const std::string& l : lines(readFile(entry.path()))) {
+    for (const std::string& l : nonEmptyLines(readFileText(entry.path()))) {
       segments.back().push_back(l);
       if (json::parse(l).at("type") == "message_stop") segments.emplace_back();
     }
@@ -548,7 +527,8 @@ TEST(OpenAIToAwsAnthropicStream, VercelAnthropicFixtures) {
 TEST(OpenAIToAwsAnthropicStream, PinnedVercelBehaviour) {
   auto body = [](const std::string& file) {
     std::string b;
-    for (const std::string& l : lines(readFile(kVercelAnthropic / file))) b += chunkFrame(l);
+    for (const std::string& l : nonEmptyLines(readFileText(kVercelAnthropic / file)))
+      b += chunkFrame(l);
     return b;
   };
   // A tool without arguments still gets valid JSON arguments.

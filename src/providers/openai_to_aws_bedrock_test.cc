@@ -14,51 +14,26 @@
 #include <sstream>
 
 #include "api/request.h"
+#include "common/file_test_util.h"
 #include "providers/formats/event_stream.h"
-
-#ifndef TOLLGATE_SHARED_DIR
-#define TOLLGATE_SHARED_DIR TOLLGATE_SOURCE_DIR "/../shared"
-#endif
 
 namespace tollgate::providers {
 namespace {
 
-namespace fs = std::filesystem;
+using namespace fixtures;  // NOLINT(google-build-using-namespace): fixture helpers and fs
 namespace json = boost::json;
 using formats::encodeEvent;
 using formats::EventStreamDecoder;
 using formats::Message;
 
-const fs::path kFixtures = fs::path(TOLLGATE_SOURCE_DIR) / "tests/fixtures/providers/converse";
-const fs::path kConformance = fs::path(TOLLGATE_SHARED_DIR) / "conformance";
+const fs::path kFixtures = fixtureDir("providers/converse");
+const fs::path kConformance = conformanceDir();
 const fs::path kRecordings = kConformance / "bedrock-eventstream-extracted";
 const fs::path kVercel = kConformance / "vercel-ai-fixtures/amazon-bedrock/src/__fixtures__";
 
 // Whole (0), then random piece sizes up to N, fixed seeds.
 constexpr size_t kSlicings[] = {0, 1, 7, 100, 4096};
 constexpr uint32_t kSeed = 42;
-
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) {
-    l = trim(l);
-    if (!l.empty()) out.push_back(l);
-  }
-  return out;
-}
 
 bool endsWith(std::string_view s, std::string_view tail) {
   return s.size() >= tail.size() && s.substr(s.size() - tail.size()) == tail;
@@ -199,18 +174,18 @@ TEST(ConverseTranslatorRequest, Fixtures) {
   for (const fs::path& dir : dirs) {
     SCOPED_TRACE(dir.filename().string());
     ++cases;
-    const std::string body = readFile(dir / "openai_request.json");
+    const std::string body = readFileText(dir / "openai_request.json");
     auto req = api::parseRequest(api::ApiKind::kChatCompletions, body);
     ASSERT_TRUE(req.ok()) << req.error().public_message;
     std::string override_model;
     if (fs::exists(dir / "model_override.txt")) {
-      override_model = trim(readFile(dir / "model_override.txt"));
+      override_model = trimTrailing(readFileText(dir / "model_override.txt"));
     }
     const auto owner = makeOpenAIToAwsBedrock();
     Translator& t = *owner;
     auto up = t.translateRequest(req.value(), body, override_model);
     if (fs::exists(dir / "expected_error.json")) {
-      const json::value want = json::parse(readFile(dir / "expected_error.json"));
+      const json::value want = json::parse(readFileText(dir / "expected_error.json"));
       ASSERT_FALSE(up.ok()) << up.value().body;
       EXPECT_EQ(up.error().httpStatus(), want.at("status").as_int64());
       EXPECT_EQ(up.error().source, ErrorSource::kClient);
@@ -221,9 +196,10 @@ TEST(ConverseTranslatorRequest, Fixtures) {
       continue;
     }
     ASSERT_TRUE(up.ok()) << up.error().public_message;
-    EXPECT_EQ(up->path, trim(readFile(dir / "expected_path.txt")));
+    EXPECT_EQ(up->path, trimTrailing(readFileText(dir / "expected_path.txt")));
     EXPECT_FALSE(up->body_unchanged);
-    EXPECT_EQ(json::parse(up->body), json::parse(readFile(dir / "expected_converse_request.json")))
+    EXPECT_EQ(json::parse(up->body),
+              json::parse(readFileText(dir / "expected_converse_request.json")))
         << up->body;
     std::map<std::string, std::string> headers(up->headers.begin(), up->headers.end());
     EXPECT_EQ(headers["content-type"], "application/json");
@@ -338,7 +314,7 @@ TEST(ConverseTranslatorResponse, VercelJsonFixtures) {
     if (e.path().extension() != ".json") continue;
     SCOPED_TRACE(e.path().filename().string());
     ++cases;
-    const std::string converse = readFile(e.path());
+    const std::string converse = readFileText(e.path());
     const auto owner = translatorFor(false, false);
     Translator& t = *owner;
     const ResponseStart start = t.onResponseStart(200, "application/json", {});
@@ -384,7 +360,7 @@ TEST(ConverseTranslatorResponse, CachedTokensReasoningAndServerTools) {
 }
 
 TEST(ConverseTranslatorResponse, JsonArrivingInPieces) {
-  const std::string converse = readFile(kVercel / "amazon-bedrock-text.json");
+  const std::string converse = readFileText(kVercel / "amazon-bedrock-text.json");
   const auto owner = translatorFor(false, false);
   Translator& t = *owner;
   t.onResponseStart(200, "application/json", {});
@@ -458,7 +434,7 @@ TEST(ConverseTranslatorStream, VercelChunkFixtures) {
     std::map<int64_t, std::string> tool_names;
     std::string stop;
     std::optional<json::value> usage;
-    for (const std::string& line : lines(readFile(e.path()))) {
+    for (const std::string& line : nonEmptyLines(readFileText(e.path()))) {
       const json::object ev = json::parse(line).as_object();
       ASSERT_EQ(ev.size(), 1u) << line;
       const std::string type(ev.begin()->key());
@@ -537,14 +513,14 @@ struct Recording {
 
 std::vector<Recording> converseRecordings() {
   std::vector<Recording> out;
-  const std::vector<std::string> rows = lines(readFile(kRecordings / "INDEX.tsv"));
+  const std::vector<std::string> rows = nonEmptyLines(readFileText(kRecordings / "INDEX.tsv"));
   for (size_t i = 1; i < rows.size(); ++i) {
     std::istringstream f(rows[i]);
     std::string name, operation;
     std::getline(f, name, '\t');
     std::getline(f, operation, '\t');
     if (operation == "ConverseStream") {
-      out.push_back({name, readFile(kRecordings / (name + ".bin"))});
+      out.push_back({name, readFileText(kRecordings / (name + ".bin"))});
     }
   }
   return out;
@@ -612,7 +588,8 @@ TEST(ConverseTranslatorStream, RecordedConverseStreams) {
 }
 
 TEST(ConverseTranslatorStream, CutInsideAFrameEndsWithAnError) {
-  const std::string bytes = readFile(kRecordings / "pydantic-ai__test_bedrock_model_stream__0.bin");
+  const std::string bytes =
+      readFileText(kRecordings / "pydantic-ai__test_bedrock_model_stream__0.bin");
   ASSERT_GT(bytes.size(), 100u);
   const auto owner = translatorFor(true, false);
   Translator& t = *owner;
@@ -627,7 +604,8 @@ TEST(ConverseTranslatorStream, CutInsideAFrameEndsWithAnError) {
 }
 
 TEST(ConverseTranslatorStream, UpstreamFailureMidStream) {
-  const std::string bytes = readFile(kRecordings / "pydantic-ai__test_bedrock_model_stream__0.bin");
+  const std::string bytes =
+      readFileText(kRecordings / "pydantic-ai__test_bedrock_model_stream__0.bin");
   const auto owner = translatorFor(true, false);
   Translator& t = *owner;
   t.onResponseStart(200, "application/vnd.amazon.eventstream", {});

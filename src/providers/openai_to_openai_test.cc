@@ -12,22 +12,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/file_test_util.h"
 #include "providers/openai_to_openai_responses.h"
 
 namespace tollgate::providers {
 namespace {
 
-namespace fs = std::filesystem;
-
-std::string readFile(const fs::path& p, bool trim = false) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  if (trim)
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
+using namespace fixtures;  // NOLINT(google-build-using-namespace): fixture helpers and fs
 
 api::ApiKind apiOf(const std::string& s) {
   if (s == "completions") return api::ApiKind::kCompletions;
@@ -35,7 +26,7 @@ api::ApiKind apiOf(const std::string& s) {
   return api::ApiKind::kChatCompletions;
 }
 
-const fs::path kDir = fs::path(TOLLGATE_SOURCE_DIR) / "tests/fixtures/providers/openai";
+const fs::path kDir = fixtureDir("providers/openai");
 
 // Runs `check(case_dir)` for each case folder of `dir`, traced by its name; returns how many.
 template <class F>
@@ -51,10 +42,10 @@ int forEachCase(const fs::path& dir, F&& check) {
 
 TEST(OpenAIPassthrough, FixtureCases) {
   const int cases = forEachCase(kDir, [](const fs::path& d) {
-    const auto kind = apiOf(readFile(d / "client_api", true));
-    const std::string body = readFile(d / "request.json");
+    const auto kind = apiOf(trimTrailing(readFileText(d / "client_api")));
+    const std::string body = readFileText(d / "request.json");
     const std::string override_model =
-        fs::exists(d / "model_override") ? readFile(d / "model_override", true) : "";
+        fs::exists(d / "model_override") ? trimTrailing(readFileText(d / "model_override")) : "";
     auto parsed = api::parseRequest(kind, body);
     ASSERT_TRUE(parsed.ok()) << parsed.error().public_message;
 
@@ -65,10 +56,10 @@ TEST(OpenAIPassthrough, FixtureCases) {
       ASSERT_TRUE(up.ok());
       EXPECT_EQ(up->path,
                 kind == api::ApiKind::kCompletions ? "/v1/completions" : "/v1/chat/completions");
-      EXPECT_EQ(up->body_unchanged ? body : up->body, readFile(d / "upstream_request.json"));
+      EXPECT_EQ(up->body_unchanged ? body : up->body, readFileText(d / "upstream_request.json"));
 
-      const std::string ct = readFile(d / "response_content_type", true);
-      const std::string response = readFile(d / "response.txt");
+      const std::string ct = trimTrailing(readFileText(d / "response_content_type"));
+      const std::string response = readFileText(d / "response.txt");
       const bool stream = ct.find("event-stream") != std::string::npos;
       const ResponseStart start = t.onResponseStart(200, ct, {});
       EXPECT_EQ(start.stream, stream);
@@ -82,9 +73,9 @@ TEST(OpenAIPassthrough, FixtureCases) {
       } else {
         last = t.onChunk(response, true, out);
       }
-      EXPECT_EQ(out, readFile(d / "client_response.txt")) << "piece size " << piece_size;
+      EXPECT_EQ(out, readFileText(d / "client_response.txt")) << "piece size " << piece_size;
 
-      auto want = boost::json::parse(readFile(d / "usage.json")).as_object();
+      auto want = boost::json::parse(readFileText(d / "usage.json")).as_object();
       EXPECT_EQ(last.usage.known, want["known"].as_bool());
       EXPECT_EQ(last.usage.input_tokens, want["input"].to_number<uint64_t>());
       EXPECT_EQ(last.usage.output_tokens, want["output"].to_number<uint64_t>());
@@ -101,21 +92,21 @@ TEST(OpenAIPassthrough, FixtureCases) {
 
 // The file's text, or empty when the case has no such file.
 std::string optional(const fs::path& p, bool trim = true) {
-  return fs::exists(p) ? readFile(p, trim) : std::string();
+  if (!fs::exists(p)) return {};
+  return trim ? trimTrailing(readFileText(p)) : readFileText(p);
 }
 
-const fs::path kResponsesCases =
-    fs::path(TOLLGATE_SOURCE_DIR) / "tests/fixtures/translators/responses-openai";
+const fs::path kResponsesCases = fixtureDir("translators/responses-openai");
 
 // Feeds the upstream's answer in pieces of `piece_size` and returns what the client received.
 std::string relay(Translator& t, const fs::path& d, size_t piece_size, ResponseOutput& last) {
   std::string out;
   if (fs::exists(d / "upstream_response.json")) {
-    out = readFile(d / "upstream_response.json");
+    out = readFileText(d / "upstream_response.json");
     last = t.onBody(out);
     return out;
   }
-  const std::string stream = readFile(d / "upstream_stream.txt");
+  const std::string stream = readFileText(d / "upstream_stream.txt");
   for (size_t i = 0; i < stream.size(); i += piece_size)
     last = t.onChunk(std::string_view(stream).substr(i, piece_size), false, out);
   const std::string failure = optional(d / "upstream_failure");
@@ -129,13 +120,13 @@ std::string relay(Translator& t, const fs::path& d, size_t piece_size, ResponseO
 
 TEST(ResponsesPassThrough, GoldenCases) {
   const int cases = forEachCase(kResponsesCases, [](const fs::path& d) {
-    const std::string body = readFile(d / "request.json");
+    const std::string body = readFileText(d / "request.json");
     auto parsed = api::parseRequest(api::ApiKind::kResponses, body);
     ASSERT_TRUE(parsed.ok()) << parsed.error().public_message;
     const bool stream = fs::exists(d / "upstream_stream.txt");
     const std::string status_text = optional(d / "upstream_status");
     const int status = status_text.empty() ? 200 : std::stoi(status_text);
-    const auto want = boost::json::parse(readFile(d / "expected.json")).as_object();
+    const auto want = boost::json::parse(readFileText(d / "expected.json")).as_object();
     const auto& want_usage = want.at("usage").as_object();
 
     // Byte by byte, a few bytes at a time and whole: the same client bytes.
@@ -156,7 +147,7 @@ TEST(ResponsesPassThrough, GoldenCases) {
       ResponseOutput last;
       const std::string got = relay(*t, d, piece_size, last);
       EXPECT_EQ(got,
-                readFile(d / (stream ? "expected_client_stream.txt" : "expected_client.json")));
+                readFileText(d / (stream ? "expected_client_stream.txt" : "expected_client.json")));
       EXPECT_EQ(last.status, want.at("status").to_number<int>());
       EXPECT_EQ(last.failed, want.at("failed").as_bool());
       EXPECT_EQ(last.usage.known, want_usage.at("known").as_bool());

@@ -12,25 +12,15 @@
 #include <sstream>
 
 #include "common/base64.h"
-
-#ifndef TOLLGATE_SHARED_DIR
-#define TOLLGATE_SHARED_DIR TOLLGATE_SOURCE_DIR "/../shared"
-#endif
+#include "common/file_test_util.h"
 
 namespace tollgate::providers::formats {
 namespace {
 
-namespace fs = std::filesystem;
+using namespace fixtures;  // NOLINT(google-build-using-namespace): fixture helpers and fs
 namespace json = boost::json;
 
-const fs::path kVectors = fs::path(TOLLGATE_SHARED_DIR) / "conformance/aws-eventstream-vectors";
-
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+const fs::path kVectors = conformanceDir() / "aws-eventstream-vectors";
 
 // A decoded message copied out of the callback (its views die when the callback returns).
 struct OwnedHeader {
@@ -160,9 +150,9 @@ TEST(EventStreamVectors, Positive) {
     const std::string name = enc.filename().string();
     SCOPED_TRACE(name);
     ++count;
-    const std::string bytes = readFile(enc);
+    const std::string bytes = readFileText(enc);
     const json::object want =
-        json::parse(readFile(kVectors / "decoded/positive" / name)).as_object();
+        json::parse(readFileText(kVectors / "decoded/positive" / name)).as_object();
 
     for (size_t slice : {size_t{0}, size_t{1}, size_t{3}, size_t{17}}) {
       for (uint32_t seed : {1u, 2u, 3u}) {
@@ -193,8 +183,8 @@ TEST(EventStreamVectors, Negative) {
     const std::string name = enc.filename().string();
     SCOPED_TRACE(name);
     ++count;
-    const std::string bytes = readFile(enc);
-    std::string want = readFile(kVectors / "decoded/negative" / name);
+    const std::string bytes = readFileText(enc);
+    std::string want = readFileText(kVectors / "decoded/negative" / name);
     while (!want.empty() && (want.back() == '\n' || want.back() == '\r')) want.pop_back();
     for (size_t slice : {size_t{0}, size_t{1}, size_t{5}}) {
       const DecodeResult r = decodeAll(bytes, slice);
@@ -214,9 +204,9 @@ TEST(EventStreamVectors, AllPositiveConcatenatedInSlices) {
   std::vector<json::object> wants;
   for (const fs::path& enc : filesIn(kVectors / "encoded/positive")) {
     for (int rep = 0; rep < 3; ++rep) {
-      all += readFile(enc);
+      all += readFileText(enc);
       wants.push_back(
-          json::parse(readFile(kVectors / "decoded/positive" / enc.filename())).as_object());
+          json::parse(readFileText(kVectors / "decoded/positive" / enc.filename())).as_object());
     }
   }
   for (size_t slice :
@@ -346,7 +336,7 @@ TEST(EventStreamDecoder, RandomInputNeverMisbehaves) {
     }
   }
   std::string stream;
-  for (const fs::path& enc : filesIn(kVectors / "encoded/positive")) stream += readFile(enc);
+  for (const fs::path& enc : filesIn(kVectors / "encoded/positive")) stream += readFileText(enc);
   for (int i = 0; i < 3000; ++i) {
     std::string bad = stream;
     bad[rng() % bad.size()] ^= static_cast<char>(1 + rng() % 255);
