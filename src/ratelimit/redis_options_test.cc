@@ -5,61 +5,41 @@
 namespace tollgate::ratelimit {
 namespace {
 
-TEST(ParseRedisUrl, HostPortDbDefaults) {
-  auto o = parseRedisUrl("redis://cache.internal");
-  ASSERT_TRUE(o);
-  EXPECT_EQ(o->host, "cache.internal");
-  EXPECT_EQ(o->port, 6379);
-  EXPECT_EQ(o->db, 0);
-  EXPECT_TRUE(o->password.empty());
-  EXPECT_TRUE(o->username.empty());
+// What a URL means, one row each.
+struct UrlCase {
+  const char* url;
+  std::string host;
+  uint16_t port;
+  int db;
+  std::string username;
+  std::string password;
+};
 
-  o = parseRedisUrl("redis://10.0.0.7:6380/5");
-  ASSERT_TRUE(o);
-  EXPECT_EQ(o->host, "10.0.0.7");
-  EXPECT_EQ(o->port, 6380);
-  EXPECT_EQ(o->db, 5);
-
-  o = parseRedisUrl("REDIS://h/");
-  ASSERT_TRUE(o);
-  EXPECT_EQ(o->host, "h");
-  EXPECT_EQ(o->db, 0);
-}
-
-TEST(ParseRedisUrl, Credentials) {
-  auto o = parseRedisUrl("redis://:s3cret@h:1");
-  ASSERT_TRUE(o);
-  EXPECT_EQ(o->password, "s3cret");
-  EXPECT_TRUE(o->username.empty());
-
-  o = parseRedisUrl("redis://alice:pw@h");
-  ASSERT_TRUE(o);
-  EXPECT_EQ(o->username, "alice");
-  EXPECT_EQ(o->password, "pw");
-
-  // Percent-decoding, and the last '@' ends the user info.
-  o = parseRedisUrl("redis://:p%40ss%3Aw%2Frd%25@h:7/2");
-  ASSERT_TRUE(o);
-  EXPECT_EQ(o->password, "p@ss:w/rd%");
-  EXPECT_EQ(o->host, "h");
-  EXPECT_EQ(o->port, 7);
-  EXPECT_EQ(o->db, 2);
-  o = parseRedisUrl("redis://:a@b:c@h");
-  ASSERT_TRUE(o);
-  EXPECT_EQ(o->password, "a@b:c");
-  EXPECT_EQ(o->host, "h");
-}
-
-TEST(ParseRedisUrl, Ipv6) {
-  auto o = parseRedisUrl("redis://[::1]:6390/1");
-  ASSERT_TRUE(o);
-  EXPECT_EQ(o->host, "::1");
-  EXPECT_EQ(o->port, 6390);
-  EXPECT_EQ(o->db, 1);
-  o = parseRedisUrl("redis://:pw@[fe80::1]");
-  ASSERT_TRUE(o);
-  EXPECT_EQ(o->host, "fe80::1");
-  EXPECT_EQ(o->port, 6379);
+TEST(ParseRedisUrl, HostPortDbAndCredentials) {
+  const UrlCase cases[] = {
+      {"redis://cache.internal", "cache.internal", 6379, 0, "", ""},
+      {"redis://10.0.0.7:6380/5", "10.0.0.7", 6380, 5, "", ""},
+      {"REDIS://h/", "h", 6379, 0, "", ""},
+      {"redis://:s3cret@h:1", "h", 1, 0, "", "s3cret"},
+      {"redis://alice:pw@h", "h", 6379, 0, "alice", "pw"},
+      // Percent-decoding, and the last '@' ends the user info.
+      {"redis://:p%40ss%3Aw%2Frd%25@h:7/2", "h", 7, 2, "", "p@ss:w/rd%"},
+      {"redis://:a@b:c@h", "h", 6379, 0, "", "a@b:c"},
+      {"redis://[::1]:6390/1", "::1", 6390, 1, "", ""},
+      {"redis://:pw@[fe80::1]", "fe80::1", 6379, 0, "", "pw"},
+  };
+  for (const UrlCase& c : cases) {
+    SCOPED_TRACE(c.url);
+    const std::optional<RedisOptions> o = parseRedisUrl(c.url);
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->host, c.host);
+    EXPECT_EQ(o->port, c.port);
+    EXPECT_EQ(o->db, c.db);
+    EXPECT_EQ(o->username, c.username);
+    EXPECT_EQ(o->password, c.password);
+    EXPECT_FALSE(o->tls.enabled);
+    EXPECT_TRUE(o->more_nodes.empty());
+  }
 }
 
 TEST(ParseRedisUrl, TlsSchemeAndNodeList) {

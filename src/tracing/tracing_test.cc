@@ -170,26 +170,27 @@ TEST(Traceparent, SpanIdsAreUniqueAcrossThreads) {
 // Endpoint
 
 TEST(OtlpEndpoint, Parses) {
-  auto a = parseOtlpEndpoint("http://127.0.0.1:4318");
-  ASSERT_TRUE(a);
-  EXPECT_EQ(a->host, "127.0.0.1");
-  EXPECT_EQ(a->port, 4318);
-  EXPECT_EQ(a->path, "/v1/traces");
-
-  auto b = parseOtlpEndpoint("HTTP://otel-collector.observability:4318/custom/traces");
-  ASSERT_TRUE(b);
-  EXPECT_EQ(b->host, "otel-collector.observability");
-  EXPECT_EQ(b->path, "/custom/traces");
-
-  auto c = parseOtlpEndpoint("http://[::1]:4318/");
-  ASSERT_TRUE(c);
-  EXPECT_EQ(c->host, "::1");
-  EXPECT_EQ(c->port, 4318);
-  EXPECT_EQ(c->path, "/v1/traces");
-
-  auto d = parseOtlpEndpoint("http://collector");
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->port, 80);
+  struct Case {
+    const char* url;
+    const char* host;
+    uint16_t port;
+    const char* path;
+  };
+  const Case cases[] = {
+      {"http://127.0.0.1:4318", "127.0.0.1", 4318, "/v1/traces"},
+      {"HTTP://otel-collector.observability:4318/custom/traces", "otel-collector.observability",
+       4318, "/custom/traces"},
+      {"http://[::1]:4318/", "::1", 4318, "/v1/traces"},
+      {"http://collector", "collector", 80, "/v1/traces"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.url);
+    auto e = parseOtlpEndpoint(c.url);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->host, c.host);
+    EXPECT_EQ(e->port, c.port);
+    EXPECT_EQ(e->path, c.path);
+  }
 }
 
 TEST(OtlpEndpoint, Rejects) {
