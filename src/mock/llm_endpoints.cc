@@ -89,6 +89,15 @@ void embed(uint64_t seed, int64_t dims, std::vector<float>& out) {
   for (size_t i = 0; i < raw.size(); ++i) out[i] = static_cast<float>(raw[i] / norm);
 }
 
+// The fields every OpenAI completion object starts with.
+void putResponseHead(json::object& root, std::string_view id_prefix, std::string_view object,
+                     std::string_view model) {
+  root["id"] = std::string(id_prefix) + randomHex();
+  root["object"] = object;
+  root["created"] = nowSeconds();
+  root["model"] = model;
+}
+
 }  // namespace
 
 EngineResult chatCompletions(const Context& ctx, const json::object& req) {
@@ -161,10 +170,7 @@ EngineResult chatCompletions(const Context& ctx, const json::object& req) {
 
   json::monotonic_resource mr;
   json::object root(&mr);
-  root["id"] = "chatcmpl-" + randomHex();
-  root["object"] = "chat.completion";
-  root["created"] = nowSeconds();
-  root["model"] = model;
+  putResponseHead(root, "chatcmpl-", "chat.completion", model);
   json::array& choices = root["choices"].emplace_array();
   for (size_t j = 0; j < replies.size(); ++j) {
     json::object& choice = choices.emplace_back(nullptr).emplace_object();
@@ -216,16 +222,13 @@ EngineResult chatCompletions(const Context& ctx, const json::object& req) {
   }
   root["kv_transfer_params"] = nullptr;
 
-  EngineResult r;
-  r.body = json::serialize(root);
-  return r;
+  return jsonResult(root);
 }
 
 EngineResult completions(const Context& ctx, const json::object& req) {
   std::string_view model;
-  if (auto e = requireModel(req, model)) return errorResult(e);
   std::vector<Prompt> prompts;
-  if (auto e = parsePrompts(req, "prompt", prompts)) return errorResult(e);
+  if (auto e = parseModelAndPrompts(req, "prompt", model, prompts)) return errorResult(e);
   GenParams p;
   if (auto e = parseGenParams(req, /*chat=*/false, ctx.opts.default_max_tokens, p)) {
     return errorResult(e);
@@ -252,10 +255,7 @@ EngineResult completions(const Context& ctx, const json::object& req) {
 
   json::monotonic_resource mr;
   json::object root(&mr);
-  root["id"] = "cmpl-" + randomHex();
-  root["object"] = "text_completion";
-  root["created"] = nowSeconds();
-  root["model"] = model;
+  putResponseHead(root, "cmpl-", "text_completion", model);
   json::array& choices = root["choices"].emplace_array();
   for (size_t j = 0; j < replies.size(); ++j) {
     json::object& choice = choices.emplace_back(nullptr).emplace_object();
@@ -281,16 +281,13 @@ EngineResult completions(const Context& ctx, const json::object& req) {
   putUsage(root["usage"].emplace_object(), prompt_tokens, completionTokens(replies));
   root["kv_transfer_params"] = nullptr;
 
-  EngineResult r;
-  r.body = json::serialize(root);
-  return r;
+  return jsonResult(root);
 }
 
 EngineResult embeddings(const Context& ctx, const json::object& req) {
   std::string_view model;
-  if (auto e = requireModel(req, model)) return errorResult(e);
   std::vector<Prompt> inputs;
-  if (auto e = parsePrompts(req, "input", inputs)) return errorResult(e);
+  if (auto e = parseModelAndPrompts(req, "input", model, inputs)) return errorResult(e);
 
   bool base64 = false;
   if (const json::value* f = field(req, "encoding_format")) {
@@ -400,9 +397,7 @@ EngineResult listModels(const Context& ctx) {
   } else {
     for (const std::string& id : ctx.served_models) add(id);
   }
-  EngineResult r;
-  r.body = json::serialize(root);
-  return r;
+  return jsonResult(root);
 }
 
 }  // namespace tollgate::mock::engine

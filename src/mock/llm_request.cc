@@ -83,9 +83,13 @@ EngineResult errorResult(const ApiError& e) {
   }
   json::object root;
   root["error"] = std::move(error);
+  return jsonResult(root, e.status);
+}
+
+EngineResult jsonResult(const json::object& body, int status) {
   EngineResult r;
-  r.status = e.status;
-  r.body = json::serialize(root);
+  r.status = status;
+  r.body = json::serialize(body);
   return r;
 }
 
@@ -216,6 +220,12 @@ uint64_t Prompt::seed() const {
   uint64_t h = kFnvOffset;
   for (const json::value& v : *ids) h = fnv1aU64(static_cast<uint64_t>(*asInteger(v)), h);
   return h;
+}
+
+std::optional<ApiError> parseModelAndPrompts(const json::object& req, std::string_view key,
+                                             std::string_view& model, std::vector<Prompt>& out) {
+  if (auto e = requireModel(req, model)) return e;
+  return parsePrompts(req, key, out);
 }
 
 std::optional<ApiError> parsePrompts(const json::object& req, std::string_view key,

@@ -28,6 +28,8 @@ ApiError apiError(int status, std::string message, std::string param = {});
 ApiError badRequest(std::string message, std::string param = {});
 EngineResult errorResult(const ApiError& e);
 EngineResult errorResult(std::optional<ApiError> e);
+// A 200 with `body` serialized.
+EngineResult jsonResult(const boost::json::object& body, int status = 200);
 
 struct Context {
   const EngineOptions& opts;
@@ -71,5 +73,8 @@ struct Prompt {
 // Accepts a string, an array of strings, an array of token ids, or an array of arrays of token ids.
 std::optional<ApiError> parsePrompts(const json::object& req, std::string_view key,
                                      std::vector<Prompt>& out);
+// requireModel, then parsePrompts: the completions and embeddings requests begin alike.
+std::optional<ApiError> parseModelAndPrompts(const json::object& req, std::string_view key,
+                                             std::string_view& model, std::vector<Prompt>& out);
 
 }  // namespace tollgate::mock::engine

@@ -12,9 +12,7 @@ EngineResult answer(const Context& ctx, json::array tokens) {
   root["count"] = tokens.size();
   root["max_model_len"] = ctx.opts.max_model_len;
   root["tokens"] = std::move(tokens);
-  EngineResult r;
-  r.body = json::serialize(root);
-  return r;
+  return jsonResult(root);
 }
 
 // The chat endpoint renders and validates the messages: asked for one token and its prompt's
