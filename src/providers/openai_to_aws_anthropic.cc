@@ -7,6 +7,7 @@
 #include "api/errors.h"
 #include "common/strings.h"
 #include "providers/formats/anthropic_request_from_openai.h"
+#include "providers/formats/chat_from_anthropic.h"
 #include "providers/formats/json_fields.h"
 #include "providers/formats/stop_reasons.h"
 #include "providers/formats/usage.h"
@@ -95,83 +96,15 @@ void OpenAIToAwsAnthropicTranslator::convertBody(std::string& body) {
   }
   if (std::string_view m = stringOf(field(&v, "model")); !m.empty()) response_model_ = m;
 
-  std::string text, reasoning;
-  bool has_text = false;
-  json::array tool_calls;
-  if (const json::value* content = field(&v, "content"); content && content->is_array()) {
-    for (const json::value& b : content->get_array()) {
-      const std::string_view type = stringOf(field(&b, "type"));
-      if (type == "text") {
-        text += stringOf(field(&b, "text"));
-        has_text = true;
-      } else if (type == "thinking") {
-        reasoning += stringOf(field(&b, "thinking"));
-      } else if (type == "tool_use") {
-        const json::value* input = field(&b, "input");
-        tool_calls.push_back(json::object{
-            {"id", stringOf(field(&b, "id"))},
-            {"type", "function"},
-            {"function",
-             json::object{{"name", stringOf(field(&b, "name"))},
-                          {"arguments", input != nullptr ? json::serialize(*input) : "{}"}}}});
-      }
-      // Server-side tool blocks ran inside Anthropic: nothing for the client to call.
-    }
+  usage_ = formats::usageFromAnthropic(field(&v, "usage"));
+  if (!usage_.known && (headers_.input_tokens || headers_.output_tokens)) {
+    // Bedrock's own count, for a body that carried none.
+    usage_.input_tokens = headers_.input_tokens.value_or(0);
+    usage_.output_tokens = headers_.output_tokens.value_or(0);
+    usage_.total_tokens = usage_.input_tokens + usage_.output_tokens;
+    usage_.known = true;
   }
-
-  // Anthropic counts cached prompt tokens apart from input_tokens; OpenAI's prompt_tokens and the
-  // gateway's input include them.
-  uint64_t input = 0, cache_read = 0, cache_write = 0, output = 0;
-  const json::value* u = field(&v, "usage");
-  bool known = false;
-  if (u != nullptr && u->is_object()) {
-    known |= formats::readTokenCount(field(u, "input_tokens"), input);
-    formats::readTokenCount(field(u, "cache_read_input_tokens"), cache_read);
-    formats::readTokenCount(field(u, "cache_creation_input_tokens"), cache_write);
-    known |= formats::readTokenCount(field(u, "output_tokens"), output);
-  }
-  if (!known && (headers_.input_tokens || headers_.output_tokens)) {
-    input = headers_.input_tokens.value_or(0);
-    output = headers_.output_tokens.value_or(0);
-    known = true;
-  }
-  usage_.input_tokens = input + cache_read + cache_write;
-  usage_.cached_input_tokens = cache_read;
-  usage_.output_tokens = output;
-  usage_.total_tokens = usage_.input_tokens + usage_.output_tokens;
-  usage_.known = known;
-
-  json::object message{{"role", "assistant"}};
-  if (has_text) {
-    message["content"] = text;
-  } else {
-    message["content"] = nullptr;
-  }
-  if (!reasoning.empty()) message["reasoning_content"] = reasoning;
-  const bool client_tools = !tool_calls.empty();
-  if (client_tools) message["tool_calls"] = std::move(tool_calls);
-  message["refusal"] = nullptr;
-
-  std::string id(stringOf(field(&v, "id")));
-  json::object out{
-      {"id", "chatcmpl-" + (id.empty() ? randomHexId() : id)},
-      {"object", "chat.completion"},
-      {"created", created_},
-      {"model", request_model_},
-      {"choices", json::array{json::object{
-                      {"index", 0},
-                      {"message", std::move(message)},
-                      {"logprobs", nullptr},
-                      {"finish_reason", formats::finishReasonForAnthropicStop(
-                                            stringOf(field(&v, "stop_reason")), client_tools)}}}}};
-  if (known) {
-    out["usage"] = json::object{
-        {"prompt_tokens", usage_.input_tokens},
-        {"completion_tokens", usage_.output_tokens},
-        {"total_tokens", usage_.total_tokens},
-        {"prompt_tokens_details", json::object{{"cached_tokens", usage_.cached_input_tokens}}}};
-  }
-  body = json::serialize(out);
+  body = json::serialize(formats::chatCompletionFromAnthropic(v, request_model_, created_, usage_));
 }
 
 }  // namespace

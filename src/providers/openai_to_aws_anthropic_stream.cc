@@ -161,6 +161,11 @@ void InvokeStreamToOpenAISse::onMessage(const formats::Message& msg, std::string
   const json::value ev = json::parse(decoded_, ec, &mr);
   if (ec || !ev.is_object())
     return fail(transports::malformedStreamEvent("chunk bytes are not a JSON object"), out);
+  onAnthropicEvent(ev, out);
+}
+
+void InvokeStreamToOpenAISse::onAnthropicEvent(const json::value& ev, std::string& out) {
+  if (done_) return;
   const std::string_view type = stringOf(field(&ev, "type"));
   if (type.empty())
     return fail(transports::malformedStreamEvent("chunk event without a type"), out);

@@ -8,6 +8,7 @@
 // appended to the caller's `out`. Pure: no networking, no clock.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -27,6 +28,9 @@ class InvokeStreamToOpenAISse {
 
   // One decoded event-stream frame.
   void onMessage(const formats::Message& msg, std::string& out);
+  // One Anthropic stream event (the JSON object a frame's chunk carries, or an SSE event's data
+  // from Anthropic's own API).
+  void onAnthropicEvent(const boost::json::value& ev, std::string& out);
   // End of the upstream body: [DONE] when the answer is whole, else an error event.
   void onEnd(std::string& out);
   // The stream could not be read (decoder error, cut frame): an error event, then nothing.
