@@ -1,6 +1,7 @@
 // The explicit list of providers: one line per (client API, backend schema) pair supported.
 #include "providers/anthropic_to_anthropic.h"
 #include "providers/anthropic_to_aws_anthropic.h"
+#include "providers/chat_over_messages.h"
 #include "providers/count_tokens_aws_anthropic.h"
 #include "providers/count_tokens_passthrough.h"
 #include "providers/messages_over_chat.h"
@@ -51,6 +52,14 @@ std::unique_ptr<Translator> anthropicToAnthropic(ApiKind /*api*/,
                                                  const config::AIServiceBackend& /*backend*/,
                                                  std::string_view /*anthropic_beta*/) {
   return makeAnthropicToAnthropic();
+}
+
+// Chat completions on Anthropic's own API: the chat body as a Messages request, through the
+// Anthropic pass-through.
+std::unique_ptr<Translator> chatOverMessages(ApiKind /*api*/,
+                                             const config::AIServiceBackend& /*backend*/,
+                                             std::string_view /*anthropic_beta*/) {
+  return makeChatOverMessages(makeAnthropicToAnthropic());
 }
 
 std::unique_ptr<Translator> openAIToAwsBedrock(ApiKind /*api*/,
@@ -114,6 +123,7 @@ constexpr Pair kPairs[] = {
     {ApiKind::kAnthropicMessages, Schema::kAWSAnthropic, anthropicToAwsAnthropic},
     {ApiKind::kChatCompletions, Schema::kAWSAnthropic, openAIToAwsAnthropic},
     {ApiKind::kAnthropicMessages, Schema::kAnthropic, anthropicToAnthropic},
+    {ApiKind::kChatCompletions, Schema::kAnthropic, chatOverMessages},
     {ApiKind::kChatCompletions, Schema::kAWSBedrock, openAIToAwsBedrock},
     {ApiKind::kAnthropicCountTokens, Schema::kAnthropic, makeCountTokensPassThrough},
     {ApiKind::kAnthropicCountTokens, Schema::kAWSAnthropic, makeCountTokensOnBedrock},

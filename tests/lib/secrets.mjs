@@ -9,4 +9,6 @@ export const SECRETS = {
   kubeReplicaToken: 'kube-replica-token-3a6e0c',
   kubeFirstApiKey: 'sk-kube-first-5b8d1f',
   kubeSecondApiKey: 'sk-kube-second-2e7c4a',
+  // chat_on_anthropic.test.mjs: the Anthropic key of a BackendSecurityPolicy.
+  anthropicApiKey: 'sk-ant-backend-key-6c2f90',
 };
