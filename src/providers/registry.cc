@@ -8,6 +8,7 @@
 #include "providers/messages_tokenize.h"
 #include "providers/openai_to_aws_anthropic.h"
 #include "providers/openai_to_aws_bedrock.h"
+#include "providers/openai_to_azure_openai.h"
 #include "providers/openai_to_openai.h"
 #include "providers/openai_to_openai_responses.h"
 #include "providers/responses_over_chat.h"
@@ -108,6 +109,21 @@ std::unique_ptr<Translator> responsesToOpenAI(ApiKind api, const config::AIServi
   return responsesOverChat(api, backend, anthropic_beta);
 }
 
+// Azure OpenAI speaks OpenAI's wire format on paths of its own (Responses on a deployment that
+// has no Responses API, tollgate.io/responses-api: translate, goes through its chat completions).
+std::unique_ptr<Translator> openAIToAzureOpenAI(ApiKind api,
+                                                const config::AIServiceBackend& backend,
+                                                std::string_view anthropic_beta) {
+  std::unique_ptr<Translator> openai;
+  if (api == ApiKind::kResponses) {
+    if (!backend.serves_responses) return responsesOverChat(api, backend, anthropic_beta);
+    openai = makeOpenAIResponsesPassThrough({});
+  } else {
+    openai = std::make_unique<OpenAIToOpenAITranslator>(api, std::string());
+  }
+  return makeOpenAIToAzureOpenAI(std::move(openai), backend.schema_version);
+}
+
 std::unique_ptr<Translator> messagesTokenize(ApiKind /*api*/,
                                              const config::AIServiceBackend& /*backend*/,
                                              std::string_view /*anthropic_beta*/) {
@@ -134,6 +150,11 @@ constexpr Pair kPairs[] = {
     {ApiKind::kAnthropicMessages, Schema::kAWSBedrock, messagesOverChat},
     {ApiKind::kAnthropicCountTokens, Schema::kOpenAI, messagesTokenize},
     {ApiKind::kResponses, Schema::kAWSBedrock, responsesOverChat},
+    {ApiKind::kChatCompletions, Schema::kAzureOpenAI, openAIToAzureOpenAI},
+    {ApiKind::kCompletions, Schema::kAzureOpenAI, openAIToAzureOpenAI},
+    {ApiKind::kEmbeddings, Schema::kAzureOpenAI, openAIToAzureOpenAI},
+    {ApiKind::kResponses, Schema::kAzureOpenAI, openAIToAzureOpenAI},
+    {ApiKind::kAnthropicMessages, Schema::kAzureOpenAI, messagesOverChat},
 };
 
 }  // namespace

@@ -11,4 +11,6 @@ export const SECRETS = {
   kubeSecondApiKey: 'sk-kube-second-2e7c4a',
   // chat_on_anthropic.test.mjs: the Anthropic key of a BackendSecurityPolicy.
   anthropicApiKey: 'sk-ant-backend-key-6c2f90',
+  // azure_openai.test.mjs: the api-key of an AzureAPIKey policy.
+  azureApiKey: 'azure-backend-key-1d7e35',
 };

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <utility>
 
+#include "common/percent_encoding.h"
 #include "common/strings.h"
 #include "providers/formats/json_fields.h"
 
@@ -83,22 +84,7 @@ Error responseError(int status, std::string_view error_type, std::string message
                             : bedrockExceptionToError(error_type, message);
 }
 
-std::string encodeModelId(std::string_view model) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(model.size() + 8);
-  for (unsigned char c : model) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  return out;
-}
+std::string encodeModelId(std::string_view model) { return percentEncodeSegment(model); }
 
 // ---- errors and stop reasons ----
 
