@@ -1,6 +1,7 @@
 #include "auth/backend_auth.h"
 
 #include "auth/aws_sigv4_auth.h"
+#include "auth/azure_entra_auth.h"
 #include "config/model.h"
 #include "upstream/target.h"
 
@@ -55,6 +56,10 @@ std::unique_ptr<const BackendAuth> makeBackendAuth(const config::BackendSecurity
       return policy.api_key.empty() ? nullptr : makeAnthropicKeyAuth(policy.api_key);
     case config::SecurityType::kAzureAPIKey:
       return policy.api_key.empty() ? nullptr : makeAzureKeyAuth(policy.api_key);
+    case config::SecurityType::kAzureCredentials:
+      if (policy.azure.client_secret.empty()) return nullptr;  // the loader reported why
+      return makeAzureEntraAuth(policy.azure.tenant_id, policy.azure.client_id,
+                                policy.azure.client_secret, azureTokenOptionsFromEnvironment());
     case config::SecurityType::kUnknown:
       break;
   }

@@ -89,6 +89,69 @@ stringData: {apiKey: azure-key}
   EXPECT_EQ(policy->api_key, "azure-key");
 }
 
+// AzureCredentials as Envoy AI Gateway's examples/basic/azure_openai.yaml writes it, and the
+// variants its CRD validation refuses (exactly one of clientSecretRef / oidcExchangeToken).
+TEST(LoaderTest, AzureCredentialsWithAClientSecret) {
+  const std::string secret = R"(
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: m-client-secret}
+stringData: {client-secret: "entra-secret\n"}
+)";
+  const auto policy = [](const std::string& azure) {
+    return modelBackend("m") + R"(
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: BackendSecurityPolicy
+metadata: {name: m-azure}
+spec:
+  targetRefs: [{group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: m}]
+  type: AzureCredentials
+  azureCredentials: )" +
+           azure;
+  };
+  const LoadResult ok =
+      load(policy("{clientID: app, tenantID: tenant, clientSecretRef: {name: m-client-secret}}") +
+           secret);
+  EXPECT_FALSE(ok.hasErrors()) << dump(ok);
+  const BackendSecurityPolicy* p = findSecurityPolicy(ok.config, "m-azure");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->type, SecurityType::kAzureCredentials);
+  EXPECT_EQ(p->azure.client_id, "app");
+  EXPECT_EQ(p->azure.tenant_id, "tenant");
+  EXPECT_EQ(p->azure.client_secret, "entra-secret");
+
+  struct Refused {
+    const char* azure;
+    std::vector<std::string> error;
+  };
+  const Refused refused[] = {
+      {"{tenantID: t, clientSecretRef: {name: m-client-secret}}",
+       {"spec.azureCredentials.clientID", "required"}},
+      {"{clientID: a, tenantID: t}", {"spec.azureCredentials", "exactly one of"}},
+      {"{clientID: a, tenantID: t, oidcExchangeToken: {oidc: {clientID: x}}}",
+       {"spec.azureCredentials.oidcExchangeToken", "not supported", "clientSecretRef"}},
+      {"{clientID: a, tenantID: t, clientSecretRef: {name: nowhere}}",
+       {"spec.azureCredentials.clientSecretRef.name", "Secret default/nowhere"}},
+  };
+  for (const Refused& c : refused) {
+    SCOPED_TRACE(c.azure);
+    const LoadResult r = load(policy(c.azure) + secret);
+    EXPECT_EQ(matching(r, Severity::kError, c.error).size(), 1u) << dump(r);
+  }
+  // The Secret's key is Envoy AI Gateway's "client-secret".
+  const LoadResult wrong_key =
+      load(policy("{clientID: a, tenantID: t, clientSecretRef: {name: m-client-secret}}") + R"(
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: m-client-secret}
+stringData: {apiKey: x}
+)");
+  EXPECT_EQ(matching(wrong_key, Severity::kError, {"has no key \"client-secret\""}).size(), 1u)
+      << dump(wrong_key);
+}
+
 TEST(LoaderTest, LegacyBackendSecurityPolicyRefOnTheBackend) {
   const LoadResult r = load(R"(
 apiVersion: gateway.envoyproxy.io/v1alpha1

@@ -22,6 +22,7 @@ constexpr std::string_view kCommandLine = "<command line>";
 // Secret keys Envoy AI Gateway reads.
 constexpr std::string_view kApiKeySecretKey = "apiKey";
 constexpr std::string_view kAwsCredentialsSecretKey = "credentials";
+constexpr std::string_view kAzureClientSecretKey = "client-secret";  // Envoy AI Gateway's name
 
 }  // namespace
 
@@ -119,7 +120,9 @@ void Loader::resolveSecrets() {
   for (PendingSecret& pending : secrets_) {
     BackendSecurityPolicy& policy = config_.security_policies[pending.policy];
     const std::string_view key =
-        pending.aws_credentials_file ? kAwsCredentialsSecretKey : kApiKeySecretKey;
+        pending.use == SecretUse::kAwsCredentialsFile  ? kAwsCredentialsSecretKey
+        : pending.use == SecretUse::kAzureClientSecret ? kAzureClientSecretKey
+                                                       : kApiKeySecretKey;
     const std::string label = "Secret " + pending.ns + "/" + pending.name;
     const Secret* secret = nullptr;
     for (const Secret& s : config_.secrets) {
@@ -139,13 +142,15 @@ void Loader::resolveSecrets() {
       diags_.push_back(std::move(d));
       continue;
     }
-    if (pending.aws_credentials_file) {
+    if (pending.use == SecretUse::kAwsCredentialsFile) {
       policy.aws.credentials_file_content = it->second;
       continue;
     }
     // `echo KEY | base64` leaves a newline in the secret, which would break the header.
-    policy.api_key = trim(it->second);
-    if (policy.api_key.empty()) {
+    std::string& value =
+        pending.use == SecretUse::kAzureClientSecret ? policy.azure.client_secret : policy.api_key;
+    value = trim(it->second);
+    if (value.empty()) {
       d.message = label + " (" + place(secret->origin) + ") has an empty " + inQuotes(key);
       diags_.push_back(std::move(d));
     }

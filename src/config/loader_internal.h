@@ -73,9 +73,16 @@ struct PendingRef {
 };
 
 // A Secret a BackendSecurityPolicy needs; `where` points at the secretRef.
+// What a BackendSecurityPolicy's Secret holds, and so which key of it is read.
+enum class SecretUse {
+  kApiKey,              // "apiKey"
+  kAwsCredentialsFile,  // "credentials"
+  kAzureClientSecret,   // "client-secret"
+};
+
 struct PendingSecret {
-  size_t policy = 0;                  // index into Config::security_policies
-  bool aws_credentials_file = false;  // else an API key
+  size_t policy = 0;  // index into Config::security_policies
+  SecretUse use = SecretUse::kApiKey;
   std::string ns;
   std::string name;
   Diagnostic where;

@@ -134,7 +134,14 @@ struct AIGatewayRoute {
   std::vector<LLMRequestCost> llm_request_costs;
 };
 
-enum class SecurityType { kAPIKey, kAWSCredentials, kAnthropicAPIKey, kAzureAPIKey, kUnknown };
+enum class SecurityType {
+  kAPIKey,
+  kAWSCredentials,
+  kAnthropicAPIKey,
+  kAzureAPIKey,
+  kAzureCredentials,
+  kUnknown
+};
 
 struct AWSCredentialsSpec {
   std::string region;
@@ -142,6 +149,14 @@ struct AWSCredentialsSpec {
   std::string credentials_profile;       // credentialsFile.profile ("default" when absent)
   std::string credentials_file_content;  // resolved "credentials" key of that Secret; never logged
   std::optional<std::string> oidc_role_arn;
+};
+
+// AzureCredentials: an Entra ID application whose access tokens the gateway fetches (client
+// credentials grant) and sends as a bearer token.
+struct AzureCredentialsSpec {
+  std::string client_id;
+  std::string tenant_id;
+  std::string client_secret;  // resolved "client-secret" key of clientSecretRef; never logged
 };
 
 // aigateway.envoyproxy.io BackendSecurityPolicy.
@@ -152,6 +167,7 @@ struct BackendSecurityPolicy {
   std::string api_key_secret;  // secretRef.name for API keys (resolved below)
   std::string api_key;         // resolved secret value ("apiKey" key); never logged
   AWSCredentialsSpec aws;
+  AzureCredentialsSpec azure;
 };
 
 enum class RateLimitUnit { kSecond, kMinute, kHour, kDay, kMonth, kYear };

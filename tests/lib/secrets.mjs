@@ -13,4 +13,8 @@ export const SECRETS = {
   anthropicApiKey: 'sk-ant-backend-key-6c2f90',
   // azure_openai.test.mjs: the api-key of an AzureAPIKey policy.
   azureApiKey: 'azure-backend-key-1d7e35',
+  // azure_credentials.test.mjs: an Entra ID client secret and the access tokens issued for it.
+  azureClientSecret: 'entra-client-secret~9f3b27',
+  azureAccessToken1: 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.entra-token-one.c29d',
+  azureAccessToken2: 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.entra-token-two.7a41',
 };
