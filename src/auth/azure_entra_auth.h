@@ -4,11 +4,9 @@
 // (internal/controller/tokenprovider/azure_client_secret_token_provider.go, scope
 // https://cognitiveservices.azure.com/.default in internal/controller/backend_security_policy.go).
 //
-// Tokens are cached per policy, shared by every event loop, and refreshed in the background
-// before they expire; only the first request (or one after the token expired) waits for Entra
-// ID. Fetch failures are remembered for a short while, so a broken secret costs one token request
-// per second, not one per client request. The client secret and the tokens never appear in a log
-// line or an Error.
+// Tokens are cached per policy (bearer_token_cache.h: shared by every event loop, refreshed in the
+// background, failures held for a second). The client secret and the tokens never appear in a
+// log line or an Error.
 #pragma once
 
 #include <chrono>
